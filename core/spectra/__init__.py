@@ -1,0 +1,1 @@
+"""Spectra: libraries and readers, preprocessing, absorption features, fusion."""
