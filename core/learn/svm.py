@@ -1,0 +1,183 @@
+"""RBF support-vector classifier with fast, BLAS-based prediction.
+
+``FastSVC`` is scikit-learn's :class:`~sklearn.svm.SVC` (libsvm training, same parameters) whose
+prediction is re-implemented as dense matrix products over the support vectors:
+
+    K(x, s) = exp(-gamma * (|x|^2 + |s|^2 - 2 x.s))          (RBF kernel, one GEMM per row chunk)
+    f_ij(x) = sum_{s in SV_i} a^j_s K(x, s) + sum_{s in SV_j} a^i_s K(x, s) + b_ij   (one-vs-one)
+
+All pairwise decision values come out of a single product ``K @ W`` where ``W`` (n_SV, n_pairs)
+holds libsvm's dual coefficients (``dual_coef_``) scattered per class pair, plus ``intercept_``.
+Labels are chosen by one-vs-one voting exactly as libsvm does (``f_ij > 0`` votes for class i,
+ties go to the first class in ``classes_`` order). Probabilities use libsvm's Platt sigmoids
+(``probA_``, ``probB_``) and the pairwise coupling of Wu, Lin & Weng (2004), method 2, vectorised
+over pixels.
+
+Reference: Chang & Lin (2011) LIBSVM: a library for support vector machines, ACM TIST 2(3), 27;
+Wu, Lin & Weng (2004) Probability estimates for multi-class classification by pairwise coupling,
+JMLR 5, 975-1005.
+"""
+import warnings
+
+import numpy as np
+from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+_ROWS_PER_CHUNK = 4096
+
+
+class FastSVC(SVC):
+    """:class:`sklearn.svm.SVC` with BLAS prediction for the RBF kernel (other kernels: libsvm).
+
+    Parameters are those of SVC; ``probability`` defaults to True and ``random_state`` to 0 so that
+    probabilities are available and reproducible. Input ``X``: (n, bands) float.
+    """
+
+    def __init__(self, *, C=1.0, kernel="rbf", degree=3, gamma="scale", coef0=0.0, shrinking=True,
+                 probability=True, tol=1e-3, cache_size=200, class_weight=None, verbose=False,
+                 max_iter=-1, decision_function_shape="ovr", break_ties=False, random_state=0):
+        super().__init__(C=C, kernel=kernel, degree=degree, gamma=gamma, coef0=coef0,
+                         shrinking=shrinking, probability=probability, tol=tol,
+                         cache_size=cache_size, class_weight=class_weight, verbose=verbose,
+                         max_iter=max_iter, decision_function_shape=decision_function_shape,
+                         break_ties=break_ties, random_state=random_state)
+
+    def fit(self, X, y, sample_weight=None):
+        # scikit-learn 1.9 deprecates SVC(probability=True) with a FutureWarning on every fit; the
+        # pinned 1.9.x still computes libsvm's Platt sigmoids, which predict_proba below reuses.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The `probability` parameter", category=FutureWarning)
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    def _fast(self):
+        return self.kernel == "rbf" and not self.break_ties and self._sparse is False
+
+    def _pair_weights(self):
+        """(n_SV, n_pairs) matrix W and (n_pairs,) libsvm intercepts so that dec = K @ W + b."""
+        n_class = len(self.classes_)
+        starts = np.concatenate([[0], np.cumsum(self._n_support)])
+        coef = self._dual_coef_  # libsvm sign convention, (n_class - 1, n_SV)
+        pairs = [(i, j) for i in range(n_class) for j in range(i + 1, n_class)]
+        w = np.zeros((coef.shape[1], len(pairs)))
+        for p, (i, j) in enumerate(pairs):
+            si = slice(starts[i], starts[i + 1])
+            sj = slice(starts[j], starts[j + 1])
+            w[si, p] = coef[j - 1, si]
+            w[sj, p] = coef[i, sj]
+        return w, np.asarray(self._intercept_, dtype=float), pairs
+
+    def _ovo_values(self, X):
+        """libsvm one-vs-one decision values (n, n_pairs), float64, computed chunk by chunk."""
+        w, b, _ = self._pair_weights()
+        sv = np.asarray(self.support_vectors_, dtype=float)
+        gamma = float(self._gamma)
+        sv_sq = np.einsum("ij,ij->i", sv, sv)
+        out = np.empty((X.shape[0], w.shape[1]))
+        for start in range(0, X.shape[0], _ROWS_PER_CHUNK):
+            x = np.asarray(X[start:start + _ROWS_PER_CHUNK], dtype=float)
+            k = x @ sv.T
+            k *= 2.0 * gamma
+            k -= gamma * np.einsum("ij,ij->i", x, x)[:, None]
+            k -= gamma * sv_sq[None, :]
+            np.exp(k, out=k)
+            out[start:start + x.shape[0]] = k @ w + b
+        return out
+
+    def _check_predict_input(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=np.float64, reset=False)
+
+    def _votes_argmax(self, dec):
+        n_class = len(self.classes_)
+        votes = np.zeros((dec.shape[0], n_class), dtype=np.int32)
+        col = 0
+        for i in range(n_class):
+            for j in range(i + 1, n_class):
+                pos = dec[:, col] > 0
+                votes[:, i] += pos
+                votes[:, j] += ~pos
+                col += 1
+        return np.argmax(votes, axis=1)
+
+    def predict(self, X):
+        """Class labels (n,), identical to SVC.predict (libsvm voting)."""
+        if not self._fast():
+            return super().predict(X)
+        X = self._check_predict_input(X)
+        return self.classes_[self._votes_argmax(self._ovo_values(X))]
+
+    def decision_function(self, X):
+        """As SVC.decision_function ("ovr" aggregates the one-vs-one values like scikit-learn)."""
+        if not self._fast():
+            return super().decision_function(X)
+        from sklearn.utils.multiclass import _ovr_decision_function
+
+        X = self._check_predict_input(X)
+        dec = self._ovo_values(X)
+        if len(self.classes_) == 2:
+            return -dec.ravel()
+        if self.decision_function_shape == "ovr":
+            return _ovr_decision_function(dec < 0, -dec, len(self.classes_))
+        return dec
+
+    def predict_proba(self, X):
+        """Class probabilities (n, n_classes) from Platt sigmoids + pairwise coupling (libsvm)."""
+        if not self._fast():
+            return super().predict_proba(X)
+        self._check_proba()
+        X = self._check_predict_input(X)
+        dec = self._ovo_values(X)
+        r = 1.0 / (1.0 + np.exp(dec * self._probA[None, :] + self._probB[None, :]))
+        r = np.clip(r, 1e-7, 1 - 1e-7)
+        # scikit-learn's bundled libsvm couples pairwise probabilities for two classes as well
+        return pairwise_coupling(r, len(self.classes_))
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+
+def pairwise_coupling(r, n_class):
+    """Multi-class probabilities from pairwise ones (Wu, Lin & Weng 2004, method 2; libsvm's loop).
+
+    Parameters
+    ----------
+    r : (n, n_pairs) array, P(class i | i or j, x) for pairs (i < j) in lexicographic order.
+    n_class : int
+
+    Returns
+    -------
+    (n, n_class) array of probabilities summing to 1.
+    """
+    n = r.shape[0]
+    rij = np.zeros((n, n_class, n_class))
+    col = 0
+    for i in range(n_class):
+        for j in range(i + 1, n_class):
+            rij[:, i, j] = r[:, col]
+            rij[:, j, i] = 1 - r[:, col]
+            col += 1
+    q = -rij.transpose(0, 2, 1) * rij  # Q[t, j] = -r[j][t] * r[t][j]
+    diag = np.einsum("njt,njt->nt", rij, rij)  # sum_j r[j][t]^2 (r[t][t] = 0)
+    idx = np.arange(n_class)
+    q[:, idx, idx] = diag
+    p = np.full((n, n_class), 1.0 / n_class)
+    eps = 0.005 / n_class
+    active = np.ones(n, dtype=bool)
+    for _ in range(max(100, n_class)):
+        a = np.flatnonzero(active)
+        if a.size == 0:
+            break
+        qa, pa = q[a], p[a]
+        qp = np.einsum("ntj,nj->nt", qa, pa)
+        pqp = np.einsum("nt,nt->n", pa, qp)
+        done = np.max(np.abs(qp - pqp[:, None]), axis=1) < eps
+        for t in range(n_class):
+            diff = (-qp[:, t] + pqp) / qa[:, t, t]
+            diff[done] = 0.0
+            pa[:, t] += diff
+            pqp = (pqp + diff * (diff * qa[:, t, t] + 2 * qp[:, t])) / (1 + diff) ** 2
+            qp = (qp + diff[:, None] * qa[:, t, :]) / (1 + diff)[:, None]
+            pa /= (1 + diff)[:, None]
+        p[a] = pa
+        active[a[done]] = False
+    return p
