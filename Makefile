@@ -1,0 +1,38 @@
+# remine: make setup · demo · test · bench · package
+SHELL   := /bin/bash
+PY      := $(CURDIR)/.venv/bin/python
+export PROJ_DATA := /usr/share/proj
+export QT_QPA_PLATFORM := offscreen
+export PATH := /usr/bin:$(PATH)
+
+.PHONY: setup demo test test-core bench package clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	rm -rf demo-output && mkdir -p demo-output
+	scripts/qgis-process --json run remine:createdemodata -- OUTPUT=$(CURDIR)/demo-output/scene SEED=0 > demo-output/createdemodata.json
+	scripts/qgis-process --json run remine:spectralsubset -- INPUT=$(CURDIR)/demo-output/scene/cube.tif \
+	    MIN_WAVELENGTH=400 MAX_WAVELENGTH=2450 DROP_WATER_BANDS=true \
+	    OUTPUT=$(CURDIR)/demo-output/cube_subset.tif > demo-output/spectralsubset.json
+	@echo "demo: results in demo-output/"; ls demo-output demo-output/scene
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-core: setup
+	$(PY) -m pytest -q -p no:pytest_qgis tests/core
+
+bench: setup
+	@scripts/setup.sh r-cran-gstat
+	.venv/bin/pip install --quiet -c constraints-debian.txt -r requirements-bench.txt
+	mkdir -p bench-output
+	set -e; for b in benchmarks/bench_*.py; do \
+	  echo "== $$b"; $(PY) $$b --out bench-output/$$(basename $$b .py).json; done
+
+package:
+	git archive --prefix=remine/ -o remine.zip HEAD
+
+clean:
+	rm -rf build demo-output bench-output .qgis-settings remine.zip

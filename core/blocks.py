@@ -1,0 +1,235 @@
+"""Block engine: apply a pure function window by window under a memory budget.
+
+``map_blocks(func, inputs, outputs)`` reads the same window of every input raster, calls
+``func(arrays, info)`` and writes the returned arrays into the outputs. Windows are full-width
+strips (tile-aligned: 256 rows or multiples) or, for very wide rasters, tiles, sized so that
+``(input + output bytes) × work_factor × concurrent blocks ≤ max_bytes``. Outputs are written to
+temporary files and renamed at the end: a cancelled or failed run leaves no output file.
+
+The same block function runs serially, on local processes/threads (joblib), or on a
+``dask.distributed.Client`` (or any executor with ``submit()``): workers read their own windows
+from the input paths, so data never has to fit on one machine's memory.
+"""
+import contextlib
+import math
+import os
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from .errors import InputError
+from .progress import as_progress
+from .raster import (RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile, raster_info,
+                     read_window, set_category_names, write_colormap, write_spectral_tags)
+
+DEFAULT_MAX_BYTES = 256 * 2**20
+
+
+@dataclass
+class GridSpec:
+    """A raster grid: ``width`` × ``height`` cells, affine ``transform``, ``crs``."""
+
+    width: int
+    height: int
+    transform: object
+    crs: object = None
+
+
+@dataclass
+class BlockOutput:
+    """One output raster of :func:`map_blocks` (``count`` bands of ``dtype``; NaN nodata for floats)."""
+
+    path: str
+    count: int
+    dtype: str = "float32"
+    nodata: Optional[float] = None
+    band_names: Optional[List[str]] = None
+    wavelengths_nm: Optional[np.ndarray] = None
+    fwhm_nm: Optional[np.ndarray] = None
+    colormap: Optional[dict] = None
+    category_names: Optional[List[str]] = None
+
+
+@dataclass
+class BlockInfo:
+    """Where a block lies: rasterio ``window``, the block's affine ``transform`` and the ``crs``."""
+
+    window: object
+    transform: object
+    crs: object = None
+
+    def xy(self):
+        """Map coordinates of the cell centres: ``(x, y)``, each ``(rows, cols)`` float64."""
+        rows, cols = int(self.window.height), int(self.window.width)
+        c, r = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
+        t = self.transform
+        return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
+
+
+def plan_windows(width, height, bytes_per_pixel, max_bytes):
+    """Windows covering ``height`` × ``width`` with at most ``max_bytes / bytes_per_pixel`` cells each.
+
+    Full-width strips of a multiple of 256 rows when 256 rows fit, otherwise of as many rows as fit;
+    tiles (multiples of 16 pixels) when not even one row fits.
+    """
+    from rasterio.windows import Window
+
+    cells = max(1, int(max_bytes // max(bytes_per_pixel, 1)))
+    if cells >= width:
+        rows = cells // width
+        rows = rows // 256 * 256 if rows >= 256 else rows
+        rows = min(rows, height)
+        return [Window(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
+    side = max(16, int(math.sqrt(cells)) // 16 * 16)
+    if side * side > cells:
+        side = max(1, int(math.sqrt(cells)))
+    return [Window(c, r, min(side, width - c), min(side, height - r))
+            for r in range(0, height, side) for c in range(0, width, side)]
+
+
+def run_block(func, infos, bands, window, transform, crs):
+    """Read ``window`` of every input, apply ``func``; the unit of work sent to executors."""
+    from rasterio.windows import transform as window_transform
+
+    arrays = [read_window(info, window, b) for info, b in zip(infos, bands)]
+    return func(arrays, BlockInfo(window, window_transform(window, transform), crs))
+
+
+def _concurrency(executor):
+    if executor in (None, "serial"):
+        return 1
+    if isinstance(executor, str):
+        if executor not in ("threads", "processes"):
+            raise InputError(f"executor '{executor}' unknown; expected None, 'serial', 'threads', 'processes' "
+                             "or a dask.distributed.Client")
+        return os.cpu_count() or 1
+    if hasattr(executor, "nthreads"):  # dask.distributed.Client
+        return max(1, sum(executor.nthreads().values()))
+    if hasattr(executor, "submit"):
+        return getattr(executor, "_max_workers", os.cpu_count() or 1)
+    raise InputError(f"executor {executor!r} has no submit(); expected None, 'serial', 'threads', "
+                     "'processes' or a dask.distributed.Client")
+
+
+def _results(func, infos, bands, windows, grid, executor, n_concurrent):
+    """Yield ``(window, result)`` in window order, at most ``2 × n_concurrent`` blocks in flight."""
+    args = (func, infos, bands)
+    if executor in (None, "serial"):
+        for w in windows:
+            yield w, run_block(*args, w, grid.transform, grid.crs)
+        return
+    if isinstance(executor, str):
+        from joblib import Parallel, delayed
+
+        backend = "threading" if executor == "threads" else "loky"
+        with Parallel(n_jobs=n_concurrent, backend=backend) as parallel:
+            for start in range(0, len(windows), n_concurrent):
+                batch = windows[start:start + n_concurrent]
+                out = parallel(delayed(run_block)(*args, w, grid.transform, grid.crs) for w in batch)
+                yield from zip(batch, out)
+        return
+    pending = []
+    for w in windows:
+        pending.append((w, executor.submit(run_block, *args, w, grid.transform, grid.crs)))
+        if len(pending) >= 2 * n_concurrent:
+            w0, fut = pending.pop(0)
+            yield w0, fut.result()
+    for w0, fut in pending:
+        yield w0, fut.result()
+
+
+def _check_grid(infos, grid):
+    for info in infos:
+        same = (info.width, info.height) == (grid.width, grid.height) and \
+            np.allclose(tuple(info.transform)[:6], tuple(grid.transform)[:6], rtol=0, atol=1e-6 * abs(grid.transform.a))
+        if not same:
+            raise InputError(f"{info.path} ({info.height} x {info.width} px, transform {tuple(info.transform)[:6]}) "
+                             f"is not on the grid of the first input ({grid.height} x {grid.width} px, "
+                             f"{tuple(grid.transform)[:6]}); resample it to the same grid first")
+        if info.crs != grid.crs and info.crs is not None and grid.crs is not None:
+            raise InputError(f"{info.path} CRS {info.crs} differs from {grid.crs}; reproject it first")
+
+
+def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
+               bands=None, work_factor=3.0):
+    """Apply ``func`` block by block to rasters on one grid and write its results.
+
+    Parameters
+    ----------
+    func : callable ``func(arrays, info) -> list of arrays``
+        ``arrays[i]`` is float32 ``(bands_i, rows, cols)`` of input ``i`` (NaN at nodata, bands in
+        ascending-wavelength order); ``info`` is a :class:`BlockInfo`. Returns one array
+        ``(count_j, rows, cols)`` per output. Must be pure (and picklable for processes/dask).
+    inputs : list of str | RasterInfo
+        Input rasters, all on one grid (RasterInfo lets the caller fix wavelength units).
+    outputs : list of BlockOutput
+        Output GeoTIFFs on the same grid.
+    max_bytes : int
+        Memory budget for the blocks in flight (all workers together), bytes.
+    progress : Progress, optional
+        Reports per block; cancel is checked between blocks (raises CancelledError, no output left).
+    executor : None | "serial" | "threads" | "processes" | dask.distributed.Client | concurrent Executor
+    grid : GridSpec | RasterInfo, optional
+        Output grid when there are no inputs (e.g. kriging); default: the first input's grid.
+    bands : list of (list of int | None), optional
+        0-based band selection per input.
+    work_factor : float
+        Multiplier for ``func``'s temporary memory per block byte (default 3).
+
+    Returns
+    -------
+    list of str : output paths.
+    """
+    progress = as_progress(progress)
+    infos = [i if isinstance(i, RasterInfo) else raster_info(i) for i in inputs]
+    if grid is None:
+        if not infos:
+            raise InputError("map_blocks needs at least one input raster or a grid")
+        grid = GridSpec(infos[0].width, infos[0].height, infos[0].transform, infos[0].crs)
+    _check_grid(infos, grid)
+    bands = list(bands) if bands is not None else [None] * len(infos)
+    in_bands = [info.count if b is None else len(b) for info, b in zip(infos, bands)]
+    paths = [check_output_path(o.path, [i.path for i in infos]) for o in outputs]
+    if len(set(paths)) != len(paths):
+        raise InputError(f"output paths must differ, got {paths}")
+    bytes_per_pixel = (4 * sum(in_bands) + sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)) * work_factor
+    n_concurrent = _concurrency(executor)
+    windows = plan_windows(grid.width, grid.height, bytes_per_pixel, max_bytes / n_concurrent)
+    profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata) for o in outputs]
+
+    import rasterio
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=64))
+        tmps = [stack.enter_context(atomic_path(p)) for p in paths]
+        dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
+        for k, (w, result) in enumerate(_results(func, infos, bands, windows, grid, executor, n_concurrent)):
+            _write_block(dsts, profiles, outputs, w, result)
+            progress.report((k + 1) / len(windows), f"block {k + 1}/{len(windows)}")
+            progress.check()
+        for dst, o in zip(dsts, outputs):
+            write_spectral_tags(dst, o.wavelengths_nm, o.fwhm_nm, o.band_names)
+            if o.colormap:
+                write_colormap(dst, o.colormap)
+            dst.close()
+        for t, o in zip(tmps, outputs):
+            if o.category_names:
+                set_category_names(t, o.category_names)
+    return paths
+
+
+def _write_block(dsts, profiles, outputs, window, result):
+    if not isinstance(result, (list, tuple)) or len(result) != len(outputs):
+        raise ValueError(f"block function returned {type(result).__name__} of length "
+                         f"{len(result) if hasattr(result, '__len__') else '?'}; expected a list of "
+                         f"{len(outputs)} arrays (one per output)")
+    shape = (int(window.height), int(window.width))
+    for dst, prof, o, arr in zip(dsts, profiles, outputs, result):
+        arr = np.asarray(arr)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.shape != (o.count,) + shape:
+            raise ValueError(f"block function returned shape {arr.shape} for {o.path}; "
+                             f"expected {(o.count,) + shape}")
+        dst.write(fill_nodata(arr, prof["dtype"], prof["nodata"]), window=window)

@@ -1,0 +1,1 @@
+from .variogram import experimental_variogram

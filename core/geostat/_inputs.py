@@ -1,0 +1,36 @@
+"""Shared checks of point inputs for variograms and kriging."""
+import numpy as np
+
+from ..errors import InputError
+from ..points import drop_nan, merge_duplicates
+
+
+def as_coords(coords, what="coords"):
+    """``coords`` as float64 ``(n, 2|3)``; InputError otherwise."""
+    c = np.asarray(coords, dtype=float)
+    if c.ndim != 2 or c.shape[1] not in (2, 3):
+        raise InputError(f"{what} has shape {c.shape}; expected (n, 2) or (n, 3) x, y[, z] coordinates")
+    return c
+
+
+def prepare_points(coords, values, min_points=3, allow_constant=True):
+    """Validate sample points: drop NaN (counted), average duplicates (counted), require ``min_points``.
+
+    Returns
+    -------
+    coords (m, d) float64, values (m,) float64, info dict ``{"n_input", "n_nan", "n_duplicates"}``.
+    """
+    c = as_coords(coords)
+    v = np.asarray(values, dtype=float).ravel()
+    if len(v) != len(c):
+        raise InputError(f"{len(c)} coordinates but {len(v)} values; expected one value per point")
+    n_input = len(v)
+    c, v, n_nan = drop_nan(c, v)
+    c, v, n_dup = merge_duplicates(c, v)
+    if len(v) < min_points:
+        raise InputError(f"{len(v)} valid distinct points (of {n_input} given, {n_nan} NaN, {n_dup} duplicates); "
+                         f"at least {min_points} are needed")
+    if not allow_constant and np.ptp(v) == 0:
+        raise InputError(f"all {len(v)} values equal {v[0]:g}: the variogram is flat (zero everywhere); "
+                         "there is no spatial variation to model")
+    return c, v, {"n_input": n_input, "n_nan": n_nan, "n_duplicates": n_dup}

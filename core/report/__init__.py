@@ -1,0 +1,1 @@
+"""Plots, HTML reports and provenance passports."""

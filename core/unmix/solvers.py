@@ -1,0 +1,201 @@
+"""Linear unmixing: unconstrained, sum-to-one, non-negative and fully constrained least squares.
+
+Model: a pixel ``x`` (b,) is ``E' a + noise`` with endmember spectra ``E`` (m, b) and abundances
+``a`` (m,). All four solvers are exact (no penalty weights):
+
+==========  ==========================  ===========================================================
+``ucls``    unconstrained               ``a = G^-1 E x`` with ``G = E E'``
+``scls``    ``sum(a) = 1``              closed form with one Lagrange multiplier
+``nnls``    ``a >= 0``                  Lawson-Hanson active set on the Gram matrix (compiled)
+``fcls``    ``a >= 0``, ``sum(a) = 1``  primal active set on the Gram matrix (compiled)
+==========  ==========================  ===========================================================
+
+Pixels are ``(n, b)`` arrays in the endmembers' units (reflectance); abundances are ``(n, m)``
+float64 fractions; a pixel with a NaN in any band gives NaN abundances.
+Reference: Heinz & Chang (2001), IEEE TGRS 39(3), 529-545 (FCLS); Lawson & Hanson (1974),
+*Solving Least Squares Problems*, ch. 23 (NNLS).
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..errors import InputError
+
+#: relative tolerance on the KKT multipliers (scaled by the largest diagonal entry of the Gram matrix)
+KKT_TOL = 1e-11
+#: endmember pairs closer than this spectral angle (radians) are reported as duplicates
+DUPLICATE_ANGLE = 1e-3
+#: endmember sets whose smallest/largest singular value is below this are reported as collinear
+COLLINEAR_RCOND = 1e-6
+
+def check_endmembers(endmembers, names=None, n_bands=None):
+    """Validate an endmember matrix; return it as float64 ``(m, b)``.
+
+    Raises :class:`InputError` for NaN/inf, more endmembers than bands, duplicate endmembers (spectral
+    angle below :data:`DUPLICATE_ANGLE`) and collinear sets (one endmember is a linear combination of
+    the others), naming the endmembers involved.
+    """
+    E = np.asarray(endmembers, dtype=np.float64)
+    if E.ndim != 2:
+        raise InputError(f"endmembers must be a 2-D array (m endmembers, b bands); got shape {E.shape}")
+    m, b = E.shape
+    names = list(names) if names is not None else [f"endmember {i}" for i in range(m)]
+    if n_bands is not None and b != n_bands:
+        raise InputError(f"endmembers have {b} bands but the pixels have {n_bands}; resample them first")
+    if not np.all(np.isfinite(E)):
+        bad = [names[i] for i in np.flatnonzero(~np.isfinite(E).all(axis=1))]
+        raise InputError(f"endmembers contain NaN or infinite values: {', '.join(bad)}")
+    if m > b:
+        raise InputError(f"{m} endmembers but only {b} bands: at most as many endmembers as bands can be unmixed")
+    norms = np.linalg.norm(E, axis=1)
+    if np.any(norms == 0):
+        raise InputError(f"endmember(s) with an all-zero spectrum: {', '.join(names[i] for i in np.flatnonzero(norms == 0))}")
+    cosines = np.clip((E @ E.T) / np.outer(norms, norms), -1.0, 1.0)
+    angles = np.arccos(cosines)
+    i, j = np.nonzero(np.triu(angles < DUPLICATE_ANGLE, k=1))
+    if i.size:
+        pairs = "; ".join(f"{names[a]} = {names[b_]}" for a, b_ in zip(i, j))
+        raise InputError(f"duplicate endmembers (spectral angle < {DUPLICATE_ANGLE} rad): {pairs}; keep one of each")
+    _, s, vt = np.linalg.svd(E / norms[:, None], full_matrices=False)
+    if s[-1] < COLLINEAR_RCOND * s[0]:
+        involved = np.flatnonzero(np.abs(vt[-1]) > 1e-3 * np.abs(vt[-1]).max())
+        raise InputError(
+            "collinear endmembers (one is a linear combination of the others, condition number "
+            f"{s[0] / s[-1]:.3g}): {', '.join(names[k] for k in involved)}; drop one of them")
+    return E
+
+def _pixels(pixels, n_bands):
+    X = np.asarray(pixels)
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2 or X.shape[1] != n_bands:
+        raise InputError(f"pixels must be (n, {n_bands}) to match the endmembers' {n_bands} bands; got shape {X.shape}")
+    return X
+
+def _gram(pixels, endmembers):
+    """``G = E E'`` (m, m) and ``C = X E'`` (n, m) in float64, and the mask (n,) of pixels with a
+    non-finite band (their rows of C are NaN: NaN propagates through the product)."""
+    E = check_endmembers(endmembers)
+    X = _pixels(pixels, E.shape[1])
+    C = X.astype(np.float64, copy=False) @ E.T
+    bad = ~np.isfinite(C).all(axis=1)
+    C[bad] = np.nan
+    return E @ E.T, C, bad
+
+
+def _n_chunks(n):
+    from numba import get_num_threads
+
+    return int(max(1, min(n // 256 + 1, 8 * get_num_threads())))
+
+
+def _equality_solution(G, C, sum_to_one):
+    """Solution with every endmember free: ``G^-1 c`` (minus the sum-to-one correction)."""
+    U = np.linalg.solve(G, C.T).T
+    if sum_to_one:
+        v = np.linalg.solve(G, np.ones(G.shape[0]))
+        U -= ((U.sum(axis=1) - 1.0) / v.sum())[:, None] * v[None, :]
+    return U
+
+
+def _active_set(pixels, endmembers, sum_to_one):
+    """Exact constrained solution. Pixels whose all-free solution is already non-negative are done
+    (it satisfies the KKT conditions); the others go through the compiled active-set solver."""
+    from ._kernels import active_set
+
+    G, C, bad = _gram(pixels, endmembers)
+    out = _equality_solution(G, C, sum_to_one)
+    todo = np.flatnonzero(~bad & ~(out >= 0).all(axis=1))
+    if todo.size:
+        tol = KKT_TOL * float(np.max(np.diag(G)))
+        out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, _n_chunks(todo.size))
+    out[bad] = np.nan
+    return out
+
+
+def fcls(pixels, endmembers):
+    """Fully constrained least squares: ``a >= 0`` and ``sum(a) = 1``.
+
+    Parameters
+    ----------
+    pixels : array (n, b) or (b,)
+        Spectra, same units and bands as ``endmembers``.
+    endmembers : array (m, b)
+
+    Returns
+    -------
+    ndarray (n, m) float64 abundance fractions (NaN for pixels with a NaN band).
+    """
+    return _active_set(pixels, endmembers, True)
+
+def nnls(pixels, endmembers):
+    """Non-negative least squares ``a >= 0`` (no sum constraint); (n, b), (m, b) -> (n, m)."""
+    return _active_set(pixels, endmembers, False)
+
+def ucls(pixels, endmembers):
+    """Unconstrained least squares ``a = (E E')^-1 E x``; (n, b), (m, b) -> (n, m)."""
+    G, C, _ = _gram(pixels, endmembers)
+    return _equality_solution(G, C, False)
+
+
+def scls(pixels, endmembers):
+    """Sum-to-one constrained least squares (abundances may be negative); (n, b), (m, b) -> (n, m)."""
+    G, C, _ = _gram(pixels, endmembers)
+    return _equality_solution(G, C, True)
+
+
+def reconstruction_rmse(pixels, endmembers, abundances):
+    """Root mean square over bands of ``x - E' a``, per pixel: (n, b), (m, b), (n, m) -> (n,)."""
+    X = np.asarray(pixels, dtype=np.float64)
+    R = X - np.asarray(abundances, dtype=np.float64) @ np.asarray(endmembers, dtype=np.float64)
+    return np.sqrt(np.mean(R * R, axis=1))
+
+SOLVERS = {"fcls": fcls, "nnls": nnls, "scls": scls, "ucls": ucls}
+
+def solve(pixels, endmembers, method="fcls"):
+    """Dispatch to one of :data:`SOLVERS` by name."""
+    try:
+        func = SOLVERS[method]
+    except KeyError:
+        raise InputError(f"unknown unmixing method {method!r}; expected one of {sorted(SOLVERS)}") from None
+    return func(pixels, endmembers)
+
+class _LinearUnmixer(TransformerMixin, BaseEstimator):
+    """``fit(endmembers)`` stores the endmembers; ``transform(pixels)`` returns abundances (n, m)."""
+
+    _method = None
+
+    def __init__(self, names=None):
+        self.names = names
+
+    def fit(self, endmembers, y=None):
+        self.endmembers_ = check_endmembers(endmembers, self.names)
+        self.n_features_in_ = self.endmembers_.shape[1]
+        return self
+
+    def transform(self, pixels):
+        return SOLVERS[self._method](pixels, self.endmembers_)
+
+    def rmse(self, pixels, abundances):
+        """Reconstruction RMSE per pixel for abundances from :meth:`transform`."""
+        return reconstruction_rmse(pixels, self.endmembers_, abundances)
+
+class FCLS(_LinearUnmixer):
+    """Estimator twin of :func:`fcls`: ``FCLS().fit(endmembers).transform(pixels)``."""
+
+    _method = "fcls"
+
+class NNLS(_LinearUnmixer):
+    """Estimator twin of :func:`nnls`."""
+
+    _method = "nnls"
+
+class SCLS(_LinearUnmixer):
+    """Estimator twin of :func:`scls`."""
+
+    _method = "scls"
+
+class UCLS(_LinearUnmixer):
+    """Estimator twin of :func:`ucls`."""
+
+    _method = "ucls"

@@ -1,0 +1,1 @@
+"""GUI side of the plugin (menu, dependency check, viewers)."""

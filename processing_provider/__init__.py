@@ -1,0 +1,1 @@
+"""Thin QGIS Processing layer over remine.core (one algorithm per file in algorithms/)."""

@@ -1,0 +1,1 @@
+"""One Processing algorithm per module; the provider discovers RemineAlgorithm subclasses here."""

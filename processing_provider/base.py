@@ -1,0 +1,171 @@
+"""RemineAlgorithm: the shared base of every remine Processing algorithm.
+
+A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorithm`` and implements
+``run(parameters, context, progress) -> dict`` by calling one or two ``remine.core`` functions. The base:
+
+- adapts ``QgsProcessingFeedback`` to :class:`remine.core.progress.Progress` (progress, log, cancel);
+- turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, and
+  ``CancelledError`` into a clean stop (no output, a log line);
+- forwards ``RemineWarning``s to the log;
+- writes a provenance passport ``<output>.passport.json`` for every file output (DESIGN.md §11), with
+  the metrics the algorithm put into ``self.metrics``.
+"""
+import datetime
+import os
+import warnings
+
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
+                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterVectorLayer, QgsRasterLayer, Qgis)
+
+from ..core import __version__
+from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
+from ..core.progress import Progress
+from ..core.report.passport import file_path, make_passport, write_passport
+from .icons import remine_icon
+
+
+class FeedbackProgress(Progress):
+    """A remine Progress backed by a QgsProcessingFeedback."""
+
+    def __init__(self, feedback):
+        self.feedback = feedback
+
+    def _report(self, fraction, message):
+        if self.feedback is None:
+            return
+        self.feedback.setProgress(100.0 * fraction)
+        if message:
+            self.feedback.setProgressText(message)
+
+    def info(self, message):
+        if self.feedback is not None:
+            self.feedback.pushInfo(message)
+
+    def warn(self, message):
+        if self.feedback is not None:
+            self.feedback.pushWarning(message)
+
+    def is_cancelled(self):
+        return self.feedback is not None and self.feedback.isCanceled()
+
+
+class RemineAlgorithm(QgsProcessingAlgorithm):
+    """Base class; see the module docstring."""
+
+    NAME = ""
+    DISPLAY = ""
+    GROUP = ""
+    HELP = ""
+
+    def __init__(self):
+        super().__init__()
+        self.metrics = {}
+        self.output_files = []
+
+    # --- identity -------------------------------------------------------------------------------
+    def name(self):
+        return self.NAME
+
+    def displayName(self):
+        return self.DISPLAY
+
+    def group(self):
+        return self.GROUP
+
+    def groupId(self):
+        return self.GROUP.lower().replace(" ", "")
+
+    def shortHelpString(self):
+        return self.HELP
+
+    def helpUrl(self):
+        return "https://github.com/remine/remine#readme"
+
+    def icon(self):
+        return remine_icon()
+
+    def createInstance(self):
+        return type(self)()
+
+    # --- execution -------------------------------------------------------------------------------
+    def run(self, parameters, context, progress):
+        """Do the work with remine.core; return the outputs dict. Subclasses implement this."""
+        raise NotImplementedError
+
+    def processAlgorithm(self, parameters, context, feedback):
+        started = datetime.datetime.now(datetime.timezone.utc)
+        self.metrics, self.output_files = {}, []
+        progress = FeedbackProgress(feedback)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RemineWarning)
+                results = self.run(parameters, context, progress)
+        except CancelledError:
+            progress.info("cancelled: no output was written")
+            return {}
+        except (InputError, DependencyError) as exc:
+            raise QgsProcessingException(str(exc)) from None
+        for w in caught:
+            if issubclass(w.category, RemineWarning):
+                progress.warn(str(w.message))
+        self.write_passports(parameters, context, results, started)
+        return results
+
+    # --- provenance ------------------------------------------------------------------------------
+    def input_files(self, parameters, context):
+        """``{parameter name: file path}`` of the layer/file inputs (for SHA-256 in passports)."""
+        found = {}
+        for p in self.parameterDefinitions():
+            name = p.name()
+            if name not in parameters or parameters[name] is None:
+                continue
+            if isinstance(p, QgsProcessingParameterRasterLayer):
+                layer = self.parameterAsRasterLayer(parameters, name, context)
+                sources = [layer.source()] if layer else []
+            elif isinstance(p, (QgsProcessingParameterFeatureSource, QgsProcessingParameterVectorLayer)):
+                layer = self.parameterAsVectorLayer(parameters, name, context)
+                sources = [layer.source()] if layer else []
+            elif isinstance(p, QgsProcessingParameterMultipleLayers):
+                sources = [lyr.source() for lyr in self.parameterAsLayerList(parameters, name, context)]
+            elif isinstance(p, QgsProcessingParameterFile):
+                sources = [self.parameterAsFile(parameters, name, context)]
+            else:
+                continue
+            for k, src in enumerate(sources):
+                path = file_path(src)
+                if path:
+                    found[name if len(sources) == 1 else f"{name}[{k}]"] = path
+        return found
+
+    def parameter_values(self, parameters):
+        """JSON-friendly parameter values (layers by source)."""
+        values = {}
+        for name, value in parameters.items():
+            source = getattr(value, "source", None)
+            values[name] = source() if callable(source) else value
+            sink = getattr(value, "sink", None)  # QgsProcessingOutputLayerDefinition
+            if sink is not None:
+                values[name] = sink.staticValue()
+        return values
+
+    def write_passports(self, parameters, context, results, started):
+        outputs = [v for v in results.values() if isinstance(v, str) and os.path.isfile(v)]
+        outputs += [f for f in self.output_files if os.path.isfile(f)]
+        if not outputs:
+            return
+        inputs = self.input_files(parameters, context)
+        values = self.parameter_values(parameters)
+        software = {"qgis": Qgis.QGIS_VERSION, "remine": __version__}
+        for out in dict.fromkeys(outputs):
+            if out.endswith(".passport.json"):
+                continue
+            crs = None
+            if out.lower().endswith((".tif", ".tiff")):
+                layer = QgsRasterLayer(out, "out", "gdal")
+                if layer.isValid() and layer.crs().isValid():
+                    crs = layer.crs().authid() or layer.crs().toWkt()
+            passport = make_passport(f"remine:{self.name()}", __version__, values, inputs, out, started,
+                                     crs=crs, metrics=self.metrics, software=software)
+            write_passport(out, passport)

@@ -1,0 +1,49 @@
+"""RemineProvider: every RemineAlgorithm in algorithms/ plus the shipped graphical models (models/*.model3)."""
+import glob
+import importlib
+import inspect
+import os
+import pkgutil
+
+from qgis.core import Qgis, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
+
+from . import algorithms
+from .base import RemineAlgorithm
+from .icons import remine_icon
+
+MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+
+
+def algorithm_classes():
+    """RemineAlgorithm subclasses defined in the modules of ``algorithms/``, sorted by name."""
+    found = []
+    for mod in pkgutil.iter_modules(algorithms.__path__):
+        module = importlib.import_module(f"{algorithms.__name__}.{mod.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, RemineAlgorithm) and cls.__module__ == module.__name__ and cls.NAME:
+                found.append(cls)
+    return sorted(found, key=lambda c: c.NAME)
+
+
+class RemineProvider(QgsProcessingProvider):
+    def id(self):
+        return "remine"
+
+    def name(self):
+        return "remine"
+
+    def longName(self):
+        return "remine — mineral maps, abundances, grades and volumes of mine tailings"
+
+    def icon(self):
+        return remine_icon()
+
+    def loadAlgorithms(self):
+        for cls in algorithm_classes():
+            self.addAlgorithm(cls())
+        for path in sorted(glob.glob(os.path.join(MODELS_DIR, "*.model3"))):
+            model = QgsProcessingModelAlgorithm()
+            if model.fromFile(path):
+                self.addAlgorithm(model)
+            else:
+                QgsMessageLog.logMessage(f"remine: cannot load model {path}", "remine", Qgis.Warning)
