@@ -16,44 +16,61 @@ METHODS = ("divide", "subtract")
 
 
 def _kernel():
-    """Compile (once) and return the numba hull kernel."""
+    """Compile (once) and return the numba kernel ``hull(values, wl, mode, out)``.
+
+    ``mode`` 0 writes the continuum, 1 ``values / continuum``, 2 ``values - continuum``. Spectra are
+    processed in chunks (one vertex stack per chunk) in parallel; arithmetic is float64.
+    """
     global _HULL
     if _HULL is None:
         import numba
 
-        @numba.njit(parallel=True, cache=True)
-        def hull(values, wl, out):
+        @numba.njit(parallel=True, cache=True, boundscheck=False)
+        def hull(values, wl, mode, out):
             n, b = values.shape
-            for p in numba.prange(n):
-                stack = np.empty(b, np.int64)
-                k = 0
-                for i in range(b):
-                    y = np.float64(values[p, i])
-                    if not np.isfinite(y):
-                        continue
-                    while k >= 2:
-                        i0, i1 = stack[k - 2], stack[k - 1]
-                        y0, y1 = np.float64(values[p, i0]), np.float64(values[p, i1])
-                        if (wl[i1] - wl[i0]) * (y - y0) - (y1 - y0) * (wl[i] - wl[i0]) >= 0.0:
-                            k -= 1
-                        else:
+            chunk = 256
+            for c in numba.prange((n + chunk - 1) // chunk):
+                vx = np.empty(b, np.int64)
+                vy = np.empty(b, np.float64)
+                for p in range(c * chunk, min(n, (c + 1) * chunk)):
+                    row = values[p]
+                    k = 0
+                    for i in range(b):
+                        y = np.float64(row[i])
+                        if not np.isfinite(y):
+                            continue
+                        x = wl[i]
+                        while k >= 2:
+                            x0, y0 = wl[vx[k - 2]], vy[k - 2]
+                            if (wl[vx[k - 1]] - x0) * (y - y0) - (vy[k - 1] - y0) * (x - x0) >= 0.0:
+                                k -= 1
+                            else:
+                                break
+                        vx[k] = i
+                        vy[k] = y
+                        k += 1
+                    res = out[p]
+                    for i in range(b):
+                        res[i] = np.nan
+                    for j in range(k):
+                        a = vx[j]
+                        ya = vy[j]
+                        res[a] = ya if mode == 0 else (1.0 if mode == 1 and ya > 0 else (0.0 if mode == 2 else np.nan))
+                        if j == k - 1:
                             break
-                    stack[k] = i
-                    k += 1
-                j = 0
-                for i in range(b):
-                    if k == 0 or i < stack[0] or i > stack[k - 1] or not np.isfinite(values[p, i]):
-                        out[p, i] = np.nan
-                        continue
-                    while j < k - 1 and stack[j + 1] < i:
-                        j += 1
-                    a = stack[j]
-                    if a == i or j == k - 1:
-                        out[p, i] = values[p, i]
-                        continue
-                    c = stack[j + 1]
-                    ya, yc = np.float64(values[p, a]), np.float64(values[p, c])
-                    out[p, i] = ya + (yc - ya) * (wl[i] - wl[a]) / (wl[c] - wl[a])
+                        e = vx[j + 1]
+                        slope = (vy[j + 1] - ya) / (wl[e] - wl[a])
+                        for i in range(a + 1, e):
+                            y = np.float64(row[i])
+                            h = ya + slope * (wl[i] - wl[a])
+                            if not np.isfinite(y):
+                                res[i] = np.nan
+                            elif mode == 0:
+                                res[i] = h
+                            elif mode == 1:
+                                res[i] = y / h if h > 0 else np.nan
+                            else:
+                                res[i] = y - h
 
         _HULL = hull
     return _HULL
@@ -84,9 +101,13 @@ def continuum(values, wavelengths_nm):
     ndarray like ``values`` (float32 for float32 input, else float64): the hull, equal to the spectrum
     at hull vertices and above it everywhere else.
     """
+    return _run(values, wavelengths_nm, 0)
+
+
+def _run(values, wavelengths_nm, mode):
     values, table, wl = _as_table(values, wavelengths_nm)
     out = np.empty(table.shape, dtype=table.dtype)
-    _kernel()(table, wl, out)
+    _kernel()(table, wl, mode, out)
     return out.reshape(values.shape)
 
 
@@ -106,9 +127,4 @@ def continuum_removed(values, wavelengths_nm, method="divide"):
     """
     if method not in METHODS:
         raise InputError(f"continuum removal method must be one of {METHODS}; got {method!r}")
-    hull = continuum(values, wavelengths_nm)
-    values = np.asarray(values, dtype=hull.dtype)
-    if method == "subtract":
-        return values - hull
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(hull > 0, values / hull, np.nan).astype(hull.dtype, copy=False)
+    return _run(values, wavelengths_nm, 1 if method == "divide" else 2)

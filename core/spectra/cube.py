@@ -1,0 +1,116 @@
+"""Block-wise spectral operations on cubes (GeoTIFF/ENVI in, GeoTIFF out, wavelengths kept).
+
+Each function validates its inputs, then runs a pure block function through
+:func:`remine.core.blocks.map_blocks` (bounded memory, progress, cancel, atomic outputs).
+"""
+import functools
+
+import numpy as np
+
+from ..blocks import BlockOutput, map_blocks
+from ..errors import InputError
+from ..raster import check_output_path, raster_info
+from .continuum import METHODS, continuum_removed
+from .features import _check_window, absorption_feature
+from .resample import resample
+
+FEATURE_BANDS = ("position_nm", "depth", "width_nm")
+
+
+def _pixels(block):
+    """(bands, rows, cols) -> (rows*cols, bands) view-like table."""
+    return block.reshape(block.shape[0], -1).T
+
+
+def _cube(table, shape):
+    return np.ascontiguousarray(table.T).reshape((table.shape[1],) + shape)
+
+
+def _continuum_block(arrays, info, wavelengths_nm, method):
+    block = arrays[0]
+    out = continuum_removed(np.ascontiguousarray(_pixels(block)), wavelengths_nm, method)
+    return [_cube(out, block.shape[1:])]
+
+
+def _band_range(info, min_nm, max_nm):
+    wl = info.wavelengths_nm
+    keep = np.ones(len(wl), bool)
+    if min_nm is not None:
+        keep &= wl >= min_nm
+    if max_nm is not None:
+        keep &= wl <= max_nm
+    idx = np.flatnonzero(keep)
+    if idx.size < 3:
+        raise InputError(f"{idx.size} band(s) of {info.path} lie in {min_nm}–{max_nm} nm; at least 3 are needed "
+                         f"(the cube covers {wl[0]:.1f}–{wl[-1]:.1f} nm)")
+    return idx
+
+
+def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_nm=None, units=None,
+                             max_bytes=256 * 2**20, progress=None, executor=None):
+    """Continuum-removed cube (upper hull per pixel) over the bands within [min_nm, max_nm].
+
+    Returns dict: ``bands`` (count), ``wavelengths_nm`` of the output.
+    """
+    if method not in METHODS:
+        raise InputError(f"continuum removal method must be one of {METHODS}; got {method!r}")
+    info = raster_info(path, units=units, require_wavelengths=True)
+    check_output_path(out_path, [path])
+    idx = _band_range(info, min_nm, max_nm)
+    wl = info.wavelengths_nm[idx]
+    out = BlockOutput(out_path, len(idx), "float32", wavelengths_nm=wl,
+                      fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
+                      band_names=[info.band_names[i] for i in idx])
+    map_blocks(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), [info], [out],
+               max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx], work_factor=4.0)
+    return {"bands": int(len(idx)), "wavelengths_nm": wl}
+
+
+def _resample_block(arrays, info, wavelengths_nm, target_nm, target_fwhm_nm, source_fwhm_nm):
+    block = arrays[0]
+    out = resample(np.ascontiguousarray(_pixels(block)), wavelengths_nm, target_nm, target_fwhm_nm, source_fwhm_nm)
+    return [_cube(out, block.shape[1:])]
+
+
+def resample_raster(path, out_path, target_wavelengths_nm, target_fwhm_nm=None, units=None,
+                    max_bytes=256 * 2**20, progress=None, executor=None):
+    """Resample a cube to target band centres/widths (Gaussian SRF, see :func:`resample`).
+
+    Returns dict: ``bands`` (count), ``wavelengths_nm``, ``outside`` (target bands outside the cube range, NaN).
+    """
+    info = raster_info(path, units=units, require_wavelengths=True)
+    check_output_path(out_path, [path])
+    target = np.atleast_1d(np.asarray(target_wavelengths_nm, dtype=float))
+    fwhm = None if target_fwhm_nm is None else np.broadcast_to(np.asarray(target_fwhm_nm, float), target.shape)
+    from .resample import resampling_matrix
+
+    weights = resampling_matrix(info.wavelengths_nm, target, fwhm, info.fwhm_nm)  # validates before writing
+    outside = int((np.asarray(weights.sum(axis=0)).ravel() == 0).sum())
+    out = BlockOutput(out_path, len(target), "float32", wavelengths_nm=target, fwhm_nm=fwhm)
+    func = functools.partial(_resample_block, wavelengths_nm=info.wavelengths_nm, target_nm=target,
+                             target_fwhm_nm=fwhm, source_fwhm_nm=info.fwhm_nm)
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor)
+    return {"bands": int(len(target)), "wavelengths_nm": target, "outside": outside}
+
+
+def _feature_block(arrays, info, wavelengths_nm, window_nm):
+    block = arrays[0]
+    feats = absorption_feature(np.ascontiguousarray(_pixels(block)), wavelengths_nm, window_nm)
+    return [np.stack([feats[k].reshape(block.shape[1:]) for k in FEATURE_BANDS]).astype(np.float32)]
+
+
+def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=256 * 2**20, progress=None,
+                              executor=None):
+    """3-band GeoTIFF of the deepest feature in ``window_nm``: position (nm), depth, width (nm).
+
+    Returns dict: ``window_nm``, ``bands`` (the window's band count).
+    """
+    info = raster_info(path, units=units, require_wavelengths=True)
+    check_output_path(out_path, [path])
+    idx = _check_window(info.wavelengths_nm, window_nm)
+    out = BlockOutput(out_path, len(FEATURE_BANDS), "float32", band_names=list(FEATURE_BANDS))
+    wl = info.wavelengths_nm[idx]  # blocks hold only the window's bands
+    func = functools.partial(_feature_block, wavelengths_nm=wl, window_nm=(float(wl[0]), float(wl[-1])))
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx],
+               work_factor=4.0)
+    return {"window_nm": tuple(float(v) for v in window_nm), "bands": int(len(idx))}

@@ -1,0 +1,32 @@
+"""Band centres and widths (nm) of common sensors, for resampling to another sensor.
+
+Gaussian approximations of the spectral response functions: centre and FWHM of each band.
+Sentinel-2A MSI: ESA Sentinel-2 User Handbook (2015), table of central wavelengths / bandwidths.
+Landsat 8 OLI: USGS Landsat 8 Data Users Handbook (v5, 2019), band ranges (FWHM = range width).
+AVIRIS (1995): the 224 channels of the USGS 1995 library shipped with remine.
+"""
+import numpy as np
+
+from ..errors import InputError
+
+_S2 = [(442.7, 21), (492.4, 66), (559.8, 36), (664.6, 31), (704.1, 15), (740.5, 15), (782.8, 20), (832.8, 106),
+       (864.7, 21), (945.1, 20), (1373.5, 31), (1613.7, 91), (2202.4, 175)]
+_L8 = [(443.0, 20), (482.0, 60), (561.5, 57), (654.5, 37), (865.0, 28), (1608.5, 85), (2200.5, 187)]
+
+
+def sensor_bands(name):
+    """(wavelengths_nm, fwhm_nm) of a named sensor; names: see :data:`SENSORS`."""
+    key = str(name).strip().lower()
+    if key not in SENSORS:
+        raise InputError(f"unknown sensor {name!r}; available: {', '.join(SENSORS)}")
+    if key == "aviris1995":
+        from ..data import usgs_library
+
+        _, wl, fwhm, _ = usgs_library()
+        return wl, fwhm
+    table = np.array(SENSORS[key], dtype=float)
+    order = np.argsort(table[:, 0])
+    return table[order, 0], table[order, 1]
+
+
+SENSORS = {"sentinel2": _S2, "landsat8": _L8, "aviris1995": None}
