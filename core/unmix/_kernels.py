@@ -6,7 +6,9 @@ the O(b m) part ``c = E x`` is one BLAS product for all pixels, done by the call
 
 - ``nonneg_ls``: ``a >= 0`` (Lawson & Hanson 1974, ch. 23, on the normal equations).
 - ``full_ls``: ``a >= 0`` and ``sum(a) == 1``, a primal active-set method (Nocedal & Wright 2006,
-  alg. 16.3) started at the best single endmember (a vertex of the simplex, hence feasible). The
+  alg. 16.3). Start: solve with all endmembers free and drop the non-positive ones until the rest
+  are positive (feasible, optimal on its set; the best single endmember, a vertex of the simplex,
+  if a factorisation fails). The
   equality-constrained subproblem on the passive set P is solved in closed form:
   ``u = G_PP^-1 c_P``, ``v = G_PP^-1 1``, ``nu = (1'u - 1) / 1'v``, ``z = u - nu v``;
   the multipliers of the zero abundances are ``lambda_k = (G a - c)_k + nu`` and the solution is
@@ -71,6 +73,40 @@ def _solve_passive(G, c, idx, p, L, u, v, sum_to_one):
 
 
 @njit(cache=True, nogil=True)
+def _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v):
+    """Feasible start: solve with every endmember free, drop those that come out non-positive,
+    repeat until the rest are positive (a feasible point that is optimal on its passive set).
+    Returns False if a Cholesky factorisation failed (then ``a``/``passive`` are not set)."""
+    m = G.shape[0]
+    for j in range(m):
+        passive[j] = True
+    while True:
+        p = 0
+        for i in range(m):
+            if passive[i]:
+                idx[p] = i
+                p += 1
+        if p == 0:  # non-negative only: start at zero
+            for i in range(m):
+                a[i] = 0.0
+            return True
+        ok, _ = _solve_passive(G, c, idx, p, L, u, v, sum_to_one)
+        if not ok:
+            return False
+        dropped = False
+        for k in range(p):
+            if u[k] <= 0.0:
+                passive[idx[k]] = False
+                dropped = True
+        if not dropped:
+            for i in range(m):
+                a[i] = 0.0
+            for k in range(p):
+                a[idx[k]] = u[k]
+            return True
+
+
+@njit(cache=True, nogil=True)
 def _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g):
     """Active-set solve of one pixel into ``a`` (m,). Returns the number of iterations."""
     m = G.shape[0]
@@ -78,7 +114,10 @@ def _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g):
         a[j] = 0.0
         passive[j] = False
         blocked[j] = False
-    if sum_to_one:  # start at the closest vertex of the simplex
+    if not _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v) and sum_to_one:
+        for j in range(m):  # fall back to the closest vertex of the simplex (always feasible)
+            a[j] = 0.0
+            passive[j] = False
         best = 0
         best_val = np.inf
         for j in range(m):

@@ -72,10 +72,13 @@ def _pixels(pixels, n_bands):
         raise InputError(f"pixels must be (n, {n_bands}) to match the endmembers' {n_bands} bands; got shape {X.shape}")
     return X
 
-def _gram(pixels, endmembers):
+def _gram(pixels, endmembers, check=True):
     """``G = E E'`` (m, m) and ``C = X E'`` (n, m) in float64, and the mask (n,) of pixels with a
-    non-finite band (their rows of C are NaN: NaN propagates through the product)."""
-    E = check_endmembers(endmembers)
+    non-finite band (their rows of C are NaN: NaN propagates through the product).
+
+    ``check=False`` skips the duplicate/collinearity checks (bundles of similar spectra of one mineral).
+    """
+    E = check_endmembers(endmembers) if check else np.asarray(endmembers, dtype=np.float64)
     X = _pixels(pixels, E.shape[1])
     C = X.astype(np.float64, copy=False) @ E.T
     bad = ~np.isfinite(C).all(axis=1)
@@ -98,19 +101,26 @@ def _equality_solution(G, C, sum_to_one):
     return U
 
 
-def _active_set(pixels, endmembers, sum_to_one):
-    """Exact constrained solution. Pixels whose all-free solution is already non-negative are done
-    (it satisfies the KKT conditions); the others go through the compiled active-set solver."""
+def _active_set_gram(G, C, bad, sum_to_one):
+    """Exact constrained solution from the Gram quantities. Pixels whose all-free solution is already
+    non-negative are done (it satisfies the KKT conditions); the others go through the compiled solver."""
     from ._kernels import active_set
 
-    G, C, bad = _gram(pixels, endmembers)
-    out = _equality_solution(G, C, sum_to_one)
-    todo = np.flatnonzero(~bad & ~(out >= 0).all(axis=1))
+    if np.linalg.cond(G) < 1e10:
+        out = _equality_solution(G, C, sum_to_one)
+        todo = np.flatnonzero(~bad & ~(out >= 0).all(axis=1))
+    else:  # nearly dependent spectra (bundles): the all-free solution is not trustworthy
+        out = np.zeros_like(C)
+        todo = np.flatnonzero(~bad)
     if todo.size:
         tol = KKT_TOL * float(np.max(np.diag(G)))
         out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, _n_chunks(todo.size))
     out[bad] = np.nan
     return out
+
+
+def _active_set(pixels, endmembers, sum_to_one):
+    return _active_set_gram(*_gram(pixels, endmembers), sum_to_one)
 
 
 def fcls(pixels, endmembers):
@@ -151,14 +161,40 @@ def reconstruction_rmse(pixels, endmembers, abundances):
     return np.sqrt(np.mean(R * R, axis=1))
 
 SOLVERS = {"fcls": fcls, "nnls": nnls, "scls": scls, "ucls": ucls}
+SUM_TO_ONE = {"fcls": True, "scls": True, "nnls": False, "ucls": False}
+NON_NEGATIVE = {"fcls": True, "nnls": True, "scls": False, "ucls": False}
+
+
+def check_method(method):
+    if method not in SOLVERS:
+        raise InputError(f"unknown unmixing method {method!r}; expected one of {sorted(SOLVERS)}")
+    return method
+
 
 def solve(pixels, endmembers, method="fcls"):
-    """Dispatch to one of :data:`SOLVERS` by name."""
-    try:
-        func = SOLVERS[method]
-    except KeyError:
-        raise InputError(f"unknown unmixing method {method!r}; expected one of {sorted(SOLVERS)}") from None
-    return func(pixels, endmembers)
+    """Dispatch to one of :data:`SOLVERS` by name: (n, b), (m, b) -> (n, m)."""
+    return SOLVERS[check_method(method)](pixels, endmembers)
+
+
+def solve_with_rmse(pixels, endmembers, method="fcls", check=True):
+    """Abundances (n, m) and reconstruction RMSE (n,) in one pass.
+
+    The RMSE comes from the Gram quantities, ``||x||^2 - 2 a'Ex + a'Ga``, so the (n, b) residual is
+    never formed (the cancellation error is ~1e-16 ||x||^2, far below any real residual).
+    ``check=False`` skips the duplicate/collinearity checks (for bundles of one mineral's spectra).
+    """
+    check_method(method)
+    G, C, bad = _gram(pixels, endmembers, check)
+    if NON_NEGATIVE[method]:
+        A = _active_set_gram(G, C, bad, SUM_TO_ONE[method])
+    else:
+        A = _equality_solution(G, C, SUM_TO_ONE[method])
+        A[bad] = np.nan
+    X = _pixels(pixels, np.shape(endmembers)[1])
+    xx = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    ss = xx - 2.0 * np.einsum("ij,ij->i", A, C) + np.einsum("ij,ij->i", A @ G, A)
+    return A, np.sqrt(np.maximum(ss, 0.0) / X.shape[1])
+
 
 class _LinearUnmixer(TransformerMixin, BaseEstimator):
     """``fit(endmembers)`` stores the endmembers; ``transform(pixels)`` returns abundances (n, m)."""
@@ -174,7 +210,7 @@ class _LinearUnmixer(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, pixels):
-        return SOLVERS[self._method](pixels, self.endmembers_)
+        return solve(pixels, self.endmembers_, self._method)
 
     def rmse(self, pixels, abundances):
         """Reconstruction RMSE per pixel for abundances from :meth:`transform`."""

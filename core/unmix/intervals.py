@@ -1,0 +1,131 @@
+"""Per-pixel abundance intervals for linear unmixing.
+
+Two sources of uncertainty:
+
+- :func:`residual_intervals` — noise: on the active set P of a pixel the constrained least-squares
+  estimate is linear in the pixel, so with white noise of variance ``s^2`` per band its covariance is
+  ``s^2 K_P`` with ``K_P = H - H 1 1' H / (1' H 1)``, ``H = (E_P E_P')^-1`` (sum-to-one) or ``K_P = H``
+  (non-negative only). ``s^2 = ||x - E'a||^2 / (b - dof)`` comes from the pixel's own residual, and
+  the conditioning of the active endmembers enters through ``K_P``. An endmember outside P gets
+  ``lower = 0`` and ``upper = z sqrt(s^2 K_{P+j, jj})``. Patterns of active sets repeat across pixels,
+  so ``K`` is computed once per distinct pattern.
+- :func:`bootstrap_intervals` — endmember variability: unmix again with one spectrum per mineral drawn
+  at random from each mineral's bundle, and take quantiles of the abundances across draws.
+
+Both return ``(lower, upper)`` arrays (n, m) of fractions clipped to [0, 1].
+"""
+import numpy as np
+from scipy.stats import norm
+
+from ..errors import InputError
+from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse
+
+
+def _inverse(M):
+    try:
+        return np.linalg.inv(M)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(M)
+
+
+def _k_matrix(G, idx, sum_to_one):
+    """Covariance factor K_P (p, p) for the endmembers ``idx``."""
+    H = _inverse(G[np.ix_(idx, idx)])
+    if not sum_to_one:
+        return H
+    h1 = H.sum(axis=1)
+    total = h1.sum()
+    return H - np.outer(h1, h1) / total if total > 0 else H
+
+
+def _k_diagonal(G, active, sum_to_one):
+    """Diagonal (m,) of the covariance factor for one active pattern; an entry outside P uses P+j."""
+    out = np.zeros(G.shape[0])
+    idx = np.flatnonzero(active)
+    if idx.size:
+        out[idx] = np.diag(_k_matrix(G, idx, sum_to_one))
+    for j in np.flatnonzero(~active):
+        idx_j = np.append(idx, j)
+        out[j] = _k_matrix(G, idx_j, sum_to_one)[-1, -1]
+    return np.maximum(out, 0.0)
+
+
+def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9, rmse=None):
+    """Intervals from the residual error and the conditioning of the active endmember set.
+
+    Parameters
+    ----------
+    pixels : array (n, b)
+    endmembers : array (m, b)
+    abundances : array (n, m), the solution of ``method`` for these pixels (fractions)
+    method : {"fcls", "nnls", "scls", "ucls"}
+    level : float, nominal two-sided coverage (0.9 -> +-1.645 sigma)
+    rmse : array (n,), optional, reconstruction RMSE if already computed
+
+    Returns
+    -------
+    lower, upper : ndarrays (n, m), fractions in [0, 1] (NaN where the abundances are NaN)
+    """
+    E = check_endmembers(endmembers)
+    A = np.asarray(abundances, dtype=np.float64)
+    n, m = A.shape
+    b = E.shape[1]
+    if rmse is None:
+        rmse = reconstruction_rmse(pixels, E, A)
+    bad = ~np.isfinite(A).all(axis=1)
+    active = (A > 0) if NON_NEGATIVE[method] else np.ones_like(A, dtype=bool)
+    sum_to_one = SUM_TO_ONE[method]
+    n_active = active.sum(axis=1)
+    dof = np.maximum(b - n_active + (1 if sum_to_one else 0), 1)
+    s2 = rmse**2 * b / dof
+    codes = active.astype(np.int64) @ (np.int64(1) << np.arange(m, dtype=np.int64))  # m <= 62 endmembers
+    patterns, inverse = np.unique(codes, return_inverse=True)
+    G = E @ E.T
+    kdiag = np.array([_k_diagonal(G, (int(p) >> np.arange(m)) & 1 == 1, sum_to_one) for p in patterns])
+    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(s2[:, None] * kdiag[inverse])
+    lower = np.where(active, A - half, 0.0)
+    upper = A + half
+    lower, upper = np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
+    lower[bad] = np.nan
+    upper[bad] = np.nan
+    return lower, upper
+
+
+def bootstrap_intervals(pixels, bundles, method="fcls", level=0.9, n_draws=30, random_state=0):
+    """Quantile intervals over random draws of one spectrum per mineral.
+
+    Parameters
+    ----------
+    pixels : array (n, b)
+    bundles : list of m arrays (k_i, b)
+        Spectra of each mineral (at least one mineral with two or more spectra).
+    method : solver name
+    level : float, nominal coverage (0.9 -> 5 % and 95 % quantiles)
+    n_draws : int
+
+    Returns
+    -------
+    lower, upper : ndarrays (n, m) fractions
+    """
+    sizes = [len(b) for b in bundles]
+    if max(sizes) < 2:
+        raise InputError("bootstrap intervals need several spectra for at least one mineral "
+                         f"(bundle sizes {sizes}); use residual intervals instead")
+    rng = np.random.default_rng(random_state)
+    solver = SOLVERS[method]
+    draws = []
+    for _ in range(n_draws):
+        E = np.stack([bundle[rng.integers(len(bundle))] for bundle in bundles])
+        draws.append(solver(pixels, E))
+    alpha = (1.0 - level) / 2.0
+    lower, upper = np.quantile(np.stack(draws), [alpha, 1.0 - alpha], axis=0)
+    return np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
+
+
+def coverage(truth, lower, upper):
+    """Fraction of finite truth values inside [lower, upper], per column (m,) and overall."""
+    T = np.asarray(truth, dtype=np.float64)
+    ok = np.isfinite(T) & np.isfinite(lower) & np.isfinite(upper)
+    inside = (T >= lower) & (T <= upper) & ok
+    per = inside.sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+    return per, float(inside.sum() / max(ok.sum(), 1))
