@@ -21,7 +21,8 @@ import numpy as np
 from .errors import InputError
 from .progress import as_progress
 from .raster import (RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile, raster_info,
-                     read_window, set_category_names, write_colormap, write_spectral_tags)
+                     read_window, write_classes, write_spectral_tags)
+from .style import write_style
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 
@@ -38,7 +39,11 @@ class GridSpec:
 
 @dataclass
 class BlockOutput:
-    """One output raster of :func:`map_blocks` (``count`` bands of ``dtype``; NaN nodata for floats)."""
+    """One output raster of :func:`map_blocks` (``count`` bands of ``dtype``; NaN nodata for floats).
+
+    ``colormap``/``category_names`` make a class map (colour table, names, paletted QGIS style);
+    ``value_range`` gives continuous outputs a pseudocolour QGIS style (e.g. (0, 100) for %).
+    """
 
     path: str
     count: int
@@ -49,6 +54,7 @@ class BlockOutput:
     fwhm_nm: Optional[np.ndarray] = None
     colormap: Optional[dict] = None
     category_names: Optional[List[str]] = None
+    value_range: Optional[tuple] = None
 
 
 @dataclass
@@ -208,14 +214,11 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
             _write_block(dsts, profiles, outputs, w, result)
             progress.report((k + 1) / len(windows), f"block {k + 1}/{len(windows)}")
             progress.check()
-        for dst, o in zip(dsts, outputs):
+        for dst, tmp, o in zip(dsts, tmps, outputs):
             write_spectral_tags(dst, o.wavelengths_nm, o.fwhm_nm, o.band_names)
-            if o.colormap:
-                write_colormap(dst, o.colormap)
+            write_classes(dst, o.colormap, o.category_names)
             dst.close()
-        for t, o in zip(tmps, outputs):
-            if o.category_names:
-                set_category_names(t, o.category_names)
+            write_style(tmp, o.colormap, o.category_names, o.value_range)
     return paths
 
 

@@ -10,6 +10,7 @@ GDAL's ``IMAGERY`` domain (``CENTRAL_WAVELENGTH_UM``). remine writes all three s
 EnMAP-Box show them.
 """
 import contextlib
+import json
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import List, Optional
 import numpy as np
 
 from .errors import InputError
+from .style import style_path, write_style
 
 NM_UNITS = {"nm", "nanometer", "nanometers", "nanometre", "nanometres"}
 UM_UNITS = {"um", "µm", "μm", "micrometer", "micrometers", "micrometre", "micrometres", "micron", "microns"}
@@ -381,27 +383,27 @@ SIDE_CARS = (".aux.xml", ".ovr")
 def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success, delete it on error.
 
-    GDAL side-cars of the temporary file (``.aux.xml``) follow it. A cancelled or failed write leaves
-    neither a partial file nor a changed previous file.
+    GDAL side-cars of the temporary file (``.aux.xml``) and its QGIS style (``.qml``) follow it. A
+    cancelled or failed write leaves neither a partial file nor a changed previous file.
     """
     path = os.path.abspath(str(path))
     base, ext = os.path.splitext(os.path.basename(path))
     tmp = os.path.join(os.path.dirname(path), f".{base}.part-{uuid.uuid4().hex[:8]}{ext}")
+    pairs = [(tmp + s, path + s) for s in SIDE_CARS] + [(style_path(tmp), style_path(path))]
     try:
         yield tmp
     except BaseException:
-        for p in [tmp] + [tmp + s for s in SIDE_CARS]:
+        for p in [tmp] + [a for a, _ in pairs]:
             if os.path.exists(p):
                 os.remove(p)
         raise
     if not os.path.exists(tmp):
-        # the caller wrote nothing: nothing to publish (a stale previous output stays untouched)
-        return
-    for s in SIDE_CARS:
-        if os.path.exists(path + s):
-            os.remove(path + s)
-        if os.path.exists(tmp + s):
-            os.replace(tmp + s, path + s)
+        return  # the caller wrote nothing: nothing to publish
+    for src, dst in pairs:
+        if os.path.exists(dst):
+            os.remove(dst)
+        if os.path.exists(src):
+            os.replace(src, dst)
     os.replace(tmp, path)
 
 
@@ -468,7 +470,7 @@ def write_spectral_tags(dst, wavelengths_nm=None, fwhm_nm=None, band_names=None)
 
 
 def write_raster(path, data, like, nodata=None, band_names=None, wavelengths_nm=None, fwhm_nm=None,
-                 dtype=None, colormap=None, category_names=None):
+                 dtype=None, colormap=None, category_names=None, value_range=None):
     """Write an array as a tiled, compressed GeoTIFF, atomically (temp file + rename).
 
     Parameters
@@ -489,7 +491,9 @@ def write_raster(path, data, like, nodata=None, band_names=None, wavelengths_nm=
     colormap : dict {value: (r, g, b[, a])}, optional
         Colour table for band 1 (uint8/uint16 class maps).
     category_names : list[str], optional
-        Class names for band 1 values 0, 1, 2 … (GDAL category names, shown by QGIS).
+        Class names for band 1 values 0, 1, 2 … (band item ``class_names`` and the QGIS style labels).
+    value_range : (float, float), optional
+        Range of a pseudocolour QGIS style for continuous outputs (e.g. (0, 100) for abundances in %).
 
     Returns
     -------
@@ -518,10 +522,8 @@ def write_raster(path, data, like, nodata=None, band_names=None, wavelengths_nm=
         with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(tmp, "w", **profile) as dst:
             dst.write(out)
             write_spectral_tags(dst, wavelengths_nm, fwhm_nm, band_names)
-            if colormap:
-                write_colormap(dst, colormap)
-        if category_names:
-            set_category_names(tmp, category_names)
+            write_classes(dst, colormap, category_names)
+        write_style(tmp, colormap, category_names, value_range)
     return path
 
 
@@ -538,18 +540,17 @@ def fill_nodata(data, dtype, nodata):
     return out
 
 
-def write_colormap(dst, colormap):
-    """Colour table ``{value: (r, g, b[, a])}`` on band 1 of an open rasterio dataset (class maps)."""
-    dst.write_colormap(1, {int(k): tuple(int(c) for c in v) for k, v in colormap.items()})
+def write_classes(dst, colormap=None, category_names=None):
+    """Colour table ``{value: (r, g, b[, a])}`` and class names (band item ``class_names``, JSON) on band 1."""
+    if colormap:
+        dst.write_colormap(1, {int(k): tuple(int(c) for c in v) for k, v in colormap.items()})
+    if category_names:
+        dst.update_tags(1, class_names=json.dumps(list(category_names)))
 
 
-def set_category_names(path, category_names):
-    """Store GDAL category names (``RasterBand.SetCategoryNames``) on band 1 of a finished GeoTIFF."""
-    from osgeo import gdal
-
-    ds = gdal.Open(str(path), gdal.GA_Update)
-    if ds is None:
-        raise InputError(f"cannot open {path} to store class names")
-    ds.GetRasterBand(1).SetCategoryNames(list(category_names))
-    ds = None
-
+def read_class_names(path):
+    """Class names stored by :func:`write_classes` (list of str), or None."""
+    ds = _open(path)
+    with ds:
+        text = ds.tags(1).get("class_names")
+    return json.loads(text) if text else None

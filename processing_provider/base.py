@@ -1,7 +1,7 @@
 """RemineAlgorithm: the shared base of every remine Processing algorithm.
 
 A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorithm`` and implements
-``run(parameters, context, progress) -> dict`` by calling one or two ``remine.core`` functions. The base:
+``compute(parameters, context, progress) -> dict`` by calling one or two ``remine.core`` functions. The base:
 
 - adapts ``QgsProcessingFeedback`` to :class:`remine.core.progress.Progress` (progress, log, cancel);
 - turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, and
@@ -90,7 +90,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         return type(self)()
 
     # --- execution -------------------------------------------------------------------------------
-    def run(self, parameters, context, progress):
+    def compute(self, parameters, context, progress):
         """Do the work with remine.core; return the outputs dict. Subclasses implement this."""
         raise NotImplementedError
 
@@ -101,7 +101,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RemineWarning)
-                results = self.run(parameters, context, progress)
+                results = self.compute(parameters, context, progress)
         except CancelledError:
             progress.info("cancelled: no output was written")
             return {}

@@ -43,7 +43,7 @@ version, public domain."""
         for key, name in self.VECTORS.items():
             self.addOutput(QgsProcessingOutputVectorLayer(key, name))
 
-    def run(self, parameters, context, progress):
+    def compute(self, parameters, context, progress):
         folder = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         seed = self.parameterAsInt(parameters, self.SEED, context)
         progress.report(0.05, "building the demo scene")

@@ -39,7 +39,7 @@ water retrievals from airborne imaging spectrometer data, JGR 95(D4), 3549–356
                                                      options=UNITS, defaultValue=0))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Output cube"))
 
-    def run(self, parameters, context, progress):
+    def compute(self, parameters, context, progress):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)

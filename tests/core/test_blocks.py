@@ -1,0 +1,135 @@
+"""core.blocks: windows under a budget, executors (serial, joblib, Dask LocalCluster), cancel leaves nothing."""
+import functools
+import os
+
+import numpy as np
+import pytest
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+
+from remine.core.blocks import BlockOutput, GridSpec, map_blocks, plan_windows
+from remine.core.errors import CancelledError, InputError
+from remine.core.progress import Progress
+from remine.core.raster import read_cube, write_raster
+
+GRID = GridSpec(300, 520, from_origin(500000, 5560000, 0.5, 0.5), CRS.from_epsg(32630))
+
+
+@pytest.fixture(scope="module")
+def cube_path(tmp_path_factory):
+    data = np.random.default_rng(0).random((6, GRID.height, GRID.width)).astype(np.float32)
+    data[:, 10:20, 30:40] = np.nan
+    folder = tmp_path_factory.mktemp("blocks")
+    return write_raster(str(folder / "cube.tif"), data, like=GRID, wavelengths_nm=[450, 550, 650, 850, 1650, 2200])
+
+
+def scale_and_sum(arrays, info, factor=2.0):
+    """A pure block function: scaled cube and the band sum (NaN propagates)."""
+    cube = arrays[0]
+    return [cube * factor, cube.sum(axis=0, keepdims=True)]
+
+
+def outputs(folder, tag):
+    return [BlockOutput(str(folder / f"scaled_{tag}.tif"), 6, wavelengths_nm=[450, 550, 650, 850, 1650, 2200]),
+            BlockOutput(str(folder / f"sum_{tag}.tif"), 1, band_names=["sum"])]
+
+
+def test_plan_windows_respects_budget_and_covers_grid():
+    for max_bytes in (10_000, 1_000_000, 5e7):
+        wins = plan_windows(3000, 2000, 40, max_bytes)
+        assert all(w.width * w.height * 40 <= max_bytes for w in wins)
+        assert sum(w.width * w.height for w in wins) == 3000 * 2000
+    strips = plan_windows(3000, 2000, 4, 3000 * 4 * 600)
+    assert {w.height for w in strips[:-1]} == {512}            # tile-aligned strips
+
+
+class Recorder(Progress):
+    def __init__(self, cancel_after=None):
+        self.fractions, self.cancel_after = [], cancel_after
+
+    def _report(self, fraction, message):
+        self.fractions.append(fraction)
+
+    def is_cancelled(self):
+        return self.cancel_after is not None and len(self.fractions) >= self.cancel_after
+
+
+def test_map_blocks_matches_whole_array_under_small_budget(cube_path, tmp_path):
+    prog = Recorder()
+    paths = map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "serial"), max_bytes=2_000_000, progress=prog)
+    assert len(prog.fractions) > 5 and prog.fractions[-1] == 1.0 and prog.fractions == sorted(prog.fractions)
+    src = read_cube(cube_path).data
+    np.testing.assert_array_equal(read_cube(paths[0]).data, src * 2)
+    np.testing.assert_allclose(read_cube(paths[1], require_wavelengths=False).data[0], src.sum(axis=0), rtol=1e-6)
+    assert read_cube(paths[0]).wavelengths_nm.tolist() == [450, 550, 650, 850, 1650, 2200]
+
+
+def test_block_info_coordinates(tmp_path):
+    def coords(arrays, info):
+        x, y = info.xy()
+        return [np.stack([x, y])]
+
+    out = map_blocks(coords, [], [BlockOutput(str(tmp_path / "xy.tif"), 2, dtype="float64")], grid=GRID, max_bytes=200_000)
+    import rasterio
+
+    with rasterio.open(out[0]) as ds:
+        xy = ds.read()
+    assert xy[0, 0, 0] == 500000.25 and xy[1, 0, 0] == 5559999.75
+    assert xy[0, -1, -1] == 500000 + 0.5 * 299.5 and xy[1, -1, -1] == 5560000 - 0.5 * 519.5
+
+
+def test_cancel_leaves_no_output(cube_path, tmp_path):
+    with pytest.raises(CancelledError):
+        map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "cancel"), max_bytes=1_000_000,
+                   progress=Recorder(cancel_after=2))
+    assert os.listdir(tmp_path) == []
+
+
+def test_failing_block_function_leaves_no_output(cube_path, tmp_path):
+    def broken(arrays, info):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        map_blocks(broken, [cube_path], outputs(tmp_path, "fail"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_wrong_block_shape_is_reported(cube_path, tmp_path):
+    with pytest.raises(ValueError, match=r"returned shape \(1, .*expected \(6, "):
+        map_blocks(lambda a, i: [a[0][:1], a[0][:1]], [cube_path], outputs(tmp_path, "shape"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_grid_mismatch_is_an_input_error(cube_path, tmp_path):
+    other = write_raster(str(tmp_path / "other.tif"), np.zeros((1, 10, 10), np.float32),
+                         like=GridSpec(10, 10, GRID.transform, GRID.crs))
+    with pytest.raises(InputError, match="is not on the grid of the first input"):
+        map_blocks(scale_and_sum, [cube_path, other], outputs(tmp_path, "grid"))
+    assert sorted(os.listdir(tmp_path)) == ["other.tif"]
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_joblib_executors_give_the_same_bytes(cube_path, tmp_path, executor):
+    serial = map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "s"), max_bytes=3_000_000)
+    par = map_blocks(functools.partial(scale_and_sum, factor=2.0), [cube_path], outputs(tmp_path, executor),
+                     max_bytes=3_000_000, executor=executor)
+    for a, b in zip(serial, par):
+        np.testing.assert_array_equal(read_cube(a, require_wavelengths=False).data,
+                                      read_cube(b, require_wavelengths=False).data)
+
+
+def test_dask_local_cluster_gives_the_same_bytes(cube_path, tmp_path):
+    from distributed import Client, LocalCluster
+
+    serial = map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "s"), max_bytes=3_000_000)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dist = map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "dask"), max_bytes=3_000_000, executor=client)
+    for a, b in zip(serial, dist):   # pixel bytes (tile order in the file depends on GDAL's compression threads)
+        assert read_cube(a, require_wavelengths=False).data.tobytes() == \
+            read_cube(b, require_wavelengths=False).data.tobytes()
+
+
+def test_unknown_executor(cube_path, tmp_path):
+    with pytest.raises(InputError, match="executor 'gpu' unknown"):
+        map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "x"), executor="gpu")
