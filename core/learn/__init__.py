@@ -1,4 +1,16 @@
-"""Supervised learning on spectra: training sets, estimators, cross-validation, model artefacts."""
-from .dataset import TrainingSet, build_training_set
+"""Supervised learning on spectra: training sets, estimators, cross-validation, model artefacts.
 
-__all__ = ["TrainingSet", "build_training_set"]
+Public API: ``make_estimator`` (registry of methods), ``spatial_cv`` (ROI / spatial-block folds),
+``predict_raster`` (block-wise maps, probabilities, uncertainty), ``save_model`` / ``load_model``
+(skops + JSON manifest, no pickle), ``CNN1D`` / ``CNN2D`` (torch, optional), ``TrainingSet`` /
+``build_training_set``. Helpers: ``fit_model`` -> ``TrainedModel``, ``crm_classes``.
+"""
+from .artefacts import TrainedModel, fit_model, load_model, save_model
+from .cnn import CNN1D, CNN2D
+from .dataset import TrainingSet, build_training_set
+from .predict import predict_raster
+from .registry import make_estimator, method_names
+from .validation import CVResult, spatial_cv
+
+__all__ = ["make_estimator", "spatial_cv", "predict_raster", "save_model", "load_model", "CNN1D", "CNN2D",
+           "TrainingSet", "build_training_set", "TrainedModel", "fit_model", "method_names", "CVResult"]

@@ -15,8 +15,8 @@ from ..errors import require
 
 
 class _XGBoostBase(BaseEstimator):
-    def __init__(self, n_estimators=300, max_depth=6, learning_rate=0.1, subsample=0.8,
-                 colsample_bytree=0.5, reg_lambda=1.0, min_child_weight=1.0, n_jobs=None,
+    def __init__(self, n_estimators=100, max_depth=4, learning_rate=0.2, subsample=0.8,
+                 colsample_bytree=0.3, reg_lambda=1.0, min_child_weight=1.0, max_bin=64, n_jobs=None,
                  random_state=0):
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -25,6 +25,7 @@ class _XGBoostBase(BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.min_child_weight = min_child_weight
+        self.max_bin = max_bin
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -33,7 +34,8 @@ class _XGBoostBase(BaseEstimator):
         params = dict(objective=objective, tree_method="hist", max_depth=self.max_depth,
                       eta=self.learning_rate, subsample=self.subsample,
                       colsample_bytree=self.colsample_bytree, reg_lambda=self.reg_lambda,
-                      min_child_weight=self.min_child_weight, seed=self.random_state, **extra)
+                      min_child_weight=self.min_child_weight,
+                      max_bin=self.max_bin, seed=self.random_state, **extra)
         if self.n_jobs is not None:
             params["nthread"] = self.n_jobs
         dtrain = xgb.DMatrix(X, label=target)

@@ -7,7 +7,7 @@ transformers of :mod:`remine.core.spectra`.
 =============  ===============================  ==================================
 name           classification                   regression
 =============  ===============================  ==================================
-svm            FastSVC (RBF, libsvm + BLAS)     sklearn SVR (RBF)
+svm            FastSVC (RBF, libsvm + BLAS)     SVR (RBF) on standardised targets
 plsda          PLSDA                            -
 xgboost        XGBoostClassifier                XGBoostRegressor
 extratrees     ExtraTreesClassifier             ExtraTreesRegressor
@@ -30,9 +30,12 @@ def _svm(task):
         from .svm import FastSVC
 
         return FastSVC
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVR
 
-    return SVR
+    # targets (ppm, %) are standardised so that SVR's epsilon and C mean the same for every unit
+    return lambda **p: TransformedTargetRegressor(regressor=SVR(**p), transformer=StandardScaler())
 
 
 def _plsda(task):

@@ -162,7 +162,15 @@ def make_folds(y, groups, coords, scheme="group", n_splits=5, buffer_m=0.0, bloc
 
 
 def fit_estimator(estimator, X, y, groups=None):
-    """``estimator.fit(X, y)``, passing ``groups`` to estimators (or a Pipeline's last step) that take it."""
+    """Fit and return ``estimator`` on (X, y).
+
+    ``groups`` goes to estimators (or a Pipeline's last step) whose ``fit`` takes it; regressors
+    without native multi-output support are wrapped in MultiOutputRegressor for (n, t) targets.
+    """
+    if np.ndim(y) == 2 and np.shape(y)[1] > 1 and not estimator.__sklearn_tags__().target_tags.multi_output:
+        from sklearn.multioutput import MultiOutputRegressor
+
+        return MultiOutputRegressor(estimator).fit(X, y)
     final, prefix = estimator, ""
     if hasattr(estimator, "steps"):
         name, final = estimator.steps[-1]

@@ -1,0 +1,292 @@
+"""Apply a trained model to a cube, block by block: class/regression maps, probabilities, uncertainty.
+
+Outputs (GeoTIFF, on the cube's grid):
+
+* classification: ``out_path`` uint8 class codes 1..K (0 = no data) with a colour table and the
+  class names as GDAL category names; probabilities: K float32 bands named after the classes;
+  uncertainty: ``entropy`` (Shannon entropy of the probabilities divided by ln K, 0 = certain,
+  1 = uniform), ``margin`` (highest minus second-highest probability) and, for networks,
+  ``mc_dropout_std`` (Monte-Carlo dropout std of the winning class probability);
+* regression: ``out_path`` float32, one band per target; uncertainty: ``spread`` — the standard
+  deviation across ensemble members (forests: trees; stacking: members) or the MC-dropout std
+  (CNNs) of the first target.
+
+The model's wavelengths are checked against the cube's: equal grids are used as they are; a cube on
+another grid covering the model's range is linearly resampled to the model's band centres (with a
+RemineWarning); model bands the cube cannot supply are an InputError.
+"""
+import functools
+import os
+import warnings
+
+import numpy as np
+
+from ..errors import InputError, RemineWarning
+from ..progress import as_progress
+
+_MISSING_FACTOR = 1.5  # a model band is missing when no cube band lies within 1.5 median spacings
+
+
+def resampling_matrix(model_wl, cube_wl, cube_name="the cube"):
+    """Matrix R (model_bands, cube_bands) so that ``pixels @ R.T`` gives the model's bands, or None.
+
+    None means the cube is used as it is (same grid within 0.5 nm, or unknown wavelengths with the
+    same band count). Raises InputError when model bands lie outside the cube's coverage.
+    """
+    model_wl = np.asarray(model_wl, dtype=float)
+    n_model = len(model_wl)
+    unknown = cube_wl is None or not np.all(np.isfinite(model_wl)) or not np.all(np.isfinite(cube_wl))
+    if unknown:
+        n_cube = n_model if cube_wl is None else len(cube_wl)
+        if n_cube != n_model:
+            raise InputError(f"{cube_name} has {n_cube} bands and the model {n_model}, and wavelengths are "
+                             "missing on one side; give the cube wavelengths or use the training cube's bands")
+        warnings.warn(f"wavelengths unknown for {cube_name} or the model; assuming its {n_cube} bands are the "
+                      "model's bands", RemineWarning, stacklevel=3)
+        return None
+    cube_wl = np.asarray(cube_wl, dtype=float)
+    if len(cube_wl) == n_model and np.allclose(cube_wl, model_wl, atol=0.5):
+        return None
+    spacing = float(np.median(np.diff(cube_wl))) if len(cube_wl) > 1 else 1.0
+    nearest = np.min(np.abs(model_wl[:, None] - cube_wl[None, :]), axis=1)
+    missing = model_wl[nearest > _MISSING_FACTOR * spacing]
+    if missing.size:
+        raise InputError(f"the model needs {missing.size} bands ({missing.min():.1f}-{missing.max():.1f} nm) that "
+                         f"{cube_name} ({cube_wl.min():.1f}-{cube_wl.max():.1f} nm, {len(cube_wl)} bands) does "
+                         "not cover; use a cube with the model's bands or retrain on this cube's bands")
+    warnings.warn(f"{cube_name} has {len(cube_wl)} bands on another wavelength grid than the model "
+                  f"({n_model} bands); resampling it linearly to the model's band centres", RemineWarning,
+                  stacklevel=3)
+    q = np.clip(model_wl, cube_wl[0], cube_wl[-1])
+    hi = np.clip(np.searchsorted(cube_wl, q), 1, len(cube_wl) - 1)
+    lo = hi - 1
+    w = (q - cube_wl[lo]) / (cube_wl[hi] - cube_wl[lo])
+    r = np.zeros((n_model, len(cube_wl)))
+    r[np.arange(n_model), lo] += 1 - w
+    r[np.arange(n_model), hi] += w
+    return r
+
+
+def _final_step(estimator):
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
+def _through_pipeline(estimator, X):
+    """X transformed by all steps but the last (identity for a plain estimator)."""
+    for _, step in getattr(estimator, "steps", [])[:-1]:
+        X = step.transform(X)
+    return X
+
+
+def prediction_spread(estimator, X):
+    """(n,) member spread / MC-dropout std of a fitted estimator, or None if it has no such measure."""
+    final = _final_step(estimator)
+    if hasattr(final, "predict_std"):
+        return np.asarray(final.predict_std(_through_pipeline(estimator, X)), dtype=float)
+    members = getattr(final, "estimators_", None)
+    if members is not None and not hasattr(final, "classes_") and hasattr(members, "__len__") \
+            and all(hasattr(m, "predict") for m in members):
+        Xt = _through_pipeline(estimator, X)
+        preds = np.stack([np.asarray(m.predict(Xt), dtype=float).reshape(len(Xt), -1)[:, 0] for m in members])
+        return preds.std(axis=0)
+    return None
+
+
+def uncertainty_bands(estimator, task):
+    """Names of the uncertainty bands ``predict_raster`` writes for this estimator ([] if none)."""
+    final = _final_step(estimator)
+    if task == "classification":
+        if not hasattr(estimator, "predict_proba"):
+            return []
+        return ["entropy", "margin"] + (["mc_dropout_std"] if hasattr(final, "predict_std") else [])
+    has_members = getattr(final, "estimators_", None) is not None and hasattr(final.estimators_, "__len__")
+    return ["spread"] if hasattr(final, "predict_std") or has_members else []
+
+
+def class_colours(n):
+    """RGBA colour table {code: (r, g, b, a)} for codes 1..n (matplotlib tab10/tab20), 0 transparent."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    table = {0: (0, 0, 0, 0)}
+    for i in range(n):
+        r, g, b, _ = cmap(i % cmap.N)
+        table[i + 1] = (int(r * 255), int(g * 255), int(b * 255), 255)
+    return table
+
+
+def _patch_table(cube_info, window, k, resample):
+    """(n, bands, k, k) patches of every pixel of ``window`` (neighbours off-raster take the centre)."""
+    from rasterio.windows import Window
+
+    from ..raster import read_window
+    from ..spectra.rois import _pad, _patches
+
+    h = k // 2
+    r0, c0 = int(window.row_off), int(window.col_off)
+    r1, c1 = r0 + int(window.height), c0 + int(window.width)
+    rr0, cc0 = max(r0 - h, 0), max(c0 - h, 0)
+    rr1, cc1 = min(r1 + h, cube_info.height), min(c1 + h, cube_info.width)
+    data = read_window(cube_info, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+    data = _pad(data, (rr0 - (r0 - h), (r1 + h) - rr1, cc0 - (c0 - h), (c1 + h) - cc1))
+    if resample is not None:
+        data = np.einsum("mb,brc->mrc", resample, data).astype(np.float32)
+    rows, cols = np.mgrid[0:int(window.height), 0:int(window.width)]
+    return _patches(data, rows.ravel(), cols.ravel(), k)
+
+
+def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None):
+    """Block function of :func:`predict_raster` (pure; picklable through functools.partial).
+
+    ``arrays[0]``: cube block (bands, rows, cols). ``classes``: class names, or target names for
+    regression (None: one target). ``products``: tuple of "main", "proba",
+    "uncertainty". ``patch``: (RasterInfo, k) for patch models. Returns one array per product.
+    """
+    cube = arrays[0]
+    rows, cols = cube.shape[1:]
+    if patch is not None:
+        X_all = _patch_table(patch[0], info.window, patch[1], resample)
+        valid = np.isfinite(X_all[:, :, patch[1] // 2, patch[1] // 2]).all(axis=1)
+    else:
+        X_all = cube.reshape(cube.shape[0], -1).T
+        if resample is not None:
+            X_all = X_all @ resample.T.astype(np.float32)
+        valid = np.isfinite(X_all).all(axis=1)
+    X = X_all[valid]
+    n = rows * cols
+    out = {}
+    unc_names = uncertainty_bands(estimator, task)
+    if task == "classification":
+        k = len(classes)
+        codes = np.zeros(n, dtype=np.uint8)
+        proba = None
+        if len(X) and ("proba" in products or "uncertainty" in products or not _votes(estimator)):
+            if hasattr(estimator, "predict_proba"):
+                from .stack import class_probabilities
+
+                proba = class_probabilities(estimator, X, classes)
+        if len(X):
+            if proba is not None and not _votes(estimator):
+                codes[valid] = np.argmax(proba, axis=1) + 1
+            else:
+                lookup = {c: i + 1 for i, c in enumerate(classes)}
+                codes[valid] = [lookup[str(c)] for c in estimator.predict(X)]
+        out["main"] = codes.reshape(1, rows, cols)
+        if "proba" in products:
+            p = np.full((n, k), np.nan, dtype=np.float32)
+            if proba is not None:
+                p[valid] = proba
+            out["proba"] = p.T.reshape(k, rows, cols)
+        if "uncertainty" in products:
+            u = np.full((n, len(unc_names)), np.nan, dtype=np.float32)
+            if len(X):
+                srt = np.sort(proba, axis=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ent = -np.sum(np.where(proba > 0, proba * np.log(proba), 0.0), axis=1) / np.log(k)
+                u[valid, 0] = ent
+                u[valid, 1] = srt[:, -1] - srt[:, -2]
+                if "mc_dropout_std" in unc_names:
+                    u[valid, 2] = prediction_spread(estimator, X)
+            out["uncertainty"] = u.T.reshape(len(unc_names), rows, cols)
+    else:
+        t = len(classes) if classes else 1  # classes: the target names for regression
+        m = np.full((n, t), np.nan, dtype=np.float32)
+        if len(X):
+            m[valid] = np.asarray(estimator.predict(X), dtype=np.float32).reshape(len(X), t)
+        out["main"] = m.T.reshape(t, rows, cols)
+        if "uncertainty" in products:
+            u = np.full(n, np.nan, dtype=np.float32)
+            if len(X):
+                u[valid] = prediction_spread(estimator, X)
+            out["uncertainty"] = u.reshape(1, rows, cols)
+    return [out[p] for p in products]
+
+
+def _votes(estimator):
+    """True for SVMs, whose predict (one-vs-one voting) may differ from the arg-max probability."""
+    from sklearn.svm import SVC
+
+    return isinstance(_final_step(estimator), SVC)
+
+
+def _derived_path(out_path, suffix):
+    base, ext = os.path.splitext(out_path)
+    return f"{base}_{suffix}{ext or '.tif'}"
+
+
+def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=True, max_bytes=256 * 2**20,
+                   progress=None, executor=None, overwrite=True):
+    """Map a cube with a trained model, block by block under ``max_bytes``.
+
+    Parameters
+    ----------
+    model : TrainedModel or path of a model file (``load_model``).
+    cube_path : str, GeoTIFF/ENVI cube with wavelengths.
+    out_path : str, class map (uint8, colour table, class names) or regression bands (float32) GeoTIFF.
+    probabilities : bool or str, write class probabilities (K float32 bands) to
+        ``<out>_probabilities.tif`` or to the given path (classification only).
+    uncertainty : bool or str, write uncertainty bands (see module docstring) to
+        ``<out>_uncertainty.tif`` or to the given path; skipped (with a warning) when the model has none.
+    max_bytes : int, memory budget of the blocks in flight.
+    progress : Progress or None (cancel between blocks; no output file is left on cancel or error).
+    executor : as :func:`remine.core.blocks.map_blocks`.
+    overwrite : bool, False refuses existing output files.
+
+    Returns
+    -------
+    dict with keys "map", "probabilities", "uncertainty" (paths or None) and "band_names".
+    """
+    from ..blocks import BlockOutput, map_blocks
+    from ..raster import raster_info
+    from .artefacts import TrainedModel, load_model
+
+    progress = as_progress(progress)
+    if not isinstance(model, TrainedModel):
+        model = load_model(model)
+    info = raster_info(cube_path)
+    resample = resampling_matrix(model.wavelengths_nm, info.wavelengths_nm, os.path.basename(str(cube_path)))
+    classification = model.is_classification
+    est = model.estimator
+    paths = {"map": out_path, "probabilities": None, "uncertainty": None}
+    if classification and probabilities:
+        if hasattr(est, "predict_proba"):
+            paths["probabilities"] = probabilities if isinstance(probabilities, str) else _derived_path(
+                out_path, "probabilities")
+        else:
+            warnings.warn(f"{type(_final_step(est)).__name__} gives no probabilities; none written", RemineWarning)
+    unc_names = uncertainty_bands(est, model.task)
+    if uncertainty:
+        if unc_names:
+            paths["uncertainty"] = uncertainty if isinstance(uncertainty, str) else _derived_path(
+                out_path, "uncertainty")
+        else:
+            warnings.warn(f"{type(_final_step(est)).__name__} has no uncertainty measure; none written",
+                          RemineWarning)
+    for key, p in paths.items():
+        if p and not overwrite and os.path.exists(p):
+            raise InputError(f"output {p} exists; choose another name or allow overwriting")
+    classes = [str(c) for c in model.classes] if classification else None
+    if classification:
+        main = BlockOutput(out_path, 1, "uint8", nodata=0, colormap=class_colours(len(classes)),
+                           category_names=["no data"] + classes, band_names=["class"])
+    else:
+        names = model.target_names or ["prediction"]
+        main = BlockOutput(out_path, len(names), "float32", band_names=list(names))
+    outputs, products = [main], ["main"]
+    if paths["probabilities"]:
+        outputs.append(BlockOutput(paths["probabilities"], len(classes), "float32",
+                                   band_names=[f"P({c})" for c in classes]))
+        products.append("proba")
+    if paths["uncertainty"]:
+        outputs.append(BlockOutput(paths["uncertainty"], len(unc_names), "float32", band_names=unc_names))
+        products.append("uncertainty")
+    patch = (info, int(model.patch_size)) if int(model.patch_size) > 1 else None
+    func = functools.partial(predict_block, estimator=est, task=model.task,
+                             classes=classes if classification else model.target_names,
+                             resample=resample, products=tuple(products), patch=patch)
+    work_factor = 4.0 if patch is None else 4.0 * model.patch_size ** 2
+    map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
+               bands=[[0]] if patch else None, work_factor=work_factor)
+    paths["band_names"] = {"map": main.band_names, "probabilities": outputs[1].band_names if paths["probabilities"]
+                           else None, "uncertainty": unc_names if paths["uncertainty"] else None}
+    return paths
