@@ -90,6 +90,7 @@ def read_csv_library(path, units=None):
         frame = pd.read_csv(path, sep=None, engine="python")
     except Exception as exc:
         raise InputError(f"cannot read CSV {path}: {exc}") from exc
+    frame.columns = _raw_header(path, frame.columns)
     if frame.shape[1] < 2 or len(frame) == 0:
         raise InputError(f"{path} has {frame.shape[1]} column(s) and {len(frame)} row(s); expected spectra")
     parsed = [_spectral_column(c) for c in frame.columns]
@@ -97,6 +98,20 @@ def read_csv_library(path, units=None):
     if len(spectral) >= 3:
         return _wide(frame, parsed, spectral, units, path)
     return _long(frame, units, path)
+
+
+def _raw_header(path, columns):
+    """The header cells as written (pandas renames duplicates 'x' to 'x.1', hiding duplicate wavelengths)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+    try:
+        cells = next(csv.reader([first], csv.Sniffer().sniff(first, delimiters=",;\t ")))
+    except csv.Error:
+        return columns
+    cells = [c.strip() for c in cells]
+    return cells if len(cells) == len(columns) else columns
 
 
 def _wide(frame, parsed, spectral, units, path):
