@@ -40,6 +40,8 @@ def check_endmembers(endmembers, names=None, n_bands=None):
         raise InputError(f"endmembers must be a 2-D array (m endmembers, b bands); got shape {E.shape}")
     m, b = E.shape
     names = list(names) if names is not None else [f"endmember {i}" for i in range(m)]
+    if len(names) != m:
+        raise InputError(f"{m} endmember spectra but {len(names)} names ({', '.join(map(str, names))})")
     if n_bands is not None and b != n_bands:
         raise InputError(f"endmembers have {b} bands but the pixels have {n_bands}; resample them first")
     if not np.all(np.isfinite(E)):
@@ -56,9 +58,10 @@ def check_endmembers(endmembers, names=None, n_bands=None):
     if i.size:
         pairs = "; ".join(f"{names[a]} = {names[b_]}" for a, b_ in zip(i, j))
         raise InputError(f"duplicate endmembers (spectral angle < {DUPLICATE_ANGLE} rad): {pairs}; keep one of each")
-    _, s, vt = np.linalg.svd(E / norms[:, None], full_matrices=False)
+    u, s, _ = np.linalg.svd(E / norms[:, None], full_matrices=False)
     if s[-1] < COLLINEAR_RCOND * s[0]:
-        involved = np.flatnonzero(np.abs(vt[-1]) > 1e-3 * np.abs(vt[-1]).max())
+        null = np.abs(u[:, -1])  # weights of the (near) linear dependence among the endmembers
+        involved = np.flatnonzero(null > 1e-3 * null.max())
         raise InputError(
             "collinear endmembers (one is a linear combination of the others, condition number "
             f"{s[0] / s[-1]:.3g}): {', '.join(names[k] for k in involved)}; drop one of them")
