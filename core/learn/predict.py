@@ -28,7 +28,7 @@ _MISSING_FACTOR = 1.5  # a model band is missing when no cube band lies within 1
 
 
 def resampling_matrix(model_wl, cube_wl, cube_name="the cube"):
-    """Matrix R (model_bands, cube_bands) so that ``pixels @ R.T`` gives the model's bands, or None.
+    """Matrix W (cube_bands, model_bands) so that ``pixels @ W`` gives the model's bands, or None.
 
     None means the cube is used as it is (same grid within 0.5 nm, or unknown wavelengths with the
     same band count). Raises InputError when model bands lie outside the cube's coverage.
@@ -57,14 +57,9 @@ def resampling_matrix(model_wl, cube_wl, cube_name="the cube"):
     warnings.warn(f"{cube_name} has {len(cube_wl)} bands on another wavelength grid than the model "
                   f"({n_model} bands); resampling it linearly to the model's band centres", RemineWarning,
                   stacklevel=3)
-    q = np.clip(model_wl, cube_wl[0], cube_wl[-1])
-    hi = np.clip(np.searchsorted(cube_wl, q), 1, len(cube_wl) - 1)
-    lo = hi - 1
-    w = (q - cube_wl[lo]) / (cube_wl[hi] - cube_wl[lo])
-    r = np.zeros((n_model, len(cube_wl)))
-    r[np.arange(n_model), lo] += 1 - w
-    r[np.arange(n_model), hi] += w
-    return r
+    from ..spectra.resample import resampling_matrix as srf_matrix
+
+    return np.asarray(srf_matrix(cube_wl, np.clip(model_wl, cube_wl[0], cube_wl[-1])).todense())
 
 
 def _final_step(estimator):
@@ -130,7 +125,7 @@ def _patch_table(cube_info, window, k, resample):
     data = read_window(cube_info, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
     data = _pad(data, (rr0 - (r0 - h), (r1 + h) - rr1, cc0 - (c0 - h), (c1 + h) - cc1))
     if resample is not None:
-        data = np.einsum("mb,brc->mrc", resample, data).astype(np.float32)
+        data = np.einsum("bm,brc->mrc", resample, data).astype(np.float32)
     rows, cols = np.mgrid[0:int(window.height), 0:int(window.width)]
     return _patches(data, rows.ravel(), cols.ravel(), k)
 
@@ -150,7 +145,7 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
     else:
         X_all = cube.reshape(cube.shape[0], -1).T
         if resample is not None:
-            X_all = X_all @ resample.T.astype(np.float32)
+            X_all = X_all @ resample.astype(np.float32)
         valid = np.isfinite(X_all).all(axis=1)
     X = X_all[valid]
     n = rows * cols

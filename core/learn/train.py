@@ -1,0 +1,158 @@
+"""Train-and-validate workflow behind ``remine:trainclassifier`` / ``remine:trainregressor``.
+
+``train(training_set, method, ...)`` builds the estimator (optionally after a spectral preprocessing
+step from :mod:`remine.core.spectra`), cross-validates it with :func:`spatial_cv` (scores on held-out
+ROIs/blocks only; nothing is tuned on the test folds), fits it on all samples and returns the
+:class:`TrainedModel` with the CV summary in ``metrics``. ``write_report`` renders an HTML report
+(scores, per-class table and confusion matrix, or observed-vs-predicted scatter plots).
+"""
+import numpy as np
+
+from ..errors import InputError
+from ..progress import as_progress
+
+PREPROCESSING = ("none", "snv", "continuum", "savgol_d1", "brightness")
+
+
+def preprocessing_step(name, wavelengths_nm):
+    """The spectral transformer for ``name`` (one of :data:`PREPROCESSING`), or None for "none"."""
+    from ..spectra import SNV, BrightnessNormaliser, ContinuumRemover, SavGol
+
+    wl = np.asarray(wavelengths_nm, dtype=float)
+    steps = {"none": lambda: None, "snv": SNV, "brightness": BrightnessNormaliser,
+             "continuum": lambda: ContinuumRemover(wavelengths_nm=wl),
+             "savgol_d1": lambda: SavGol(window_length=11, polyorder=2, deriv=1)}
+    if name not in steps:
+        raise InputError(f"preprocessing {name!r} unknown; expected one of {list(PREPROCESSING)}")
+    return steps[name]()
+
+
+def build_estimator(method, task, params=None, preprocessing="none", wavelengths_nm=None, patch_size=1):
+    """Registry estimator, preceded by the preprocessing transformer in a Pipeline when asked."""
+    from sklearn.pipeline import Pipeline
+
+    from .registry import make_estimator
+
+    est = make_estimator(method, task=task, **(params or {}))
+    if patch_size > 1 and method != "cnn2d":
+        raise InputError(f"the training set holds {patch_size}x{patch_size} patches; only cnn2d takes patches "
+                         "(build the training set with patch size 1 for other methods)")
+    if method == "cnn2d" and patch_size == 1:
+        raise InputError("cnn2d needs k x k patches; build the training set with a patch size of 3 or more")
+    step = preprocessing_step(preprocessing, wavelengths_nm)
+    if step is None:
+        return est
+    if patch_size > 1:
+        raise InputError("spectral preprocessing works on (n, bands) spectra, not on cnn2d patches; use 'none'")
+    return Pipeline([("preprocess", step), ("model", est)])
+
+
+def train(training_set, method="svm", params=None, preprocessing="none", scheme="group", n_splits=5,
+          buffer_m=0.0, block_size_m=None, seed=0, progress=None):
+    """Cross-validate then fit ``method`` on ``training_set``.
+
+    Parameters are those of :func:`spatial_cv` plus ``method`` (registry name), ``params`` (dict of
+    estimator parameters) and ``preprocessing`` (one of :data:`PREPROCESSING`).
+
+    Returns
+    -------
+    (TrainedModel, CVResult); ``model.metrics`` holds ``cv.to_dict()`` and the method/preprocessing.
+    """
+    from .artefacts import fit_model
+    from .validation import spatial_cv
+
+    progress = as_progress(progress)
+    task = "classification" if training_set.is_classification else "regression"
+    est = build_estimator(method, task, params, preprocessing, training_set.wavelengths_nm,
+                          int(training_set.patch_size))
+    cv = spatial_cv(est, training_set, scheme=scheme, n_splits=n_splits, buffer_m=buffer_m,
+                    block_size_m=block_size_m, seed=seed, progress=progress.sub(0.0, 0.8))
+    progress.info(f"cross-validation ({scheme}, {cv.n_splits} folds): {headline(cv)}")
+    model = fit_model(est, training_set, progress=progress.sub(0.8, 1.0))
+    model.metrics = dict(cv.to_dict(), method=method, params=params or {}, preprocessing=preprocessing)
+    return model, cv
+
+
+def headline(cv):
+    """One line of the main scores of a CVResult."""
+    m = cv.metrics
+    if cv.task == "classification":
+        return (f"overall accuracy {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f}, "
+                f"balanced accuracy {m['balanced_accuracy']:.3f}")
+    per_target = m if "r2" not in m else {(cv.target_names or ["target"])[0]: m}
+    return "; ".join(f"{name}: R² {v['r2']:.3f}, RMSE {v['rmse']:.4g}, bias {v['bias']:.3g}"
+                     for name, v in per_target.items())
+
+
+def _confusion_figure(cv):
+    from matplotlib.figure import Figure
+
+    cm = np.asarray(cv.metrics["confusion_matrix"])
+    k = len(cv.classes)
+    fig = Figure(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k))
+    ax = fig.add_subplot()
+    ax.imshow(cm, cmap="Oranges")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(k), cv.classes, rotation=60, ha="right")
+    ax.set_yticks(range(k), cv.classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.tight_layout()
+    return fig
+
+
+def _scatter_figure(cv):
+    from matplotlib.figure import Figure
+
+    yt = np.asarray(cv.y_true, dtype=float).reshape(len(cv.y_true), -1)
+    yp = np.asarray(cv.y_pred, dtype=float).reshape(len(cv.y_pred), -1)
+    names = cv.target_names or [f"target_{j}" for j in range(yt.shape[1])]
+    fig = Figure(figsize=(4 * yt.shape[1], 4))
+    for j in range(yt.shape[1]):
+        ax = fig.add_subplot(1, yt.shape[1], j + 1)
+        ax.scatter(yt[:, j], yp[:, j], s=6, alpha=0.5, c=cv.fold, cmap="tab10")
+        lo, hi = np.nanmin([yt[:, j], yp[:, j]]), np.nanmax([yt[:, j], yp[:, j]])
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+        ax.set_xlabel(f"observed {names[j]}")
+        ax.set_ylabel(f"predicted {names[j]} (out of fold)")
+    fig.tight_layout()
+    return fig
+
+
+def write_report(path, model, cv, title="remine model", extra=None):
+    """HTML report: settings, pooled out-of-fold scores, per-fold table, confusion matrix or scatter.
+
+    ``extra``: optional callable(report) adding sections (e.g. the CRM ROC curve). Returns ``path``.
+    """
+    import pandas as pd
+
+    from ..report.html import HtmlReport
+
+    m = model.metrics
+    rep = HtmlReport(title)
+    rep.add_heading("Model")
+    rep.add_table({"method": m.get("method", type(model.estimator).__name__),
+                   "preprocessing": m.get("preprocessing", "none"), "task": model.task,
+                   "samples": model.training.get("n_samples"), "ROIs": model.training.get("n_groups"),
+                   "NaN samples dropped": model.training.get("n_dropped_nan"),
+                   "bands": len(model.wavelengths_nm), "patch size": model.patch_size}, "Settings")
+    rep.add_heading(f"Cross-validation ({cv.scheme}, {cv.n_splits} folds)")
+    rep.add_text("Scores from out-of-fold predictions: every sample was predicted by a model that never saw "
+                 + ("its ROI." if cv.scheme == "group" else "its spatial block." if cv.scheme == "block"
+                    else "it (random pixel folds overstate accuracy)."))
+    rep.add_text(headline(cv))
+    rep.add_table(pd.DataFrame(cv.folds), "Per fold")
+    if cv.task == "classification":
+        per_class = pd.DataFrame(cv.metrics["per_class"]).T
+        rep.add_table(per_class, "Per class (out of fold)")
+        rep.add_figure(_confusion_figure(cv), "Confusion matrix (rows: true, columns: predicted)")
+    else:
+        rows = cv.metrics if "r2" not in cv.metrics else {(cv.target_names or ["target"])[0]: cv.metrics}
+        rep.add_table(pd.DataFrame(rows).T, "Scores per target")
+        rep.add_figure(_scatter_figure(cv), "Observed vs out-of-fold predicted (colour: fold)")
+    if extra is not None:
+        extra(rep)
+    rep.write(path)
+    return path
