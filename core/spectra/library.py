@@ -105,8 +105,9 @@ class SpectralLibrary:
 
         values = resample(self.values, self.wavelengths_nm, target_wavelengths_nm, target_fwhm_nm,
                           source_fwhm_nm=self.fwhm_nm)
-        return SpectralLibrary(self.names, target_wavelengths_nm, values, self.metadata.copy(),
-                               target_fwhm_nm, dict(self.attrs))
+        target = np.atleast_1d(np.asarray(target_wavelengths_nm, dtype=float))
+        fwhm = None if target_fwhm_nm is None else np.broadcast_to(np.asarray(target_fwhm_nm, float), target.shape)
+        return SpectralLibrary(self.names, target, values, self.metadata.copy(), fwhm, dict(self.attrs))
 
     def to_frame(self):
         """Wide pandas DataFrame: metadata columns, then one column per wavelength (nm, float labels)."""
