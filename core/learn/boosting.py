@@ -46,6 +46,11 @@ class _XGBoostBase(BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         return self.booster_.inplace_predict(X)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # XGBoost learns a default direction for missing values
+        return tags
+
     def __getstate__(self):
         state = super().__getstate__()
         if "booster_" in state:
@@ -81,7 +86,8 @@ class XGBoostClassifier(ClassifierMixin, _XGBoostBase):
         return np.column_stack([1 - p, p]) if p.ndim == 1 else p
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class XGBoostRegressor(RegressorMixin, _XGBoostBase):

@@ -225,7 +225,8 @@ class _CNNClassifier(ClassifierMixin, _CNNBase):
         return self._forward(X)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_std(self, X):
         """(n,) MC-dropout standard deviation of the probability of the predicted class."""

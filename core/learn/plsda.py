@@ -62,17 +62,23 @@ class PLSDA(ClassifierMixin, BaseEstimator):
         self.temperature_ = float(np.exp(minimize_scalar(log_loss, bounds=(-7, 3), method="bounded").x))
         return self
 
-    def decision_function(self, X):
-        """Predicted one-hot class scores (n, n_classes) (one column per class, also for 2 classes)."""
+    def _class_scores(self, X):
+        """Predicted one-hot class scores (n, n_classes)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return self.pls_.predict(X)
 
+    def decision_function(self, X):
+        """Class scores (n, n_classes); for 2 classes (n,) = score of classes_[1] minus classes_[0]."""
+        scores = self._class_scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
     def predict(self, X):
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self._class_scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
-        return softmax(self.decision_function(X) / self.temperature_, axis=1)
+        return softmax(self._class_scores(X) / self.temperature_, axis=1)
 
     def transform(self, X):
         """Latent scores (n, n_components)."""

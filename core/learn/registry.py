@@ -76,7 +76,7 @@ def _plsr(task):
 def _lda(task):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    return lambda **p: LinearDiscriminantAnalysis(**{"solver": "lsqr", "shrinkage": "auto", **p})
+    return lambda **p: LinearDiscriminantAnalysis(**{"solver": "eigen", "shrinkage": "auto", **p})
 
 
 def _cnn(kind):

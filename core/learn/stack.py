@@ -115,10 +115,12 @@ class StackClassifier(ClassifierMixin, _StackBase):
         return self._fit_stack(X, y, groups)
 
     def predict_proba(self, X):
-        return class_probabilities(self.final_estimator_, self._meta_features(X), self.classes_)
+        meta = self._meta_features(X)
+        return class_probabilities(self.final_estimator_, meta, self.classes_)
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class StackRegressor(RegressorMixin, _StackBase):
@@ -138,10 +140,12 @@ class StackRegressor(RegressorMixin, _StackBase):
         return self._fit_stack(X, y, groups)
 
     def predict(self, X):
-        return self.final_estimator_.predict(self._meta_features(X))
+        meta = self._meta_features(X)
+        return self.final_estimator_.predict(meta)
 
     def predict_std(self, X):
         """(n,) standard deviation of the members' predictions (first target)."""
         check_is_fitted(self)
+        X = validate_data(self, X, reset=False, allow_nd=True)
         preds = np.stack([self._member_output(est, X)[:, 0] for _, est in self.estimators_])
         return preds.std(axis=0)

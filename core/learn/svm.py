@@ -50,6 +50,7 @@ class FastSVC(SVC):
             return super().fit(X, y, sample_weight=sample_weight)
 
     def _fast(self):
+        check_is_fitted(self)
         return self.kernel == "rbf" and not self.break_ties and self._sparse is False
 
     def _pair_weights(self):
