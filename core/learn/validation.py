@@ -104,7 +104,7 @@ def make_folds(y, groups, coords, scheme="group", n_splits=5, buffer_m=0.0, bloc
 
     Returns
     -------
-    folds : list of (train_idx, test_idx); training samples within ``buffer_m`` of a test sample are removed.
+    folds : list of (train_idx, test_idx); training samples closer than ``buffer_m`` to a test sample are removed.
     fold_groups : (n,) ints the folds were built on (ROI ids, block ids; None for "random").
     settings : dict describing the scheme (block size, buffer, samples removed by the buffer).
     """
@@ -191,7 +191,7 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
     scheme : "group" (ROI folds), "block" (square map blocks of ``block_size_m``; default about 4
         blocks per fold) or "random" (pixel-wise; warns that it overstates accuracy).
     n_splits : int >= 2.
-    buffer_m : float, training samples within this distance (map units, m) of a test sample are dropped.
+    buffer_m : float, training samples closer than this (map units, m) to a test sample are dropped.
     seed : int, shuffling of group/block assignment.
     progress : Progress or None (cancel checked between folds).
 
