@@ -13,7 +13,8 @@ from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import check_output_path, raster_info
 from .closure import CLOSE_METHODS, close, ensemble_intervals
-from .endmembers import EndmemberSet, array_endmembers, library_endmembers
+from .endmembers import EndmemberSet, array_endmembers, library_endmembers, mineral_of
+from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
 from .intervals import bootstrap_intervals, residual_intervals
 from .solvers import check_method, solve_with_rmse
 
@@ -258,3 +259,115 @@ def _band_sum(path, band):
         for _, window in ds.block_windows(band):
             total += float(np.nansum(ds.read(band, window=window)))
     return int(round(total))
+
+
+def sample_pixels(cube_path, max_pixels=50000, random_state=0, progress=None):
+    """Random sample of at most ``max_pixels`` valid pixels, read strip by strip (bounded memory).
+
+    Returns ``pixels`` (n, b) float32, ``rows`` (n,), ``cols`` (n,) and the cube's RasterInfo.
+    """
+    from rasterio.windows import Window
+
+    from ..raster import read_window
+
+    progress = as_progress(progress)
+    info = raster_info(cube_path, require_wavelengths=True)
+    rng = np.random.default_rng(random_state)
+    strip = max(1, int(32 * 2**20 // max(1, 4 * info.count * info.width)))
+    share = max_pixels / (info.width * info.height)
+    tables, rows, cols = [], [], []
+    for r0 in range(0, info.height, strip):
+        progress.check()
+        h = min(strip, info.height - r0)
+        X, valid = _valid_pixels(read_window(info, Window(0, r0, info.width, h)))
+        idx = np.flatnonzero(valid)
+        if share < 1:
+            idx = idx[rng.random(idx.size) < share]
+        tables.append(X[idx])
+        rows.append(r0 + idx // info.width)
+        cols.append(idx % info.width)
+        progress.report(min(1.0, (r0 + h) / info.height), "sampling pixels")
+    pixels = np.concatenate(tables) if tables else np.empty((0, info.count), np.float32)
+    if len(pixels) == 0:
+        raise InputError(f"{cube_path} has no valid pixel (all NaN/nodata or zero)")
+    return pixels, np.concatenate(rows), np.concatenate(cols), info
+
+
+def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator="hysime", library=None,
+                       max_pixels=50000, random_state=0, progress=None):
+    """Endmembers of a cube, named after their closest library spectra.
+
+    Parameters
+    ----------
+    cube_path : str
+    n_endmembers : int, optional; estimated with ``estimator`` ("hysime" or "hfc") when None
+    method : "nfindr" | "vca" | "atgp"
+    library : SpectralLibrary, optional, for naming by spectral angle (one-to-one); default the shipped
+        USGS 1995 subset. Resampled to the cube.
+    max_pixels : int, random sample of pixels the extraction sees
+
+    Returns
+    -------
+    SpectralLibrary on the cube's bands; metadata: ``mineral``, ``library_match``, ``angle_deg``,
+    ``row``, ``col``, ``x``, ``y`` (map coordinates of the pixel centre).
+    """
+    from ..spectra.library import SpectralLibrary
+
+    progress = as_progress(progress)
+    if method not in EXTRACTORS:
+        raise InputError(f"unknown extraction method {method!r}; expected one of {sorted(EXTRACTORS)}")
+    pixels, rows, cols, info = sample_pixels(cube_path, max_pixels, random_state, progress.sub(0.0, 0.6))
+    if n_endmembers is None:
+        n_endmembers = estimate_n_endmembers(pixels, estimator, random_state=random_state)
+        progress.info(f"estimated number of endmembers ({estimator}): {n_endmembers}")
+        n_endmembers = max(2, n_endmembers)
+    kwargs = {} if method == "atgp" else {"random_state": random_state}
+    spectra, idx = EXTRACTORS[method](pixels, n_endmembers, **kwargs)
+    progress.report(0.8, f"{method}: {n_endmembers} endmembers")
+    library = SpectralLibrary.usgs() if library is None else library
+    es = library_endmembers(library, info.wavelengths_nm, info.fwhm_nm)
+    flat, _ = es.flat()
+    all_names = [n for names in es.spectrum_names for n in names]
+    keep = es.band_index
+    _, matched, angles = match_endmembers(spectra[:, keep], flat, all_names, unique=len(all_names) >= n_endmembers)
+    r, c = rows[idx], cols[idx]
+    t = info.transform
+    meta = {"mineral": [mineral_of(n) for n in matched], "library_match": matched,
+            "angle_deg": np.round(np.degrees(angles), 3), "row": r, "col": c,
+            "x": t.c + (c + 0.5) * t.a + (r + 0.5) * t.b, "y": t.f + (c + 0.5) * t.d + (r + 0.5) * t.e}
+    import pandas as pd
+
+    names = [f"{m}_{k + 1}" for k, m in enumerate(meta["mineral"])]
+    progress.report(1.0)
+    return SpectralLibrary(names, info.wavelengths_nm, spectra, pd.DataFrame(meta), info.fwhm_nm,
+                           {"source": str(cube_path), "method": method})
+
+
+ENDMEMBER_SOURCES = ("library", "rois", "extract", "usgs")
+
+
+def endmember_library(source, cube_path, library_path=None, rois_path=None, roi_field="mineral", n_endmembers=None,
+                      extraction="nfindr", progress=None):
+    """Endmember spectra for :func:`unmix_raster` from one of :data:`ENDMEMBER_SOURCES`.
+
+    ``"library"``: a spectral library file (CSV, ENVI .sli, ...; :func:`remine.core.spectra.read_library`);
+    ``"rois"``: the mean spectrum of the cube under each ROI polygon, named by ``roi_field``;
+    ``"extract"``: :func:`extract_endmembers` (``n_endmembers`` None = estimated), named after the
+    closest USGS spectra; ``"usgs"``: the shipped USGS 1995 subset. Returns a SpectralLibrary.
+    """
+    from ..spectra import library_from_rois, read_library
+    from ..spectra.library import SpectralLibrary
+
+    if source == "library":
+        if not library_path:
+            raise InputError("endmember source 'library' needs a spectral library file")
+        return read_library(library_path)
+    if source == "rois":
+        if not rois_path:
+            raise InputError("endmember source 'rois' needs an ROI polygon layer")
+        return library_from_rois(cube_path, rois_path, "mean", name_field=roi_field or None, progress=progress)
+    if source == "extract":
+        return extract_endmembers(cube_path, n_endmembers, extraction, progress=progress)
+    if source == "usgs":
+        return SpectralLibrary.usgs()
+    raise InputError(f"unknown endmember source {source!r}; expected one of {ENDMEMBER_SOURCES}")

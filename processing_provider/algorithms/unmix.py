@@ -1,0 +1,105 @@
+"""remine:unmix — per-pixel mineral abundances (%) with intervals by linear spectral unmixing."""
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterField,
+                       QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
+
+from ...core.style import write_style
+from ...core.unmix.raster import ENDMEMBER_SOURCES, endmember_library, unmix_raster
+from ..base import RemineAlgorithm
+
+SOURCES = ["Spectral library file", "ROI polygons (mean spectrum per ROI)",
+           "Extracted from the cube (N-FINDR, named by the USGS library)", "Shipped USGS 1995 library"]
+METHODS = ["fcls", "nnls", "scls", "ucls"]
+METHOD_LABELS = ["FCLS: non-negative, sum to one", "NNLS: non-negative", "SCLS: sum to one", "UCLS: unconstrained"]
+INTERVALS = ["residual", "bootstrap"]
+INTERVAL_LABELS = ["Residual error and conditioning", "Bootstrap over library spectra of each mineral"]
+
+
+def minerals_list(text):
+    """Comma-separated mineral names -> list, or None when empty."""
+    names = [t.strip() for t in (text or "").split(",") if t.strip()]
+    return names or None
+
+
+class Unmix(RemineAlgorithm):
+    NAME = "unmix"
+    DISPLAY = "Unmix cube (abundances with intervals)"
+    GROUP = "Unmixing"
+    HELP = """Linear spectral unmixing of every pixel of a cube into mineral abundances (%), with the
+reconstruction RMSE and lower/upper bounds, block by block. Exact active-set solvers (fully constrained FCLS,
+non-negative NNLS) or closed forms (sum-to-one SCLS, unconstrained UCLS).
+
+<b>Inputs</b>
+<ul><li><b>Input cube</b>: raster with band wavelengths.</li>
+<li><b>Endmember source</b>: a spectral library file (CSV, ENVI .sli, ...), ROI polygons (mean spectrum per
+ROI, named by the <b>ROI name field</b>), extraction from the cube (N-FINDR; number estimated with HySime
+when <b>Number of endmembers</b> is 0) or the shipped USGS library. Spectra are grouped by mineral (field
+<i>mineral</i> or the first word of the name) and resampled to the cube; several spectra of one mineral are
+unmixed together and summed (bundle unmixing), and a <i>spectrum_&lt;mineral&gt;</i> band tells which one
+dominates.</li>
+<li><b>Minerals</b>: comma-separated list to keep (optional).</li>
+<li><b>Method</b>; <b>Normalise by the abundance sum</b>: a free per-pixel brightness (use with NNLS when
+illumination varies).</li>
+<li><b>Intervals</b>: residual (noise and conditioning of the active endmembers) or bootstrap over the
+spectra of each mineral; <b>Interval level</b> (0.9 = 90 %). On the demo scene, nominal 90 % residual
+intervals of NNLS + normalisation cover 91.5 % of the true abundances.</li></ul>
+<b>Outputs</b>
+<ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (% , named after the mineral), <i>rmse</i>, then
+<i>lower_&lt;mineral&gt;</i> and <i>upper_&lt;mineral&gt;</i> (%). Nodata, NaN and all-zero pixels are NaN.
+Styled 0–100 %.</li></ul>
+<b>Reference</b>: Heinz, D. C. &amp; Chang, C.-I (2001), Fully constrained least squares linear spectral mixture
+analysis, IEEE TGRS 39(3), 529–545; Somers, B. et al. (2012), Endmember bundles, Remote Sens. Environ. 120."""
+
+    (INPUT, SOURCE, LIBRARY, ROIS, ROI_FIELD, N_ENDMEMBERS, MINERALS, METHOD, NORMALISE, INTERVALS_KEY,
+     INTERVAL_METHOD, LEVEL, OUTPUT) = ("INPUT", "ENDMEMBER_SOURCE", "LIBRARY", "ROIS", "ROI_FIELD", "N_ENDMEMBERS",
+                                        "MINERALS", "METHOD", "NORMALISE", "INTERVALS", "INTERVAL_METHOD", "LEVEL",
+                                        "OUTPUT")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
+        self.addParameter(QgsProcessingParameterEnum(self.SOURCE, "Endmember source", options=SOURCES,
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterFile(self.LIBRARY, "Spectral library file", optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons", optional=True))
+        self.addParameter(QgsProcessingParameterField(self.ROI_FIELD, "ROI name field", defaultValue="mineral",
+                                                      parentLayerParameterName=self.ROIS, optional=True))
+        self.addParameter(QgsProcessingParameterNumber(self.N_ENDMEMBERS, "Number of endmembers (0 = estimate)",
+                                                       QgsProcessingParameterNumber.Integer, defaultValue=0,
+                                                       minValue=0))
+        self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated, optional)",
+                                                       optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHOD_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterBoolean(self.NORMALISE, "Normalise by the abundance sum",
+                                                        defaultValue=False))
+        self.addParameter(QgsProcessingParameterBoolean(self.INTERVALS_KEY, "Write lower/upper bounds",
+                                                        defaultValue=True))
+        self.addParameter(QgsProcessingParameterEnum(self.INTERVAL_METHOD, "Intervals", options=INTERVAL_LABELS,
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.LEVEL, "Interval level",
+                                                       QgsProcessingParameterNumber.Double, defaultValue=0.9,
+                                                       minValue=0.01, maxValue=0.999))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Abundances"))
+
+    def compute(self, parameters, context, progress):
+        cube = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
+        rois = self.parameterAsVectorLayer(parameters, self.ROIS, context)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        n = self.parameterAsInt(parameters, self.N_ENDMEMBERS, context)
+        library = endmember_library(ENDMEMBER_SOURCES[self.parameterAsEnum(parameters, self.SOURCE, context)], cube,
+                                    library_path=self.parameterAsFile(parameters, self.LIBRARY, context),
+                                    rois_path=rois.source() if rois else None,
+                                    roi_field=self.parameterAsString(parameters, self.ROI_FIELD, context),
+                                    n_endmembers=n or None, progress=progress.sub(0.0, 0.2))
+        result = unmix_raster(cube, library, out, method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                              intervals=self.parameterAsBoolean(parameters, self.INTERVALS_KEY, context),
+                              progress=progress.sub(0.2, 1.0),
+                              minerals=minerals_list(self.parameterAsString(parameters, self.MINERALS, context)),
+                              interval_method=INTERVALS[self.parameterAsEnum(parameters, self.INTERVAL_METHOD,
+                                                                             context)],
+                              level=self.parameterAsDouble(parameters, self.LEVEL, context),
+                              normalise=self.parameterAsBoolean(parameters, self.NORMALISE, context))
+        write_style(out, value_range=(0, 100))
+        self.metrics.update(method=result["method"], minerals=result["minerals"], spectra=result["spectra"],
+                            bands=result["band_names"])
+        return {self.OUTPUT: out}

@@ -1,0 +1,114 @@
+"""remine:unmix, remine:extractendmembers, remine:closecomposition through real QGIS (processing.run)."""
+import os
+
+import numpy as np
+import pytest
+import rasterio
+from qgis.core import QgsProcessingException
+
+from remine.core.demo import MINERALS, mineral_spectra
+from remine.core.spectra import read_library, write_library
+from remine.core.spectra.library import SpectralLibrary
+
+M = len(MINERALS)
+
+
+def read(path):
+    with rasterio.open(path) as ds:
+        return ds.read(), list(ds.descriptions)
+
+
+@pytest.fixture(scope="module")
+def library_csv(tmp_path_factory):
+    names, wl, fwhm, spectra = mineral_spectra()
+    path = str(tmp_path_factory.mktemp("lib") / "demo_minerals.csv")
+    write_library(SpectralLibrary(names, wl, spectra, fwhm_nm=fwhm), path)
+    return path
+
+
+def test_unmix_with_library_file(remine_processing, demo_scene, library_csv, tmp_path):
+    import processing
+
+    out = str(tmp_path / "abund.tif")
+    res = processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 0, "LIBRARY": library_csv,
+                                          "METHOD": 1, "NORMALISE": True, "INTERVALS": True, "OUTPUT": out})
+    assert res["OUTPUT"] == out
+    data, names = read(out)
+    assert names[:M + 1] == list(MINERALS) + ["rmse"] and len(names) == 3 * M + 1
+    total = np.nansum(data[:M], axis=0)
+    valid = np.isfinite(data[0])
+    assert np.allclose(total[valid], 100, atol=1e-3)
+    assert os.path.exists(out + ".passport.json") and os.path.exists(os.path.splitext(out)[0] + ".qml")
+
+
+def test_unmix_with_roi_means(remine_processing, demo_scene, tmp_path):
+    import processing
+
+    out = str(tmp_path / "roi_abund.tif")
+    processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 1, "ROIS": demo_scene["rois"],
+                                    "ROI_FIELD": "mineral", "METHOD": 0, "INTERVALS": False, "OUTPUT": out})
+    data, names = read(out)
+    assert set(MINERALS) <= set(names)  # one bundle per mineral (several ROIs each)
+    assert any(n.startswith("spectrum_") for n in names)
+
+
+def test_unmix_library_outside_cube_range(remine_processing, demo_scene, tmp_path):
+    import processing
+
+    names, wl, _, spectra = mineral_spectra()
+    ftir = str(tmp_path / "ftir.csv")
+    write_library(SpectralLibrary(names, wl + 10000.0, spectra), ftir)
+    out = tmp_path / "none.tif"
+    with pytest.raises(QgsProcessingException, match="the ranges do not overlap"):
+        processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 0, "LIBRARY": ftir,
+                                        "OUTPUT": str(out)})
+    assert not out.exists()
+
+
+def test_extract_endmembers(remine_processing, demo_scene, tmp_path):
+    import processing
+
+    out = str(tmp_path / "endmembers.csv")
+    processing.run("remine:extractendmembers", {"INPUT": demo_scene["cube"], "N_ENDMEMBERS": 9, "METHOD": 0,
+                                                "MAX_PIXELS": 20000, "OUTPUT": out})
+    lib = read_library(out)
+    assert len(lib) == 9 and lib.n_bands == 224
+    assert "library_match" in lib.metadata.columns
+    assert len({str(n).split("_")[0] for n in lib.names} & set(MINERALS)) >= 7
+
+
+@pytest.fixture(scope="module")
+def members(demo_scene, tmp_path_factory):
+    from remine.core.raster import read_cube, write_raster
+
+    folder = tmp_path_factory.mktemp("members")
+    truth = read_cube(demo_scene["truth_abundance"], window=((0, 50), (0, 50)), require_wavelengths=False)
+    rng = np.random.default_rng(0)
+    paths = []
+    for k in range(2):
+        path = str(folder / f"m{k}.tif")
+        write_raster(path, (100 * np.nan_to_num(truth.data) + rng.normal(0, 3, truth.data.shape)).astype("float32"),
+                     like=truth, band_names=list(MINERALS))
+        paths.append(path)
+    return paths
+
+
+def test_close_composition(remine_processing, members, tmp_path):
+    import processing
+
+    out = str(tmp_path / "closed.tif")
+    processing.run("remine:closecomposition", {"INPUT": members, "METHOD": 0, "INPUT_SCALE": 0, "OUTPUT": out})
+    data, names = read(out)
+    assert names[:M] == list(MINERALS) and names[-1] == "n_clipped" and len(names) == 3 * M + 1
+    assert np.allclose(data[:M].sum(axis=0), 100, atol=1e-3)
+    assert os.path.exists(out + ".passport.json")
+
+
+def test_close_composition_band_count_mismatch(remine_processing, members, tmp_path):
+    import processing
+
+    out = tmp_path / "bad.tif"
+    with pytest.raises(QgsProcessingException, match="has 9 bands but 2 minerals"):
+        processing.run("remine:closecomposition", {"INPUT": members, "MINERALS": "kaolinite, calcite",
+                                                   "OUTPUT": str(out)})
+    assert not out.exists()
