@@ -88,6 +88,15 @@ class TrainingSet:
                          "min": float(np.min(v)), "max": float(np.max(v))})
         return pd.DataFrame(rows, columns=["target", "n_pixels", "n_rois", "mean", "std", "min", "max"])
 
+    def write_summary(self, path):
+        """Write :meth:`summary` as CSV, atomically. Returns ``path``."""
+        from ..raster import atomic_path, check_output_path
+
+        check_output_path(path, extensions=(".csv",))
+        with atomic_path(path) as tmp:
+            self.summary().to_csv(tmp, index=False)
+        return path
+
     def augment(self, n_copies=1, brightness=0.1, noise=0.005, shift_nm=2.0, mix=0.05, seed=0):
         """Original samples plus ``n_copies`` perturbed copies of each, reproducible with ``seed``.
 

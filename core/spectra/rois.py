@@ -61,10 +61,13 @@ def read_rois(rois, raster_crs, id_field="roi_id", progress=None):
 
 
 def _read_layer(path):
+    """Read a vector file; ``path|layername=name`` (a QGIS layer source) selects a GeoPackage layer."""
     import geopandas as gpd
 
+    path, _, options = str(path).partition("|")
+    layer = dict(o.split("=", 1) for o in options.split("|") if "=" in o).get("layername")
     try:
-        return gpd.read_file(path)
+        return gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:  # fiona/GDAL raise many types; report them as bad input
         raise InputError(f"cannot read ROI layer {path!r}: {exc}") from exc
 

@@ -30,3 +30,32 @@ def sensor_bands(name):
 
 
 SENSORS = {"sentinel2": _S2, "landsat8": _L8, "aviris1995": None}
+
+
+def target_grid(sensor=None, raster_path=None, library_path=None, fwhm_nm=None, units=None):
+    """Target band centres and widths for resampling: a named sensor, another cube, or a library.
+
+    Exactly one of ``sensor``, ``raster_path``, ``library_path`` is used. ``fwhm_nm`` (a number) overrides
+    the target widths, or supplies them when the target has none (0 or None there: linear interpolation).
+    ``units`` applies to the target raster/library when its file does not say.
+
+    Returns (wavelengths_nm (t,), fwhm_nm (t,) or None).
+    """
+    given = [v is not None and v != "" for v in (sensor, raster_path, library_path)]
+    if sum(given) != 1:
+        raise InputError("give exactly one resampling target: a sensor name, a target raster or a target library")
+    if sensor is not None and sensor != "":
+        wl, fwhm = sensor_bands(sensor)
+    elif raster_path:
+        from ..raster import raster_info
+
+        info = raster_info(raster_path, units=units, require_wavelengths=True)
+        wl, fwhm = info.wavelengths_nm, info.fwhm_nm
+    else:
+        from .io import read_library
+
+        lib = read_library(library_path, units=units)
+        wl, fwhm = lib.wavelengths_nm, lib.fwhm_nm
+    if fwhm_nm:
+        fwhm = np.full(len(wl), float(fwhm_nm))
+    return np.asarray(wl, dtype=float), None if fwhm is None else np.asarray(fwhm, dtype=float)

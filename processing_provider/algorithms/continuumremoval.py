@@ -1,0 +1,62 @@
+"""remine:continuumremoval — upper convex-hull continuum removal of a cube, block by block."""
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
+
+from ..base import RemineAlgorithm
+
+METHODS = ["divide", "subtract"]
+UNITS = ["from the file", "nm", "um", "cm-1"]
+
+
+class ContinuumRemoval(RemineAlgorithm):
+    NAME = "continuumremoval"
+    DISPLAY = "Continuum removal (upper hull)"
+    GROUP = "Spectra"
+    HELP = """Removes the continuum of every pixel spectrum: the upper convex hull over the band wavelengths
+(exact, one linear pass per pixel), by division (continuum-removed reflectance, ≤ 1, 1 on the hull) or by
+subtraction (≤ 0). Optionally restricted to a wavelength range (the hull is then fitted over that range only).
+
+<b>Inputs</b>
+<ul><li><b>Input cube</b>: GeoTIFF or ENVI with band wavelengths.</li>
+<li><b>Method</b>: divide (standard) or subtract.</li>
+<li><b>Minimum / maximum wavelength</b> (nm, optional): range of bands kept and used for the hull.</li>
+<li><b>Wavelength units</b>: only for files whose wavelengths carry no units.</li></ul>
+<b>Outputs</b>
+<ul><li><b>Continuum-removed cube</b>: float32 GeoTIFF with the wavelengths of the kept bands.</li></ul>
+<b>Reference</b>: Clark, R. N. &amp; Roush, T. L. (1984), Reflectance spectroscopy: quantitative analysis
+techniques for remote sensing applications, JGR 89(B7), 6329–6340."""
+
+    INPUT, METHOD, MIN, MAX, UNITS_KEY, OUTPUT = ("INPUT", "METHOD", "MIN_WAVELENGTH", "MAX_WAVELENGTH",
+                                                  "WAVELENGTH_UNITS", "OUTPUT")
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.MIN, "Minimum wavelength (nm)",
+                                                       QgsProcessingParameterNumber.Double, optional=True))
+        self.addParameter(QgsProcessingParameterNumber(self.MAX, "Maximum wavelength (nm)",
+                                                       QgsProcessingParameterNumber.Double, optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.UNITS_KEY, "Wavelength units (files without units)",
+                                                     options=UNITS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Continuum-removed cube"))
+
+    def compute(self, parameters, context, progress):
+        from ...core.spectra.cube import continuum_removal_raster
+
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        result = continuum_removal_raster(layer.source(), out,
+                                          method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                                          min_nm=optional_number(self, parameters, self.MIN, context),
+                                          max_nm=optional_number(self, parameters, self.MAX, context),
+                                          units=None if units == 0 else UNITS[units], progress=progress)
+        self.metrics.update(bands=result["bands"])
+        return {self.OUTPUT: out}
+
+
+def optional_number(alg, parameters, key, context):
+    """Value of an optional number parameter, or None when it was left empty."""
+    if parameters.get(key) in (None, ""):
+        return None
+    return alg.parameterAsDouble(parameters, key, context)
