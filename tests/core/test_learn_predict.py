@@ -1,0 +1,139 @@
+"""predict_raster: class maps, probabilities, uncertainty, block independence, wavelength checks, bad input."""
+import json
+import os
+
+import numpy as np
+import pytest
+import rasterio
+
+from remine.core.blocks import GridSpec
+from remine.core.errors import CancelledError, InputError, RemineWarning
+from remine.core.learn import build_training_set, fit_model, predict_raster, save_model
+from remine.core.progress import Progress
+from remine.core.raster import read_cube, write_raster
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "learn")
+CUBE = os.path.join(DATA, "cube.tif")
+ROIS = os.path.join(DATA, "rois.gpkg")
+
+
+@pytest.fixture(scope="module")
+def class_set():
+    return build_training_set(CUBE, ROIS, label_field="mineral")
+
+
+@pytest.fixture(scope="module")
+def cube():
+    return read_cube(CUBE)
+
+
+def _pixels(cube):
+    return cube.data.reshape(cube.data.shape[0], -1).T
+
+
+def test_class_map_probabilities_uncertainty(tmp_path, class_set, cube):
+    model = fit_model("extratrees", class_set, n_estimators=20, n_jobs=1)
+    out = predict_raster(model, CUBE, str(tmp_path / "map.tif"))
+    X = _pixels(cube)
+    valid = np.isfinite(X).all(axis=1)
+    with rasterio.open(out["map"]) as ds:
+        assert ds.dtypes[0] == "uint8" and ds.nodata == 0
+        codes = ds.read(1).ravel()
+        names = json.loads(ds.tags(1)["class_names"])
+        assert ds.colormap(1)[1][3] == 255
+    assert names == ["no data", "alunite", "calcite", "goethite", "kaolinite"]
+    assert np.all(codes[~valid] == 0)
+    expected = model.estimator.predict(X[valid])
+    assert np.array_equal(np.array(names)[codes[valid]], expected)
+    with rasterio.open(out["probabilities"]) as ds:
+        proba = ds.read().reshape(4, -1).T
+        assert list(ds.descriptions) == ["P(alunite)", "P(calcite)", "P(goethite)", "P(kaolinite)"]
+    assert np.allclose(proba[valid], model.estimator.predict_proba(X[valid]), atol=1e-6)
+    assert np.isnan(proba[~valid]).all()
+    with rasterio.open(out["uncertainty"]) as ds:
+        unc = ds.read().reshape(2, -1).T
+        assert list(ds.descriptions) == ["entropy", "margin"]
+    p = proba[valid].astype(float)
+    ent = -np.sum(p * np.log(np.clip(p, 1e-300, 1)), axis=1) / np.log(4)
+    assert np.allclose(unc[valid, 0], ent, atol=1e-5)
+    top2 = np.sort(proba[valid], axis=1)[:, -2:]
+    assert np.allclose(unc[valid, 1], top2[:, 1] - top2[:, 0], atol=1e-6)
+
+
+def test_svm_labels_and_block_independence(tmp_path, class_set, cube):
+    model = fit_model("svm", class_set)
+    path = save_model(str(tmp_path / "svm.rmodel"), model)
+    big = predict_raster(path, CUBE, str(tmp_path / "big.tif"), probabilities=False, uncertainty=False)
+    small = predict_raster(path, CUBE, str(tmp_path / "small.tif"), max_bytes=40_000)
+    assert big["probabilities"] is None and small["probabilities"] is not None
+    with rasterio.open(big["map"]) as a, rasterio.open(small["map"]) as b:
+        assert np.array_equal(a.read(), b.read())
+        codes = a.read(1).ravel()
+    X = _pixels(cube)
+    valid = np.isfinite(X).all(axis=1)
+    classes = np.array(["no data"] + model.classes)
+    assert np.array_equal(classes[codes[valid]], model.estimator.predict(X[valid]))  # SVM voting, not arg-max
+
+
+def test_regression_bands_and_tree_spread(tmp_path, cube):
+    reg = build_training_set(CUBE, ROIS, target_fields=["kaolinite_pct", "Zn_ppm"])
+    model = fit_model("randomforest", reg, n_estimators=15, n_jobs=1)
+    out = predict_raster(model, CUBE, str(tmp_path / "grades.tif"), probabilities=True)
+    assert out["probabilities"] is None
+    X = _pixels(cube)
+    valid = np.isfinite(X).all(axis=1)
+    with rasterio.open(out["map"]) as ds:
+        assert list(ds.descriptions) == ["kaolinite_pct", "Zn_ppm"]
+        pred = ds.read().reshape(2, -1).T
+    assert np.allclose(pred[valid], model.estimator.predict(X[valid]), rtol=1e-5, atol=1e-3)
+    with rasterio.open(out["uncertainty"]) as ds:
+        spread = ds.read(1).ravel()
+    trees = np.stack([t.predict(X[valid])[:, 0] for t in model.estimator.estimators_])
+    assert np.allclose(spread[valid], trees.std(axis=0), rtol=1e-5, atol=1e-3)
+
+
+def _cube_with(tmp_path, cube, band_sel, shift_nm=0.0, name="other.tif"):
+    path = str(tmp_path / name)
+    write_raster(path, cube.data[band_sel], like=GridSpec(cube.data.shape[2], cube.data.shape[1], cube.transform,
+                                                          cube.crs),
+                 wavelengths_nm=cube.wavelengths_nm[band_sel] + shift_nm)
+    return path
+
+
+def test_wavelength_checks(tmp_path, class_set, cube):
+    model = fit_model("lda", class_set)
+    shifted = _cube_with(tmp_path, cube, slice(None), shift_nm=3.0, name="shifted.tif")
+    with pytest.warns(RemineWarning, match="resampling it linearly"):
+        out = predict_raster(model, shifted, str(tmp_path / "ok.tif"), uncertainty=False)
+    with rasterio.open(out["map"]) as a:
+        agree = np.mean(a.read(1)[3:, 3:] == rasterio.open(
+            predict_raster(model, CUBE, str(tmp_path / "ref.tif"), False, False)["map"]).read(1)[3:, 3:])
+    assert agree > 0.95
+    short = _cube_with(tmp_path, cube, slice(0, 40), name="short.tif")
+    target = tmp_path / "never.tif"
+    with pytest.raises(InputError, match=r"needs 15 bands \(1920.1-2478.5 nm\) that short.tif \(383.1-1849.7 nm, 40 bands\)"):
+        predict_raster(model, short, str(target))
+    assert not target.exists() and not list(tmp_path.glob("never*"))
+
+
+def test_overwrite_false_and_cancel_leave_files_alone(tmp_path, class_set):
+    model = fit_model("lda", class_set)
+    existing = tmp_path / "map.tif"
+    existing.write_bytes(b"previous")
+    with pytest.raises(InputError, match="exists"):
+        predict_raster(model, CUBE, str(existing), overwrite=False)
+    assert existing.read_bytes() == b"previous"
+
+    class Cancel(Progress):
+        def is_cancelled(self):
+            return True
+
+    with pytest.raises(CancelledError):
+        predict_raster(model, CUBE, str(tmp_path / "c.tif"), max_bytes=40_000, progress=Cancel())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.tif"]
+
+
+def test_output_over_the_input_is_refused(tmp_path, class_set):
+    model = fit_model("lda", class_set)
+    with pytest.raises(InputError, match="is also an input"):
+        predict_raster(model, CUBE, CUBE)
