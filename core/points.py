@@ -182,11 +182,12 @@ def check_same_crs(crs_a, crs_b, what_a="points", what_b="grid"):
 
 
 def drop_nan(coords, values):
-    """Drop points whose value or coordinate is not finite.
+    """Drop points whose value(s) or coordinates are not finite.
 
-    Returns ``(coords, values, n_dropped)``; warns with a :class:`RemineWarning` when any was dropped.
+    ``values`` (n,) or (n, q). Returns ``(coords, values, n_dropped)``; warns with a :class:`RemineWarning`
+    when any was dropped.
     """
-    keep = np.isfinite(values) & np.all(np.isfinite(coords), axis=1)
+    keep = np.all(np.isfinite(values.reshape(len(values), -1)), axis=1) & np.all(np.isfinite(coords), axis=1)
     n = int((~keep).sum())
     if n:
         warnings.warn(f"dropped {n} of {len(values)} points with NaN values or coordinates", RemineWarning,
@@ -200,12 +201,12 @@ def merge_duplicates(coords, values):
     Parameters
     ----------
     coords : ndarray (n, d)
-    values : ndarray (n,)
+    values : ndarray (n,) or (n, q) (every column averaged)
 
     Returns
     -------
-    coords (m, d), values (m,), n_merged : points removed by merging (n - m). Warns when n_merged > 0.
-    Order: first occurrence order of each location.
+    coords (m, d), values (m,) or (m, q), n_merged : points removed by merging (n - m). Warns when
+    n_merged > 0. Locations keep the order of their first occurrence.
     """
     uniq, first, inverse, counts = np.unique(coords, axis=0, return_index=True, return_inverse=True,
                                              return_counts=True)
@@ -213,8 +214,10 @@ def merge_duplicates(coords, values):
     if not n_merged:
         return coords, values, 0
     inverse = inverse.ravel()
-    means = np.bincount(inverse, weights=values, minlength=len(uniq)) / counts
+    cols = values.reshape(len(values), -1)
+    means = np.column_stack([np.bincount(inverse, weights=col, minlength=len(uniq)) / counts for col in cols.T])
     order = np.argsort(first)
     warnings.warn(f"{n_merged} duplicate points ({int((counts > 1).sum())} locations sampled more than once) "
                   f"were averaged; {len(uniq)} distinct locations remain", RemineWarning, stacklevel=3)
-    return uniq[order], means[order], n_merged
+    means = means[order]
+    return uniq[order], means.reshape((len(uniq),) + values.shape[1:]), n_merged

@@ -13,24 +13,33 @@ def as_coords(coords, what="coords"):
     return c
 
 
-def prepare_points(coords, values, min_points=3, allow_constant=True):
+def prepare_points(coords, values, min_points=3, allow_constant=True, extra=None):
     """Validate sample points: drop NaN (counted), average duplicates (counted), require ``min_points``.
+
+    ``extra`` (n, p), optional: further per-point variables (e.g. external drift) cleaned alongside.
 
     Returns
     -------
-    coords (m, d) float64, values (m,) float64, info dict ``{"n_input", "n_nan", "n_duplicates"}``.
+    coords (m, d) float64, values (m,) float64, info dict ``{"n_input", "n_nan", "n_duplicates"}``
+    [, extra (m, p) when given].
     """
     c = as_coords(coords)
     v = np.asarray(values, dtype=float).ravel()
     if len(v) != len(c):
         raise InputError(f"{len(c)} coordinates but {len(v)} values; expected one value per point")
     n_input = len(v)
+    if extra is not None:
+        extra = np.asarray(extra, dtype=float).reshape(n_input, -1)
+        v = np.column_stack([v, extra])
     c, v, n_nan = drop_nan(c, v)
     c, v, n_dup = merge_duplicates(c, v)
+    if extra is not None:
+        v, extra = v[:, 0], v[:, 1:]
     if len(v) < min_points:
         raise InputError(f"{len(v)} valid distinct points (of {n_input} given, {n_nan} NaN, {n_dup} duplicates); "
                          f"at least {min_points} are needed")
     if not allow_constant and np.ptp(v) == 0:
         raise InputError(f"all {len(v)} values equal {v[0]:g}: the variogram is flat (zero everywhere); "
                          "there is no spatial variation to model")
-    return c, v, {"n_input": n_input, "n_nan": n_nan, "n_duplicates": n_dup}
+    info = {"n_input": n_input, "n_nan": n_nan, "n_duplicates": n_dup}
+    return (c, v, info) if extra is None else (c, v, info, extra)

@@ -1,0 +1,159 @@
+"""Kriging onto a raster grid, block by block under a memory budget (prediction + variance GeoTIFFs)."""
+import functools
+import warnings
+
+import numpy as np
+
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, map_blocks
+from ..errors import InputError, RemineWarning
+from ..points import PointTable, check_projected, check_same_crs, read_points
+from .fit import fit_variogram
+from .kriging import ExternalDriftKriging, OrdinaryKriging
+from .models import Spherical
+from .variogram import experimental_variogram
+
+
+def auto_model(coords, values):
+    """Spherical model fitted to gstat's default sample variogram, started from sill = variance, range =
+    half the cutoff, nugget = 10 % of the variance."""
+    ev = experimental_variogram(coords, values)
+    var = float(np.var(values))
+    return fit_variogram(ev, Spherical(psill=0.9 * var, range_=ev.cutoff / 2.0, nugget=0.1 * var))
+
+
+def grid_from_extent(extent, pixel_size, crs=None):
+    """GridSpec covering ``extent`` = (xmin, ymin, xmax, ymax) with square or (px, py) pixels (north up)."""
+    from affine import Affine
+
+    xmin, ymin, xmax, ymax = (float(v) for v in extent)
+    px, py = (float(pixel_size), float(pixel_size)) if np.isscalar(pixel_size) else map(float, pixel_size)
+    if not (xmax > xmin and ymax > ymin and px > 0 and py > 0):
+        raise InputError(f"extent {extent} / pixel size {pixel_size} invalid; expected xmin < xmax, ymin < ymax "
+                         "and a pixel size > 0")
+    width, height = int(np.ceil((xmax - xmin) / px - 1e-9)), int(np.ceil((ymax - ymin) / py - 1e-9))
+    return GridSpec(width, height, Affine(px, 0.0, xmin, 0.0, -py, ymax), crs)
+
+
+def _as_grid(grid_like, extent, pixel_size, crs):
+    from ..raster import raster_info
+
+    if grid_like is not None:
+        if isinstance(grid_like, GridSpec):
+            return grid_like
+        info = raster_info(grid_like)
+        return GridSpec(info.width, info.height, info.transform, info.crs)
+    if extent is None or pixel_size is None:
+        raise InputError("no output grid: give grid_like (a template raster or GridSpec) or extent + pixel_size")
+    from rasterio.crs import CRS
+
+    return grid_from_extent(extent, pixel_size, CRS.from_user_input(crs) if crs is not None else None)
+
+
+def _as_points(points, field):
+    if isinstance(points, PointTable):
+        return points
+    if isinstance(points, str):
+        if field is None:
+            raise InputError(f"field is needed to read values from {points}")
+        return read_points(points, field)
+    coords, values = points
+    return PointTable(np.asarray(coords, float), np.asarray(values, float), None, np.arange(len(values)), None)
+
+
+def _check_extrapolation(grid, coords, reach):
+    t = grid.transform
+    xs = [t.c, t.c + t.a * grid.width]
+    ys = [t.f, t.f + t.e * grid.height]
+    lo, hi = coords[:, :2].min(axis=0) - reach, coords[:, :2].max(axis=0) + reach
+    gx0, gx1, gy0, gy1 = min(xs), max(xs), min(ys), max(ys)
+    inside = max(0.0, min(gx1, hi[0]) - max(gx0, lo[0])) * max(0.0, min(gy1, hi[1]) - max(gy0, lo[1]))
+    frac = 1.0 - inside / ((gx1 - gx0) * (gy1 - gy0))
+    if frac > 0.01:
+        warnings.warn(f"{100 * frac:.0f}% of the grid lies farther than the practical range ({reach:.6g}) from "
+                      "the samples' bounding box: extrapolation, estimates there revert to the mean and the "
+                      "variance to the sill", RemineWarning, stacklevel=3)
+    return frac
+
+
+def _krige_block(arrays, info, kriger):
+    """Block function for map_blocks: estimate and variance at the block's cell centres."""
+    x, y = info.xy()
+    targets = np.column_stack([x.ravel(), y.ravel()])
+    drift = None
+    if arrays:
+        drift = np.concatenate([a.reshape(a.shape[0], -1) for a in arrays], axis=0).T.astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RemineWarning)  # reported once for the whole grid by krige_raster
+        est, var = kriger.predict(targets, drift=drift) if drift is not None else kriger.predict(targets)
+    shape = (1,) + x.shape
+    return [est.reshape(shape).astype(np.float32), var.reshape(shape).astype(np.float32)]
+
+
+def sample_rasters(paths, coords):
+    """Values of single-band rasters at ``coords`` (n, 2): (n, len(paths)) float64, NaN outside or at nodata."""
+    import rasterio
+    from rasterio.transform import rowcol
+
+    out = np.full((len(coords), len(paths)), np.nan)
+    for j, path in enumerate(paths):
+        with rasterio.open(path) as src:
+            rows, cols = (np.asarray(a) for a in rowcol(src.transform, coords[:, 0], coords[:, 1]))
+            inside = (rows >= 0) & (rows < src.height) & (cols >= 0) & (cols < src.width)
+            if inside.any():
+                vals = np.ma.stack(list(src.sample(coords[inside, :2], indexes=1, masked=True)))
+                out[inside, j] = np.ma.filled(vals.astype(float), np.nan).ravel()
+    return out
+
+
+def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_size=None, crs=None, field=None,
+                 model=None, kriger=None, n_neighbors=32, drift=None, max_bytes=DEFAULT_MAX_BYTES, progress=None,
+                 executor=None):
+    """Krige sample points onto a grid; write ``<out_prefix>_prediction.tif`` and ``<out_prefix>_variance.tif``.
+
+    Parameters
+    ----------
+    points : str (GeoPackage/Shapefile/CSV path, with ``field``) | PointTable | (coords (n, 2), values (n,))
+    grid_like : str (template raster) | GridSpec, or use ``extent`` (xmin, ymin, xmax, ymax) + ``pixel_size``
+        (metres) + ``crs``.
+    out_prefix : str – path prefix of the two GeoTIFFs (float32, NaN nodata).
+    model : VariogramModel, optional – default: a spherical model fitted to the sample variogram.
+    kriger : unfitted kriging estimator, optional – default ``OrdinaryKriging(model, n_neighbors)``
+        (``ExternalDriftKriging`` when ``drift`` is given).
+    drift : list of str, optional – single-band rasters on the output grid used as external drift.
+    max_bytes : int – memory budget of the blocks in flight. progress, executor: see ``map_blocks``.
+
+    Returns
+    -------
+    dict: ``prediction``, ``variance`` (paths), ``model`` (dict), ``n_points``, ``extrapolated_fraction``.
+
+    Raises
+    ------
+    InputError: geographic CRS, points and grid in different CRS, < 3 valid points, bad grid or output path.
+    """
+    if out_prefix is None:
+        raise InputError("out_prefix is needed (path prefix of the prediction and variance GeoTIFFs)")
+    pts = _as_points(points, field)
+    grid = _as_grid(grid_like, extent, pixel_size, crs)
+    check_projected(pts.crs, "points")
+    check_projected(grid.crs, "grid")
+    check_same_crs(pts.crs, grid.crs)
+    coords, values = pts.coords[:, :2], pts.values
+    drift_at_points = None
+    if drift:
+        drift = list(drift)
+        drift_at_points = sample_rasters(drift, coords)
+        kriger = kriger if kriger is not None else ExternalDriftKriging(model, n_neighbors=n_neighbors)
+    if model is None and kriger is None:
+        model = auto_model(coords, values)
+    if kriger is None:
+        kriger = OrdinaryKriging(model, n_neighbors=n_neighbors)
+    if kriger.model is None:
+        kriger.set_params(model=auto_model(coords, values))
+    kriger.fit(coords, values, drift=drift_at_points) if drift else kriger.fit(coords, values)
+    frac = _check_extrapolation(grid, kriger.coords_, kriger.model.practical_range())
+    outputs = [BlockOutput(f"{out_prefix}_prediction.tif", 1, band_names=["prediction"]),
+               BlockOutput(f"{out_prefix}_variance.tif", 1, band_names=["variance"])]
+    paths = map_blocks(functools.partial(_krige_block, kriger=kriger), drift or [], outputs, max_bytes=max_bytes,
+                       progress=progress, executor=executor, grid=grid, work_factor=10.0)
+    return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
+            "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac)}
