@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import rasterio
 import torch  # the optional "deep" extra, part of the dev environment
 
