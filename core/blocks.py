@@ -1,8 +1,8 @@
 """Block engine: apply a pure function window by window under a memory budget.
 
 ``map_blocks(func, inputs, outputs)`` reads the same window of every input raster, calls
-``func(arrays, info)`` and writes the returned arrays into the outputs. Windows are full-width
-strips (tile-aligned: 256 rows or multiples) or, for very wide rasters, tiles, sized so that
+``func(arrays, info)`` and writes the returned arrays into the outputs. Windows are aligned with the
+256 × 256 output tiles (full-width strips, or runs of tiles for wide rasters), sized so that
 ``(input + output bytes) × work_factor × concurrent blocks ≤ max_bytes``. Outputs are written to
 temporary files and renamed at the end: a cancelled or failed run leaves no output file.
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import InputError
 from .progress import as_progress
-from .raster import (RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile, raster_info,
+from .raster import (GDAL_CACHE_BYTES, RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile, raster_info,
                      read_window, write_classes, write_spectral_tags)
 from .style import write_style
 
@@ -73,23 +73,25 @@ class BlockInfo:
         return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
 
 
-def plan_windows(width, height, bytes_per_pixel, max_bytes):
+def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
     """Windows covering ``height`` × ``width`` with at most ``max_bytes / bytes_per_pixel`` cells each.
 
-    Full-width strips of a multiple of 256 rows when 256 rows fit, otherwise of as many rows as fit;
-    tiles (multiples of 16 pixels) when not even one row fits.
+    Windows follow the 256 × 256 tiles of the GeoTIFFs remine writes, so that every output tile is
+    written once, whole: full-width strips of a multiple of 256 rows when they fit, else windows of
+    256 rows × a multiple of 256 columns; only a budget below one tile gives smaller squares.
     """
     from rasterio.windows import Window
 
     cells = max(1, int(max_bytes // max(bytes_per_pixel, 1)))
-    if cells >= width:
+    if cells >= width * min(tile, height):
         rows = cells // width
-        rows = rows // 256 * 256 if rows >= 256 else rows
-        rows = min(rows, height)
+        rows = min(rows // tile * tile if rows >= tile else rows, height)
         return [Window(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
-    side = max(16, int(math.sqrt(cells)) // 16 * 16)
-    if side * side > cells:
-        side = max(1, int(math.sqrt(cells)))
+    if cells >= tile * tile:
+        cols = cells // (tile * tile) * tile
+        return [Window(c, r, min(cols, width - c), min(tile, height - r))
+                for r in range(0, height, tile) for c in range(0, width, cols)]
+    side = max(1, int(math.sqrt(cells)))
     return [Window(c, r, min(side, width - c), min(side, height - r))
             for r in range(0, height, side) for c in range(0, width, side)]
 
@@ -207,7 +209,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     import rasterio
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=64))
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         tmps = [stack.enter_context(atomic_path(p)) for p in paths]
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         for k, (w, result) in enumerate(_results(func, infos, bands, windows, grid, executor, n_concurrent)):

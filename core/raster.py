@@ -25,6 +25,9 @@ NM_UNITS = {"nm", "nanometer", "nanometers", "nanometre", "nanometres"}
 UM_UNITS = {"um", "µm", "μm", "micrometer", "micrometers", "micrometre", "micrometres", "micron", "microns"}
 WN_UNITS = {"cm-1", "cm^-1", "1/cm", "cm⁻¹", "wavenumber", "wavenumbers", "inverse centimeters"}
 GTIFF_EXTENSIONS = (".tif", ".tiff")
+#: GDAL block cache while remine reads/writes (rasterio takes GDAL_CACHEMAX in bytes). GDAL's default,
+#: 5 % of RAM, counts towards the process's memory and would break the block engine's budget.
+GDAL_CACHE_BYTES = 64 * 2**20
 
 
 # --------------------------------------------------------------------------------------------- units
@@ -296,7 +299,7 @@ def read_window(info, window, bands=None):
 
     sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
     indexes = [int(info.order[b]) + 1 for b in sel]
-    with rasterio.Env(GDAL_CACHEMAX=64), _open(info.path) as ds:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), _open(info.path) as ds:
         data = ds.read(indexes, window=window, out_dtype="float32")
     if info.nodata is not None and not np.isnan(info.nodata):
         data[data == np.float32(info.nodata)] = np.nan
@@ -519,7 +522,7 @@ def write_raster(path, data, like, nodata=None, band_names=None, wavelengths_nm=
     path = check_output_path(path)
     out = fill_nodata(data, profile["dtype"], profile["nodata"])
     with atomic_path(path) as tmp:
-        with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(tmp, "w", **profile) as dst:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(tmp, "w", **profile) as dst:
             dst.write(out)
             write_spectral_tags(dst, wavelengths_nm, fwhm_nm, band_names)
             write_classes(dst, colormap, category_names)

@@ -1,0 +1,49 @@
+"""Helpers for the benchmark scripts: run a side in a fresh process and collect its time and peak RSS."""
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+
+def run_side(module, side, *args):
+    """Run ``python -m benchmarks.<module> --side <side> args`` in a fresh process; its JSON result.
+
+    The child reports its own wall time and ``VmHWM (peak resident set, MB), so each side's peak
+    memory is measured alone.
+    """
+    cmd = [sys.executable, os.path.abspath(sys.modules[module].__file__), "--side", side, *map(str, args)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PROJ_DATA": "/usr/share/proj"})
+    if run.returncode != 0:
+        raise RuntimeError(f"{side} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb():
+    """This process's peak resident set (MB): VmHWM, which, unlike ``ru_maxrss``, does not inherit the
+    high-water mark of the parent that forked it."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_report(seconds, **extra):
+    """Print the child's result as the last stdout line (JSON)."""
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": round(peak_rss_mb(), 1), **extra}))
+
+
+def machine():
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def write_json(path, result):
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path:
+        with open(path, "w") as f:
+            f.write(text)
