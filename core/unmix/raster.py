@@ -84,17 +84,18 @@ def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalis
     block = arrays[0]
     _, rows, cols = block.shape
     m = len(endmember_set.minerals)
-    X, valid = _valid_pixels(block)
-    out = np.full((m + 1 + (2 * m if intervals else 0) + (m if report_spectra else 0), rows * cols), np.nan,
-                  dtype=np.float32)
-    if valid.any():
-        res = unmix_pixels(X[valid], endmember_set, method, intervals, level, normalise, n_draws, random_state)
-        bands = [100.0 * res["abundances"].T, res["rmse"][None]]
-        if intervals:
-            bands += [100.0 * res["lower"].T, 100.0 * res["upper"].T]
-        if report_spectra:
-            bands.append(res["spectrum"].T)
-        out[:, valid] = np.concatenate(bands)
+    X, valid = _valid_pixels(block)  # X: (n, b) band-major view of the block, no copy
+    if not valid.any():
+        n_out = m + 1 + (2 * m if intervals else 0) + (m if report_spectra else 0)
+        return [np.full((n_out, rows, cols), np.nan, dtype=np.float32)]
+    res = unmix_pixels(X, endmember_set, method, intervals, level, normalise, n_draws, random_state)
+    bands = [100.0 * res["abundances"].T, res["rmse"][None]]
+    if intervals:
+        bands += [100.0 * res["lower"].T, 100.0 * res["upper"].T]
+    if report_spectra:
+        bands.append(res["spectrum"].T)
+    out = np.concatenate(bands).astype(np.float32)
+    out[:, ~valid] = np.nan
     return [out.reshape(-1, rows, cols)]
 
 

@@ -23,6 +23,8 @@ from ..errors import InputError
 
 #: relative tolerance on the KKT multipliers (scaled by the largest diagonal entry of the Gram matrix)
 KKT_TOL = 1e-11
+#: pixels per chunk of the float64 products
+CHUNK = 4096
 #: endmember pairs closer than this spectral angle (radians) are reported as duplicates
 DUPLICATE_ANGLE = 1e-3
 #: endmember sets whose smallest/largest singular value is below this are reported as collinear
@@ -67,6 +69,7 @@ def check_endmembers(endmembers, names=None, n_bands=None):
             f"{s[0] / s[-1]:.3g}): {', '.join(names[k] for k in involved)}; drop one of them")
     return E
 
+
 def _pixels(pixels, n_bands):
     X = np.asarray(pixels)
     if X.ndim == 1:
@@ -75,18 +78,37 @@ def _pixels(pixels, n_bands):
         raise InputError(f"pixels must be (n, {n_bands}) to match the endmembers' {n_bands} bands; got shape {X.shape}")
     return X
 
-def _gram(pixels, endmembers, check=True):
-    """``G = E E'`` (m, m) and ``C = X E'`` (n, m) in float64, and the mask (n,) of pixels with a
-    non-finite band (their rows of C are NaN: NaN propagates through the product).
 
+def _gram(pixels, endmembers, check=True, squares=False):
+    """``G = E E'`` (m, m) and ``C = X E'`` (n, m) in float64, the mask (n,) of pixels with a
+    non-finite band (their rows of C are NaN: NaN propagates through the product), and with
+    ``squares=True`` the squared norms ``x'x`` (n,) (else None).
+
+    Float64 products over chunks of :data:`CHUNK` pixels (no full float64 copy of the pixels); a
+    band-major table (the transpose of a C-ordered (b, n) cube block) is read band-major.
     ``check=False`` skips the duplicate/collinearity checks (bundles of similar spectra of one mineral).
     """
     E = check_endmembers(endmembers) if check else np.asarray(endmembers, dtype=np.float64)
     X = _pixels(pixels, E.shape[1])
-    C = X.astype(np.float64, copy=False) @ E.T
+    n = X.shape[0]
+    band_major = X.T.flags.c_contiguous and not X.flags.c_contiguous
+    C = np.empty((n, E.shape[0]))
+    xx = np.empty(n) if squares else None
+    for i in range(0, n, CHUNK):
+        j = min(n, i + CHUNK)
+        if band_major:
+            chunk = X.T[:, i:j].astype(np.float64)
+            C[i:j] = (E @ chunk).T
+            if squares:
+                xx[i:j] = np.einsum("ij,ij->j", chunk, chunk)
+        else:
+            chunk = X[i:j].astype(np.float64)
+            C[i:j] = chunk @ E.T
+            if squares:
+                xx[i:j] = np.einsum("ij,ij->i", chunk, chunk)
     bad = ~np.isfinite(C).all(axis=1)
     C[bad] = np.nan
-    return E @ E.T, C, bad
+    return E @ E.T, C, bad, xx
 
 
 def _n_chunks(n):
@@ -123,7 +145,8 @@ def _active_set_gram(G, C, bad, sum_to_one):
 
 
 def _active_set(pixels, endmembers, sum_to_one):
-    return _active_set_gram(*_gram(pixels, endmembers), sum_to_one)
+    G, C, bad, _ = _gram(pixels, endmembers)
+    return _active_set_gram(G, C, bad, sum_to_one)
 
 
 def fcls(pixels, endmembers):
@@ -147,13 +170,13 @@ def nnls(pixels, endmembers):
 
 def ucls(pixels, endmembers):
     """Unconstrained least squares ``a = (E E')^-1 E x``; (n, b), (m, b) -> (n, m)."""
-    G, C, _ = _gram(pixels, endmembers)
+    G, C, _, _ = _gram(pixels, endmembers)
     return _equality_solution(G, C, False)
 
 
 def scls(pixels, endmembers):
     """Sum-to-one constrained least squares (abundances may be negative); (n, b), (m, b) -> (n, m)."""
-    G, C, _ = _gram(pixels, endmembers)
+    G, C, _, _ = _gram(pixels, endmembers)
     return _equality_solution(G, C, True)
 
 
@@ -187,16 +210,14 @@ def solve_with_rmse(pixels, endmembers, method="fcls", check=True):
     ``check=False`` skips the duplicate/collinearity checks (for bundles of one mineral's spectra).
     """
     check_method(method)
-    G, C, bad = _gram(pixels, endmembers, check)
+    G, C, bad, xx = _gram(pixels, endmembers, check, squares=True)
     if NON_NEGATIVE[method]:
         A = _active_set_gram(G, C, bad, SUM_TO_ONE[method])
     else:
         A = _equality_solution(G, C, SUM_TO_ONE[method])
         A[bad] = np.nan
-    X = _pixels(pixels, np.shape(endmembers)[1])
-    xx = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     ss = xx - 2.0 * np.einsum("ij,ij->i", A, C) + np.einsum("ij,ij->i", A @ G, A)
-    return A, np.sqrt(np.maximum(ss, 0.0) / X.shape[1])
+    return A, np.sqrt(np.maximum(ss, 0.0) / np.shape(endmembers)[1])
 
 
 class _LinearUnmixer(TransformerMixin, BaseEstimator):
