@@ -130,12 +130,13 @@ def _patch_table(cube_info, window, k, resample):
     return _patches(data, rows.ravel(), cols.ravel(), k)
 
 
-def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None):
+def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None, proba_classes=None):
     """Block function of :func:`predict_raster` (pure; picklable through functools.partial).
 
     ``arrays[0]``: cube block (bands, rows, cols). ``classes``: class names, or target names for
     regression (None: one target). ``products``: tuple of "main", "proba",
-    "uncertainty". ``patch``: (RasterInfo, k) for patch models. Returns one array per product.
+    "uncertainty". ``patch``: (RasterInfo, k) for patch models. ``proba_classes``: classes whose
+    probability bands are written (None: all). Returns one array per product.
     """
     cube = arrays[0]
     rows, cols = cube.shape[1:]
@@ -168,10 +169,11 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
                 codes[valid] = [lookup[str(c)] for c in estimator.predict(X)]
         out["main"] = codes.reshape(1, rows, cols)
         if "proba" in products:
-            p = np.full((n, k), np.nan, dtype=np.float32)
+            cols_out = list(range(k)) if proba_classes is None else [classes.index(c) for c in proba_classes]
+            p = np.full((n, len(cols_out)), np.nan, dtype=np.float32)
             if proba is not None:
-                p[valid] = proba
-            out["proba"] = p.T.reshape(k, rows, cols)
+                p[valid] = proba[:, cols_out]
+            out["proba"] = p.T.reshape(len(cols_out), rows, cols)
         if "uncertainty" in products:
             u = np.full((n, len(unc_names)), np.nan, dtype=np.float32)
             if len(X):
@@ -210,7 +212,7 @@ def _derived_path(out_path, suffix):
 
 
 def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=True, max_bytes=256 * 2**20,
-                   progress=None, executor=None, overwrite=True):
+                   progress=None, executor=None, overwrite=True, probability_classes=None):
     """Map a cube with a trained model, block by block under ``max_bytes``.
 
     Parameters
@@ -226,6 +228,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     progress : Progress or None (cancel between blocks; no output file is left on cancel or error).
     executor : as :func:`remine.core.blocks.map_blocks`.
     overwrite : bool, False refuses existing output files.
+    probability_classes : list of class names whose probability bands are written (None: all), e.g.
+        ``["high"]`` for a P(high) map.
 
     Returns
     -------
@@ -261,6 +265,10 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         if p and not overwrite and os.path.exists(p):
             raise InputError(f"output {p} exists; choose another name or allow overwriting")
     classes = [str(c) for c in model.classes] if classification else None
+    if probability_classes is not None:
+        unknown = [c for c in probability_classes if c not in (classes or [])]
+        if unknown:
+            raise InputError(f"probability_classes {unknown} are not classes of the model {classes}")
     if classification:
         main = BlockOutput(out_path, 1, "uint8", nodata=0, colormap=class_colours(len(classes)),
                            category_names=["no data"] + classes, band_names=["class"])
@@ -269,8 +277,9 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         main = BlockOutput(out_path, len(names), "float32", band_names=list(names))
     outputs, products = [main], ["main"]
     if paths["probabilities"]:
-        outputs.append(BlockOutput(paths["probabilities"], len(classes), "float32",
-                                   band_names=[f"P({c})" for c in classes]))
+        written = classes if probability_classes is None else list(probability_classes)
+        outputs.append(BlockOutput(paths["probabilities"], len(written), "float32",
+                                   band_names=[f"P({c})" for c in written], value_range=(0.0, 1.0)))
         products.append("proba")
     if paths["uncertainty"]:
         outputs.append(BlockOutput(paths["uncertainty"], len(unc_names), "float32", band_names=unc_names))
@@ -278,7 +287,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     patch = (info, int(model.patch_size)) if int(model.patch_size) > 1 else None
     func = functools.partial(predict_block, estimator=est, task=model.task,
                              classes=classes if classification else model.target_names,
-                             resample=resample, products=tuple(products), patch=patch)
+                             resample=resample, products=tuple(products), patch=patch,
+                             proba_classes=probability_classes)
     work_factor = 4.0 if patch is None else 4.0 * model.patch_size ** 2
     map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
                bands=[[0]] if patch else None, work_factor=work_factor)

@@ -27,13 +27,33 @@ def preprocessing_step(name, wavelengths_nm):
     return steps[name]()
 
 
+def parse_params(params):
+    """Estimator parameters from a dict, a JSON object text (``'{"C": 10}'``), or None/"" (no parameters)."""
+    if params is None or (isinstance(params, str) and not params.strip()):
+        return {}
+    if isinstance(params, dict):
+        return params
+    import json
+
+    try:
+        parsed = json.loads(params)
+    except ValueError as exc:
+        raise InputError(f"method parameters {params!r} are not valid JSON ({exc}); expected e.g. "
+                         '{"C": 10, "gamma": "scale"}') from exc
+    if not isinstance(parsed, dict):
+        raise InputError(f"method parameters must be a JSON object like {{\"C\": 10}}; got {params!r}")
+    return parsed
+
+
 def build_estimator(method, task, params=None, preprocessing="none", wavelengths_nm=None, patch_size=1):
-    """Registry estimator, preceded by the preprocessing transformer in a Pipeline when asked."""
+    """Registry estimator, preceded by the preprocessing transformer in a Pipeline when asked.
+
+    ``params``: dict or JSON text of estimator parameters (see :func:`parse_params`)."""
     from sklearn.pipeline import Pipeline
 
     from .registry import make_estimator
 
-    est = make_estimator(method, task=task, **(params or {}))
+    est = make_estimator(method, task=task, **parse_params(params))
     if patch_size > 1 and method != "cnn2d":
         raise InputError(f"the training set holds {patch_size}x{patch_size} patches; only cnn2d takes patches "
                          "(build the training set with patch size 1 for other methods)")
@@ -69,8 +89,59 @@ def train(training_set, method="svm", params=None, preprocessing="none", scheme=
                     block_size_m=block_size_m, seed=seed, progress=progress.sub(0.0, 0.8))
     progress.info(f"cross-validation ({scheme}, {cv.n_splits} folds): {headline(cv)}")
     model = fit_model(est, training_set, progress=progress.sub(0.8, 1.0))
-    model.metrics = dict(cv.to_dict(), method=method, params=params or {}, preprocessing=preprocessing)
+    model.metrics = dict(cv.to_dict(), method=method, params=parse_params(params), preprocessing=preprocessing)
     return model, cv
+
+
+def load_or_build_training_set(training_path=None, cube_path=None, rois_path=None, progress=None, **build):
+    """A TrainingSet from an ``.h5`` file, or built from ``cube_path`` + ``rois_path`` with ``build``
+    keyword arguments of :func:`build_training_set` (label_field / target_fields, patch_size, ...)."""
+    from .dataset import TrainingSet, build_training_set
+
+    if training_path:
+        return TrainingSet.load(training_path)
+    if not (cube_path and rois_path):
+        raise InputError("give a training set file (.h5), or a cube and an ROI layer to build one; got neither")
+    return build_training_set(cube_path, rois_path, progress=progress, **build)
+
+
+def evaluate_model(model, training_set, progress=None):
+    """Scores of a trained model on an independent test set, as a one-fold :class:`CVResult`.
+
+    Raises InputError when the test set's task, classes or band count do not fit the model.
+    """
+    from .predict import resampling_matrix
+    from .validation import CVResult, classification_metrics, clean_training_set, regression_metrics
+
+    progress = as_progress(progress)
+    if bool(training_set.is_classification) != model.is_classification:
+        raise InputError(f"the model does {model.task} but the test set is for "
+                         f"{'classification' if training_set.is_classification else 'regression'}")
+    X, y, _, _ = clean_training_set(training_set, progress)
+    w = resampling_matrix(model.wavelengths_nm, training_set.wavelengths_nm, "the test set")
+    if w is not None:
+        X = X @ w if X.ndim == 2 else np.einsum("nbij,bm->nmij", X, w)
+    progress.report(0.2, f"predicting {len(X)} test samples")
+    pred = model.estimator.predict(X.astype(np.float32))
+    if model.is_classification:
+        unknown = sorted(set(np.unique(y)) - set(model.classes))
+        if unknown:
+            progress.warn(f"test classes unknown to the model (always wrong): {', '.join(unknown)}")
+        classes = sorted(set(model.classes) | set(np.unique(y).tolist()))
+        metrics = classification_metrics(y, pred, classes)
+        score = {"overall_accuracy": metrics["overall_accuracy"]}
+    else:
+        per_target = regression_metrics(y, pred)
+        names = training_set.target_names or model.target_names or [f"target_{j}" for j in range(len(per_target))]
+        metrics = dict(zip(names, per_target)) if len(per_target) > 1 else per_target[0]
+        score = {"r2": per_target[0]["r2"]}
+        classes = None
+    progress.report(1.0, "evaluated")
+    return CVResult(scheme="independent test set", n_splits=1, task=model.task, y_true=y, y_pred=pred,
+                    fold=np.zeros(len(y), dtype=int), metrics=metrics,
+                    folds=[dict({"fold": 0, "n_train": model.training.get("n_samples"), "n_test": int(len(y))},
+                                **score)], classes=classes,
+                    target_names=None if classes else names)
 
 
 def headline(cv):
@@ -138,10 +209,14 @@ def write_report(path, model, cv, title="remine model", extra=None):
                    "samples": model.training.get("n_samples"), "ROIs": model.training.get("n_groups"),
                    "NaN samples dropped": model.training.get("n_dropped_nan"),
                    "bands": len(model.wavelengths_nm), "patch size": model.patch_size}, "Settings")
-    rep.add_heading(f"Cross-validation ({cv.scheme}, {cv.n_splits} folds)")
-    rep.add_text("Scores from out-of-fold predictions: every sample was predicted by a model that never saw "
-                 + ("its ROI." if cv.scheme == "group" else "its spatial block." if cv.scheme == "block"
-                    else "it (random pixel folds overstate accuracy)."))
+    if cv.scheme == "independent test set":
+        rep.add_heading("Independent test set")
+        rep.add_text("Scores of the trained model on samples it was not trained on.")
+    else:
+        rep.add_heading(f"Cross-validation ({cv.scheme}, {cv.n_splits} folds)")
+        rep.add_text("Scores from out-of-fold predictions: every sample was predicted by a model that never saw "
+                     + ("its ROI." if cv.scheme == "group" else "its spatial block." if cv.scheme == "block"
+                        else "it (random pixel folds overstate accuracy)."))
     rep.add_text(headline(cv))
     rep.add_table(pd.DataFrame(cv.folds), "Per fold")
     if cv.task == "classification":
