@@ -12,7 +12,7 @@ Two sources of uncertainty:
 - :func:`bootstrap_intervals` — endmember variability: unmix again with one spectrum per mineral drawn
   at random from each mineral's bundle, and take quantiles of the abundances across draws.
 
-Both return ``(lower, upper)`` arrays (n, m) of fractions clipped to [0, 1].
+Both return ``(lower, upper)`` arrays (n, m) of fractions.
 """
 import numpy as np
 from scipy.stats import norm
@@ -64,7 +64,8 @@ def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9,
 
     Returns
     -------
-    lower, upper : ndarrays (n, m), fractions in [0, 1] (NaN where the abundances are NaN)
+    lower, upper : ndarrays (n, m), fractions (NaN where the abundances are NaN); clipped to the
+    method's feasible range (>= 0 for NNLS, [0, 1] for FCLS, unclipped for SCLS/UCLS)
     """
     E = check_endmembers(endmembers)
     A = np.asarray(abundances, dtype=np.float64)
@@ -85,7 +86,10 @@ def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9,
     half = norm.ppf(0.5 + level / 2.0) * np.sqrt(s2[:, None] * kdiag[inverse])
     lower = np.where(active, A - half, 0.0)
     upper = A + half
-    lower, upper = np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
+    if NON_NEGATIVE[method]:  # bounds stay in the method's feasible range
+        lower = np.maximum(lower, 0.0)
+        if sum_to_one:
+            upper = np.minimum(upper, 1.0)
     lower[bad] = np.nan
     upper[bad] = np.nan
     return lower, upper
@@ -119,7 +123,7 @@ def bootstrap_intervals(pixels, bundles, method="fcls", level=0.9, n_draws=30, r
         draws.append(solver(pixels, E))
     alpha = (1.0 - level) / 2.0
     lower, upper = np.quantile(np.stack(draws), [alpha, 1.0 - alpha], axis=0)
-    return np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
+    return lower, upper
 
 
 def coverage(truth, lower, upper):

@@ -67,7 +67,7 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
     lower = upper = None
     if intervals == "residual":
         lo, up = residual_intervals(pixels, flat, raw, method, level, rmse=rmse)
-        lower, upper = np.clip(lo @ indicator, 0, 1), np.clip(up @ indicator, 0, 1)
+        lower, upper = lo @ indicator, up @ indicator
     elif intervals == "bootstrap":
         lower, upper = bootstrap_intervals(pixels, es.bundles, method, level, n_draws, random_state)
     if normalise:
@@ -75,7 +75,7 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
         total = np.where(total > 0, total, np.nan)
         A = A / total
         if lower is not None:
-            lower, upper = np.clip(lower / total, 0, 1), np.clip(upper / total, 0, 1)
+            lower, upper = lower / total, upper / total
     return {"abundances": A, "rmse": rmse, "lower": lower, "upper": upper, "spectrum": spectrum}
 
 
