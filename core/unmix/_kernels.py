@@ -73,6 +73,17 @@ def _solve_passive(G, c, idx, p, L, u, v, sum_to_one):
 
 
 @njit(cache=True, nogil=True)
+def _gather(passive, idx):
+    """Indices of the passive set into ``idx``; returns their number."""
+    p = 0
+    for i in range(passive.shape[0]):
+        if passive[i]:
+            idx[p] = i
+            p += 1
+    return p
+
+
+@njit(cache=True, nogil=True)
 def _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v):
     """Feasible start: solve with every endmember free, drop those that come out non-positive,
     repeat until the rest are positive (a feasible point that is optimal on its passive set).
@@ -81,11 +92,7 @@ def _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v):
     for j in range(m):
         passive[j] = True
     while True:
-        p = 0
-        for i in range(m):
-            if passive[i]:
-                idx[p] = i
-                p += 1
+        p = _gather(passive, idx)
         if p == 0:  # non-negative only: start at zero
             for i in range(m):
                 a[i] = 0.0
@@ -159,11 +166,7 @@ def _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g):
         passive[enter] = True
         # inner loop: keep the passive solution feasible
         while True:
-            p = 0
-            for i in range(m):
-                if passive[i]:
-                    idx[p] = i
-                    p += 1
+            p = _gather(passive, idx)
             ok, _ = _solve_passive(G, c, idx, p, L, u, v, sum_to_one)
             if not ok:  # degenerate set: reject the entering endmember for this pixel
                 passive[enter] = False

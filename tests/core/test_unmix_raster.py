@@ -188,3 +188,22 @@ def test_close_raster_band_count_mismatch(regression_members, tmp_path):
     with pytest.raises(InputError, match="has 9 bands but 3 minerals were given"):
         close_raster(regression_members[0], str(out), minerals=["kaolinite", "alunite", "calcite"])
     assert not os.path.exists(out)
+
+
+def test_nan_and_all_zero_pixels_are_nodata(tmp_path):
+    names, wl, fwhm, spectra = mineral_spectra()
+    rng = np.random.default_rng(0)
+    A = rng.dirichlet(np.ones(M), (6, 7))  # (rows, cols, M)
+    cube = np.einsum("rcm,mb->brc", A, spectra).astype(np.float32)
+    cube[:, 0, 0] = 0.0  # zero-filled border pixel
+    cube[5, 2, 3] = np.nan  # one missing band
+    grid = GridSpec(7, 6, rasterio.transform.from_origin(500000, 5560000, 1, 1), rasterio.crs.CRS.from_epsg(32630))
+    path = str(tmp_path / "tiny.tif")
+    write_raster(path, cube, like=grid, wavelengths_nm=wl, fwhm_nm=fwhm)
+    out = str(tmp_path / "tiny_abund.tif")
+    unmix_raster(path, demo_library(), out, method="fcls")
+    data, _ = read(out)
+    assert np.isnan(data[:, 0, 0]).all() and np.isnan(data[:, 2, 3]).all()
+    valid = np.isfinite(data[0])
+    assert valid.sum() == 40
+    assert np.allclose(np.moveaxis(data[:M], 0, -1)[valid] / 100, A[valid], atol=1e-5)  # noiseless: exact
