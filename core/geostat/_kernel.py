@@ -156,15 +156,20 @@ def _cov_members(X, ia, ib, A, codes, psills, ranges, params, nugget, table, tab
 
 @njit(cache=True)
 def _select(dbuf, ibuf, nc, k):
-    """Move the k smallest of dbuf[:nc] (with their ibuf) to the front (quickselect, O(nc))."""
+    """Move the k smallest of dbuf[:nc] (with their ibuf) to the front (quickselect, O(nc)).
+
+    Ties in distance are broken by the smaller sample index, so the neighbourhood of a target does not depend
+    on how targets are grouped into blocks or chunks.
+    """
     lo, hi = 0, nc - 1
     while lo < hi:
-        pivot = dbuf[(lo + hi) // 2]
+        mid = (lo + hi) // 2
+        pd, pi = dbuf[mid], ibuf[mid]
         i, j = lo, hi
         while i <= j:
-            while dbuf[i] < pivot:
+            while dbuf[i] < pd or (dbuf[i] == pd and ibuf[i] < pi):
                 i += 1
-            while dbuf[j] > pivot:
+            while dbuf[j] > pd or (dbuf[j] == pd and ibuf[j] > pi):
                 j -= 1
             if i <= j:
                 dbuf[i], dbuf[j] = dbuf[j], dbuf[i]
