@@ -29,7 +29,7 @@ def _kernel():
     if _HULL is None:
         import numba
 
-        @numba.njit(parallel=True, cache=True, boundscheck=False)
+        @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True)
         def hull(values, wl, mode, out):
             n, b = values.shape
             span = np.zeros(b)
@@ -45,20 +45,21 @@ def _kernel():
                 vy = np.empty(b)
                 vw = np.empty(b)
                 cont = np.empty(b)
+                keep = np.empty(b, np.uint8)
                 for p in range(c * chunk, min(n, (c + 1) * chunk)):
-                    finite = True
+                    nan_check = 0.0  # stays 0 unless a band is NaN or infinite (vectorisable)
                     for i in range(b):
                         y[i] = values[p, i]
-                        finite &= np.isfinite(y[i])
+                        nan_check += y[i] * 0.0
                     m = 0
-                    if finite and b > 2:
-                        cand[0] = 0
-                        m = 1
+                    if nan_check == 0.0 and b > 2:
+                        keep[0] = 1
+                        keep[b - 1] = 1
                         for i in range(1, b - 1):
+                            keep[i] = (y[i] - y[i - 1]) * span[i] >= (y[i + 1] - y[i - 1]) * left[i]
+                        for i in range(b):
                             cand[m] = i
-                            m += (y[i] - y[i - 1]) * span[i] >= (y[i + 1] - y[i - 1]) * left[i]
-                        cand[m] = b - 1
-                        m += 1
+                            m += keep[i]
                     else:
                         for i in range(b):
                             cand[m] = i

@@ -75,7 +75,7 @@ def _kernel():
     if _FEATURE is None:
         import numba
 
-        @numba.njit(parallel=True, cache=True)
+        @numba.njit(parallel=True, cache=True, nogil=True)
         def feature(cr, wl, out):
             n, w = cr.shape
             for p in numba.prange(n):

@@ -108,7 +108,7 @@ def _kernel():
     if _PRODUCT is None:
         import numba
 
-        @numba.njit(parallel=True, cache=True, boundscheck=False)
+        @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True)
         def product(values, indptr, indices, data, out):
             for p in numba.prange(values.shape[0]):
                 for j in range(out.shape[1]):
