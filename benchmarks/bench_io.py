@@ -4,7 +4,7 @@ Goal (issue 3): throughput ratio remine / whole-array >= 0.8 and remine peak RSS
 path needs > 2 GB). Both sides write the same tiled, DEFLATE-compressed GeoTIFF profile and run in their own
 process so that each peak RSS is measured alone.
 
-Usage: python benchmarks/bench_io.py [--out result.json] [--gb 2.1] [--keep]
+Usage: python benchmarks/bench_io.py [--out result.json] [--gb 2.05] [--keep]
 """
 import argparse
 import os
@@ -26,20 +26,21 @@ def make_cube(path, gb):
     import rasterio
     from rasterio.transform import from_origin
 
-    side = int(np.ceil(np.sqrt(gb * 1e9 / 4 / BANDS) / 256) * 256)
-    profile = dict(driver="GTiff", width=side, height=side, count=BANDS, dtype="float32", tiled=True,
+    side = 1536
+    rows = int(np.ceil(gb * 2**30 / 4 / BANDS / side / 256) * 256)
+    profile = dict(driver="GTiff", width=side, height=rows, count=BANDS, dtype="float32", tiled=True,
                    blockxsize=256, blockysize=256, interleave="band", bigtiff="yes",
                    transform=from_origin(500000, 5560000, 0.5, 0.5), crs="EPSG:32630", nodata=float("nan"))
     rng = np.random.default_rng(0)
     spectrum = (0.3 + 0.2 * np.sin(np.linspace(0, 6, BANDS))).astype(np.float32)
     with rasterio.open(path, "w", **profile) as dst:
-        for r in range(0, side, 256):
-            h = min(256, side - r)
+        for r in range(0, rows, 256):
+            h = min(256, rows - r)
             block = spectrum[:, None, None] * (1 + 0.1 * rng.standard_normal((1, h, side), dtype=np.float32))
             dst.write(block.astype(np.float32), window=rasterio.windows.Window(0, r, side, h))
         dst.update_tags(ns="ENVI", wavelength="{" + ",".join(str(400 + 9 * i) for i in range(BANDS)) + "}",
                         wavelength_units="Nanometers")
-    return side
+    return rows, side
 
 
 def side_remine(src, dst):
@@ -67,7 +68,7 @@ def side_whole(src, dst):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out")
-    ap.add_argument("--gb", type=float, default=2.1)
+    ap.add_argument("--gb", type=float, default=2.05, help="cube size in GiB")
     ap.add_argument("--side")
     ap.add_argument("paths", nargs="*")
     ap.add_argument("--keep", action="store_true")
@@ -77,12 +78,12 @@ def main():
     folder = tempfile.mkdtemp(prefix="remine-bench-io-", dir=os.environ.get("BENCH_TMP"))
     try:
         src = os.path.join(folder, "cube.tif")
-        side = make_cube(src, a.gb)
-        nbytes = BANDS * side * side * 4
+        rows, side = make_cube(src, a.gb)
+        nbytes = BANDS * rows * side * 4
         res_whole = _common.run_side(__name__, "whole", src, os.path.join(folder, "whole.tif"))
         res_remine = _common.run_side(__name__, "remine", src, os.path.join(folder, "remine.tif"))
         mb = nbytes / 2**20
-        result = {"benchmark": "io_identity_copy", "cube": f"{BANDS} x {side} x {side} float32",
+        result = {"benchmark": "io_identity_copy", "cube": f"{BANDS} x {rows} x {side} float32",
                   "cube_mb": round(mb), "max_bytes_mb": 256,
                   "remine": {**res_remine, "mb_per_s": round(mb / res_remine["seconds"], 1)},
                   "rasterio_whole_array": {**res_whole, "mb_per_s": round(mb / res_whole["seconds"], 1)},

@@ -78,7 +78,8 @@ def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
 
     Windows follow the 256 × 256 tiles of the GeoTIFFs remine writes, so that every output tile is
     written once, whole: full-width strips of a multiple of 256 rows when they fit, else windows of
-    256 rows × a multiple of 256 columns; only a budget below one tile gives smaller squares.
+    256 rows × a multiple of 256 columns; a budget below one tile gives 256-row windows narrower than
+    a tile.
     """
     from rasterio.windows import Window
 
@@ -87,13 +88,15 @@ def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
         rows = cells // width
         rows = min(rows // tile * tile if rows >= tile else rows, height)
         return [Window(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
-    if cells >= tile * tile:
-        cols = cells // (tile * tile) * tile
-        return [Window(c, r, min(cols, width - c), min(tile, height - r))
-                for r in range(0, height, tile) for c in range(0, width, cols)]
-    side = max(1, int(math.sqrt(cells)))
-    return [Window(c, r, min(side, width - c), min(side, height - r))
-            for r in range(0, height, side) for c in range(0, width, side)]
+    rows = min(tile, height)
+    cols = min(width, cells // (tile * tile) * tile) if cells >= tile * tile else cells // rows // 16 * 16
+    if cols == 0:  # tiny budgets (tests): small windows
+        rows = min(rows, max(1, cells // 16))
+        cols = min(width, max(1, cells // rows))
+    # runs of whole tiles; below one tile, 256-row windows narrower than a tile, left to right, so that
+    # each partly written tile is completed by the next window while it is still in GDAL's cache
+    return [Window(c, r, min(cols, width - c), min(rows, height - r))
+            for r in range(0, height, rows) for c in range(0, width, cols)]
 
 
 def run_block(func, infos, bands, window, transform, crs):
@@ -105,8 +108,9 @@ def run_block(func, infos, bands, window, transform, crs):
 
 
 def _concurrency(executor):
+    """Blocks in memory at once (serial: the block being written and the next one being computed)."""
     if executor in (None, "serial"):
-        return 1
+        return 2
     if isinstance(executor, str):
         if executor not in ("threads", "processes"):
             raise InputError(f"executor '{executor}' unknown; expected None, 'serial', 'threads', 'processes' "
@@ -124,8 +128,17 @@ def _results(func, infos, bands, windows, grid, executor, n_concurrent):
     """Yield ``(window, result)`` in window order, at most ``2 × n_concurrent`` blocks in flight."""
     args = (func, infos, bands)
     if executor in (None, "serial"):
-        for w in windows:
-            yield w, run_block(*args, w, grid.transform, grid.crs)
+        # one block at a time, but the next block is read and computed in a thread while this one is
+        # written (GDAL releases the GIL): reading overlaps compression
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(run_block, *args, windows[0], grid.transform, grid.crs)
+            for k, w in enumerate(windows):
+                result = future.result()
+                if k + 1 < len(windows):
+                    future = pool.submit(run_block, *args, windows[k + 1], grid.transform, grid.crs)
+                yield w, result
         return
     if isinstance(executor, str):
         from joblib import Parallel, delayed
