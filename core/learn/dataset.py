@@ -88,6 +88,30 @@ class TrainingSet:
                          "min": float(np.min(v)), "max": float(np.max(v))})
         return pd.DataFrame(rows, columns=["target", "n_pixels", "n_rois", "mean", "std", "min", "max"])
 
+    def normalised(self, method="snv"):
+        """A copy with every spectrum normalised: ``"snv"`` (standard normal variate), ``"brightness"``
+        (divided by its L2 norm) or ``"standard"`` (each band to zero mean, unit variance over the set;
+        the band means/stds are kept in ``metadata["normalisation"]`` to apply to new data).
+        Patches are normalised per pixel spectrum (band axis 1)."""
+        from ..spectra.preprocess import brightness_normalise, snv
+
+        x = np.moveaxis(self.X, 1, -1)  # (..., bands)
+        flat = x.reshape(-1, x.shape[-1])
+        info = {"method": method}
+        if method == "snv":
+            out = snv(flat)
+        elif method == "brightness":
+            out = brightness_normalise(flat)
+        elif method == "standard":
+            mean, std = flat.mean(axis=0, dtype=np.float64), flat.std(axis=0, dtype=np.float64)
+            std = np.where(std > 1e-6 * np.maximum(np.abs(mean), 1e-12), std, 1.0)  # constant band: centre only
+            out = (flat - mean) / std
+            info.update(mean=mean.tolist(), std=std.tolist())
+        else:
+            raise InputError(f"normalisation method must be 'snv', 'brightness' or 'standard'; got {method!r}")
+        X = np.moveaxis(out.reshape(x.shape), -1, 1).astype(np.float32)
+        return replace(self, X=np.ascontiguousarray(X), metadata=dict(self.metadata, normalisation=info))
+
     def write_summary(self, path):
         """Write :meth:`summary` as CSV, atomically. Returns ``path``."""
         from ..raster import atomic_path, check_output_path

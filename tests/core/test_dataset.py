@@ -168,3 +168,37 @@ def test_augment_wavelength_shift_is_linear_interpolation():
     shift = np.random.default_rng(0).uniform(-50, 50, 1)[0]
     expected = np.interp(np.clip(wl + shift, 100, 300), wl, [0, 1, 2])
     np.testing.assert_allclose(out.X[1], expected, atol=1e-6)
+
+
+def test_normalised_methods(scene):
+    ts = build_training_set(scene["cube"], scene["rois"], label_field="mineral", patch_size=3)
+    snv = ts.normalised("snv")
+    centre = snv.X[:, :, 1, 1]
+    np.testing.assert_allclose(centre.mean(axis=1), 0, atol=1e-5)
+    np.testing.assert_allclose(centre.std(axis=1), 1, atol=1e-4)
+    std = ts.normalised("standard")
+    np.testing.assert_allclose(std.X.transpose(0, 2, 3, 1).reshape(-1, 6).mean(axis=0), 0, atol=1e-5)
+    assert len(std.metadata["normalisation"]["mean"]) == 6
+    with pytest.raises(InputError, match="normalisation method"):
+        ts.normalised("minmax")
+
+
+def test_empty_geometry_is_named(scene):
+    frame = scene["frame"].copy()
+    frame.loc[0, "geometry"] = box(0, 0, 1, 1).buffer(-5)  # empty polygon
+    with pytest.raises(InputError, match="ROIs with empty geometry: 1;"):
+        build_training_set(scene["cube"], frame, label_field="mineral")
+
+
+def test_demo_scene_regression_targets(demo_scene, tmp_path):
+    """The lead's demo: rois.gpkg carries XRD % and assay ppm per ROI (targets constant within a ROI)."""
+    ts = build_training_set(demo_scene["cube"], demo_scene["rois"], target_fields=["xrd_kaolinite", "Zn_ppm"],
+                            max_pixels_per_roi=10, seed=0)
+    assert ts.y.shape == (len(ts.X), 2) and ts.target_names == ["xrd_kaolinite", "Zn_ppm"]
+    assert ts.X.shape[1] == 224 and np.all(np.diff(ts.wavelengths_nm) > 0)
+    for g in np.unique(ts.groups):
+        assert len(np.unique(ts.y[ts.groups == g], axis=0)) == 1
+    back = TrainingSet.load(ts.save(str(tmp_path / "demo.h5")))
+    np.testing.assert_array_equal(back.y, ts.y)
+    summary = back.summary()
+    assert list(summary["target"]) == ["xrd_kaolinite", "Zn_ppm"] and summary["n_rois"].iloc[0] == 27
