@@ -1,0 +1,195 @@
+"""Learning benchmarks: remine vs scikit-learn / bare model.predict, same data, same run.
+
+1. RBF-SVM prediction on 200 000 pixels x 224 bands: remine FastSVC.predict (BLAS over support
+   vectors) vs scikit-learn SVC.predict (libsvm) on the same fitted model. SVC.predict is timed on a
+   subsample (``--svc-pixels``, default 20 000) and extrapolated linearly to 200 000 pixels (its cost
+   is exactly proportional to the pixel count); labels are compared on that subsample.
+2. predict_raster end-to-end (GeoTIFF in, class map out, block-wise) vs bare ``model.predict`` on the
+   same pixels already in memory, for ExtraTrees and XGBoost.
+
+Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own.
+Spectra: linear mixtures of nine USGS library minerals (224 AVIRIS bands) + noise, seeded.
+
+Usage: python benchmarks/bench_learn.py --out bench-output/bench_learn.json
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+MINERALS = ["Kaolinite CM9", "Muscovite GDS107", "Chlorite HS179.3B", "Montmorillonite CM20", "Alunite GDS84 Na03",
+            "Jarosite GDS99 K,Sy 200C", "Goethite WS222", "Gypsum HS333.3B", "Calcite WS272"]
+
+
+def library():
+    from remine.core.data import usgs_library
+
+    names, wl, _, refl = usgs_library()
+    return wl, np.array([refl[names.index(n)] for n in MINERALS])
+
+
+def pixels(n, seed):
+    """(n, 224) float32 mixtures and (n,) dominant-mineral labels."""
+    wl, spectra = library()
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.full(len(spectra), 0.3), n)
+    X = (w @ spectra) * rng.uniform(0.85, 1.15, (n, 1)) + 0.01 * rng.standard_normal((n, spectra.shape[1]))
+    return X.astype(np.float32), np.array([f"m{k}" for k in np.argmax(w, axis=1)])
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def part_svm(args):
+    from sklearn.svm import SVC
+
+    from remine.core.learn.svm import FastSVC
+
+    Xtr, ytr = pixels(args.train, seed=1)
+    cls = FastSVC if args.side == "remine" else SVC
+    model = cls(C=10.0, gamma="scale", probability=False).fit(Xtr, ytr)
+    n = args.pixels if args.side == "remine" else args.svc_pixels
+    X, _ = pixels(args.pixels, seed=2)
+    X = X[:n]
+    if args.side == "remine":
+        model.predict(X[:1000])  # compile/warm the numba kernel outside the timing
+    t = time.perf_counter()
+    labels = model.predict(X)
+    seconds = time.perf_counter() - t
+    np.save(args.labels, labels[:args.svc_pixels].astype("U8"))
+    return {"seconds": seconds, "pixels": int(n), "n_support_vectors": int(model.support_vectors_.shape[0]),
+            "peak_rss_mb": rss_mb()}
+
+
+def part_raster(args):
+    from remine.core.learn import load_model, predict_raster
+
+    model = load_model(args.model)
+    if args.side == "remine":
+        t = time.perf_counter()
+        predict_raster(model, args.cube, args.map, probabilities=args.proba, uncertainty=args.proba,
+                       max_bytes=args.max_bytes)
+        seconds = time.perf_counter() - t
+    else:
+        import rasterio
+
+        with rasterio.open(args.cube) as ds:
+            X = ds.read().reshape(ds.count, -1).T.copy()
+        t = time.perf_counter()
+        model.estimator.predict(X)
+        seconds = time.perf_counter() - t
+    return {"seconds": seconds, "peak_rss_mb": rss_mb(), "model_file_mb": os.path.getsize(args.model) / 2**20}
+
+
+def child(part, side, **kw):
+    """Run one side in a fresh interpreter; returns its JSON result."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--part", part, "--side", side]
+    for k, v in kw.items():
+        if v is True:
+            cmd.append(f"--{k.replace('_', '-')}")
+        elif v is not False and v is not None:
+            cmd += [f"--{k.replace('_', '-')}", str(v)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_cube(path, n_side, seed):
+    """Uncompressed tiled float32 GeoTIFF (n_side x n_side px, 224 bands) with wavelengths."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from remine.core.raster import write_spectral_tags
+
+    wl, _ = library()
+    X, _ = pixels(n_side * n_side, seed)
+    profile = dict(driver="GTiff", width=n_side, height=n_side, count=X.shape[1], dtype="float32",
+                   crs="EPSG:32630", transform=from_origin(500000, 7000000, 0.5, 0.5), tiled=True,
+                   blockxsize=256, blockysize=256, interleave="pixel", nodata=None)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(X.T.reshape(X.shape[1], n_side, n_side))
+        write_spectral_tags(dst, wl)
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--pixels", type=int, default=200_000)
+    ap.add_argument("--svc-pixels", type=int, default=20_000)
+    ap.add_argument("--train", type=int, default=3000)
+    ap.add_argument("--raster-side", type=int, default=448, help="cube side in pixels (448^2 = 200 704 px)")
+    ap.add_argument("--max-bytes", type=int, default=256 * 2**20)
+    ap.add_argument("--part", default=None)
+    ap.add_argument("--side", default=None)
+    ap.add_argument("--labels", default=None)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--cube", default=None)
+    ap.add_argument("--map", default=None)
+    ap.add_argument("--proba", action="store_true")
+    args = ap.parse_args()
+    if args.part:
+        print(json.dumps({"svm": part_svm, "raster": part_raster}[args.part](args)))
+        return
+
+    from remine.core.learn import TrainingSet, fit_model, save_model
+
+    result = {"machine": f"{os.cpu_count()} CPUs, shared with other jobs", "pixels": args.pixels, "bands": 224}
+    with tempfile.TemporaryDirectory() as tmp:
+        # --- 1. RBF-SVM -------------------------------------------------------------------------
+        lab = {s: os.path.join(tmp, f"{s}.npy") for s in ("remine", "sklearn")}
+        common = dict(pixels=args.pixels, svc_pixels=args.svc_pixels, train=args.train)
+        fast = child("svm", "remine", labels=lab["remine"], **common)
+        ref = child("svm", "sklearn", labels=lab["sklearn"], **common)
+        same = np.array_equal(np.load(lab["remine"]), np.load(lab["sklearn"]))
+        svc_full = ref["seconds"] * args.pixels / ref["pixels"]
+        result["svm_predict"] = {
+            "remine_FastSVC_seconds": fast["seconds"], "sklearn_SVC_seconds_measured": ref["seconds"],
+            "sklearn_SVC_pixels_measured": ref["pixels"],
+            "sklearn_SVC_seconds_extrapolated_to_all_pixels": svc_full,
+            "speedup": svc_full / fast["seconds"], "labels_identical_on_measured_subsample": bool(same),
+            "n_support_vectors": fast["n_support_vectors"], "remine_peak_rss_mb": fast["peak_rss_mb"],
+            "sklearn_peak_rss_mb": ref["peak_rss_mb"],
+            "note": "SVC.predict timed on the subsample and extrapolated linearly (libsvm cost is per pixel)"}
+        print(json.dumps({"svm_predict": result["svm_predict"]}), flush=True)
+
+        # --- 2. predict_raster vs bare model.predict ---------------------------------------------
+        cube = write_cube(os.path.join(tmp, "cube.tif"), args.raster_side, seed=3)
+        wl, _ = library()
+        Xtr, ytr = pixels(args.train, seed=1)
+        ts = TrainingSet(X=Xtr, y=ytr, groups=np.arange(len(ytr)) // 20, coords=np.zeros((len(ytr), 2)),
+                         wavelengths_nm=wl, classes=sorted(set(ytr)))
+        result["predict_raster"] = {}
+        for name in ("extratrees", "xgboost"):
+            model_path = save_model(os.path.join(tmp, f"{name}.rmodel"), fit_model(name, ts))
+            kw = dict(model=model_path, cube=cube, map=os.path.join(tmp, f"{name}.tif"), max_bytes=args.max_bytes)
+            bare = child("raster", "bare", **kw)
+            rem = child("raster", "remine", **kw)
+            rem_p = child("raster", "remine", proba=True, **kw)
+            bound = args.max_bytes / 2**20 + rem["model_file_mb"] + 300
+            result["predict_raster"][name] = {
+                "bare_predict_seconds": bare["seconds"], "predict_raster_seconds": rem["seconds"],
+                "throughput_ratio": bare["seconds"] / rem["seconds"],
+                "predict_raster_with_probabilities_and_uncertainty_seconds": rem_p["seconds"],
+                "bare_peak_rss_mb": bare["peak_rss_mb"], "predict_raster_peak_rss_mb": rem["peak_rss_mb"],
+                "predict_raster_with_probabilities_peak_rss_mb": rem_p["peak_rss_mb"],
+                "rss_bound_mb (max_bytes + model file + 300)": bound,
+                "within_rss_bound": bool(max(rem["peak_rss_mb"], rem_p["peak_rss_mb"]) <= bound),
+                "pixels": args.raster_side ** 2}
+            print(json.dumps({name: result["predict_raster"][name]}), flush=True)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
