@@ -55,7 +55,8 @@ def read_points(path, field=None, layer=None, crs=None):
     Parameters
     ----------
     path : str
-        ``.gpkg``, ``.shp``, ``.geojson`` ... (point geometries, 2D or 3D) or ``.csv`` with x/y columns
+        ``.gpkg``, ``.shp``, ``.geojson`` ... (point geometries, 2D or 3D; a QGIS source such as
+        ``a.gpkg|layername=samples`` is understood) or ``.csv`` with x/y columns
         (names ``x``/``y``, ``easting``/``northing``, ``lon``/``lat``..., case-insensitive; an optional ``z``).
     field : str, optional
         Numeric column to return as ``values``. Rows where it is missing/NaN are dropped (counted in
@@ -75,6 +76,7 @@ def read_points(path, field=None, layer=None, crs=None):
         missing file, unreadable format, non-point geometries, unknown or non-numeric field,
         CSV without recognisable x/y columns, fewer than one valid point.
     """
+    path, layer = split_source(path, layer)
     if not os.path.exists(path):
         raise InputError(f"point file {path} does not exist; expected a GeoPackage, Shapefile or CSV file")
     if path.lower().endswith((".csv", ".txt")):
@@ -97,6 +99,16 @@ def read_points(path, field=None, layer=None, crs=None):
     table = table.loc[keep].reset_index(drop=True)
     return PointTable(coords[keep], None if values is None else values[keep], file_crs, ids[keep], table,
                       n_dropped)
+
+
+def split_source(source, layer=None):
+    """``"a.gpkg|layername=samples"`` -> ``("a.gpkg", "samples")``; a plain path is returned with ``layer``."""
+    parts = str(source).split("|")
+    for opt in parts[1:]:
+        key, _, value = opt.partition("=")
+        if key.strip().lower() == "layername" and layer is None:
+            layer = value.strip()
+    return parts[0], layer
 
 
 def _read_vector(path, layer):

@@ -11,16 +11,16 @@ Models take gstat-style parameters ``psill`` (partial sill), ``range_`` (range p
 """
 from .anisotropy import Anisotropy
 from .cv import CrossValidation, cross_validate
-from .fit import fit_variogram
+from .fit import auto_model, fit_variogram, initial_model
 from .kriging import (ExternalDriftKriging, OrdinaryKriging, SimpleKriging, UniversalKriging,
                       block_discretisation, ordinary_kriging)
 from .models import (MODELS, Exponential, Gaussian, Matern, NestedModel, Nugget, Power, Spherical,
-                     VariogramModel, model_from_dict)
-from .raster import auto_model, krige_raster
+                     VariogramModel, model_from_dict, read_model_json, write_model_json)
+from .raster import krige_raster
 from .variogram import ExperimentalVariogram, experimental_variogram, variogram_map
 
 __all__ = ["experimental_variogram", "fit_variogram", "Spherical", "Exponential", "Gaussian", "Matern", "Nugget",
            "OrdinaryKriging", "ordinary_kriging", "cross_validate", "krige_raster", "Power", "NestedModel",
            "VariogramModel", "MODELS", "model_from_dict", "Anisotropy", "SimpleKriging", "UniversalKriging",
            "ExternalDriftKriging", "block_discretisation", "ExperimentalVariogram", "variogram_map",
-           "CrossValidation", "auto_model"]
+           "CrossValidation", "auto_model", "initial_model", "read_model_json", "write_model_json"]

@@ -119,3 +119,39 @@ def fit_variogram(experimental, model, weights="npairs_over_h2", fit_nugget=True
                       "initial values closer to the sample variogram (sill ≈ variance of the values)",
                       RemineWarning, stacklevel=2)
     return fitted
+
+
+def initial_model(name, experimental, variance):
+    """gstat-like initial values for ``name`` (a key of MODELS): nugget = 10 % and partial sill = 90 % of the
+    sample variance, range = half the cutoff (power: exponent 1, scale from the last bin)."""
+    from .models import MODELS
+
+    if name not in MODELS:
+        raise InputError(f"variogram model '{name}' unknown; expected one of spherical, exponential, gaussian, "
+                         "matern, power")
+    cls = MODELS[name]
+    if cls.__name__ == "Power":
+        return cls(psill=float(experimental.gamma[-1] / experimental.lags[-1]), exponent=1.0, nugget=0.1 * variance)
+    if cls.__name__ == "Nugget":
+        return cls(nugget=variance)
+    rng = experimental.cutoff / 2.0 / (3.0 if cls.__name__ == "Exponential" else 1.0)
+    return cls(psill=0.9 * variance, range_=rng, nugget=0.1 * variance)
+
+
+def auto_model(coords, values, model="spherical", drift=None, **variogram_kwargs):
+    """Fit a ``model`` (name) to the sample variogram with gstat's defaults and :func:`initial_model` values.
+
+    With ``drift`` (n, p) the variogram is that of the residuals of a least-squares fit of the values on
+    ``[1, drift]`` (the model external drift kriging needs).
+    """
+    from .variogram import experimental_variogram
+
+    values = np.asarray(values, float)
+    if drift is not None:
+        d = np.asarray(drift, float).reshape(len(values), -1)
+        ok = np.all(np.isfinite(d), axis=1) & np.isfinite(values)
+        design = np.column_stack([np.ones(ok.sum()), d[ok]])
+        coef = np.linalg.lstsq(design, values[ok], rcond=None)[0]
+        coords, values = np.asarray(coords, float)[ok], values[ok] - design @ coef
+    ev = experimental_variogram(coords, values, **variogram_kwargs)
+    return fit_variogram(ev, initial_model(model, ev, float(np.nanvar(values))))

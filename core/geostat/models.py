@@ -242,3 +242,36 @@ def pseudo_sill(model, extent):
     if model.bounded:
         return model.sill
     return 2.0 * float(model.gamma(np.array([max(extent, 1e-12)]))[0]) + model.nugget
+
+
+def write_model_json(model, path):
+    """Write ``model.to_dict()`` (plus fit information when present) as JSON; returns the path."""
+    import json
+
+    d = model.to_dict()
+    info = getattr(model, "fit_info_", None)
+    if info is not None:
+        d["fit"] = {k: v for k, v in info.items() if k != "message"}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(d, f, indent=2)
+    return path
+
+
+def read_model_json(path):
+    """Read a model written by :func:`write_model_json` (or any ``{"model": name, ...}`` JSON)."""
+    import json
+
+    from ..errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read a variogram model from {path}: {exc}; expected JSON such as "
+                         '{"model": "spherical", "psill": 0.59, "range_": 897, "nugget": 0.05}') from exc
+    d.pop("fit", None)
+    try:
+        return model_from_dict(d)
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"{path} does not describe a variogram model ({exc}); expected keys model, psill, "
+                         "range_, nugget") from exc

@@ -6,19 +6,10 @@ import numpy as np
 
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, map_blocks
 from ..errors import InputError, RemineWarning
+from ..raster import raster_info
 from ..points import PointTable, check_projected, check_same_crs, read_points
-from .fit import fit_variogram
+from .fit import auto_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
-from .models import Spherical
-from .variogram import experimental_variogram
-
-
-def auto_model(coords, values):
-    """Spherical model fitted to gstat's default sample variogram, started from sill = variance, range =
-    half the cutoff, nugget = 10 % of the variance."""
-    ev = experimental_variogram(coords, values)
-    var = float(np.var(values))
-    return fit_variogram(ev, Spherical(psill=0.9 * var, range_=ev.cutoff / 2.0, nugget=0.1 * var))
 
 
 def grid_from_extent(extent, pixel_size, crs=None):
@@ -35,8 +26,6 @@ def grid_from_extent(extent, pixel_size, crs=None):
 
 
 def _as_grid(grid_like, extent, pixel_size, crs):
-    from ..raster import raster_info
-
     if grid_like is not None:
         if isinstance(grid_like, GridSpec):
             return grid_like
@@ -107,7 +96,7 @@ def sample_rasters(paths, coords):
 
 def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_size=None, crs=None, field=None,
                  model=None, kriger=None, n_neighbors=32, drift=None, max_bytes=DEFAULT_MAX_BYTES, progress=None,
-                 executor=None):
+                 executor=None, prediction_path=None, variance_path=None):
     """Krige sample points onto a grid; write ``<out_prefix>_prediction.tif`` and ``<out_prefix>_variance.tif``.
 
     Parameters
@@ -115,8 +104,10 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     points : str (GeoPackage/Shapefile/CSV path, with ``field``) | PointTable | (coords (n, 2), values (n,))
     grid_like : str (template raster) | GridSpec, or use ``extent`` (xmin, ymin, xmax, ymax) + ``pixel_size``
         (metres) + ``crs``.
-    out_prefix : str – path prefix of the two GeoTIFFs (float32, NaN nodata).
-    model : VariogramModel, optional – default: a spherical model fitted to the sample variogram.
+    out_prefix : str – path prefix of the two GeoTIFFs (float32, NaN nodata); or give ``prediction_path`` and
+        ``variance_path`` explicitly.
+    model : VariogramModel or model name, optional – a name (default "spherical") fits that model to the sample
+        variogram (of log values for a log-normal kriger, of drift residuals with ``drift``).
     kriger : unfitted kriging estimator, optional – default ``OrdinaryKriging(model, n_neighbors)``
         (``ExternalDriftKriging`` when ``drift`` is given).
     drift : list of str, optional – single-band rasters on the output grid used as external drift.
@@ -130,8 +121,10 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     ------
     InputError: geographic CRS, points and grid in different CRS, < 3 valid points, bad grid or output path.
     """
-    if out_prefix is None:
-        raise InputError("out_prefix is needed (path prefix of the prediction and variance GeoTIFFs)")
+    if out_prefix is None and (prediction_path is None or variance_path is None):
+        raise InputError("out_prefix (or prediction_path and variance_path) is needed for the output GeoTIFFs")
+    prediction_path = prediction_path or f"{out_prefix}_prediction.tif"
+    variance_path = variance_path or f"{out_prefix}_variance.tif"
     pts = _as_points(points, field)
     grid = _as_grid(grid_like, extent, pixel_size, crs)
     check_projected(pts.crs, "points")
@@ -141,18 +134,29 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     drift_at_points = None
     if drift:
         drift = list(drift)
+        for path in drift:
+            count = raster_info(path).count
+            if count != 1:
+                raise InputError(f"drift raster {path} has {count} bands; expected single-band rasters (one "
+                                 "per drift variable)")
         drift_at_points = sample_rasters(drift, coords)
         kriger = kriger if kriger is not None else ExternalDriftKriging(model, n_neighbors=n_neighbors)
-    if model is None and kriger is None:
-        model = auto_model(coords, values)
+    if kriger is not None and kriger.model is not None:
+        model = kriger.model
+    if model is None or isinstance(model, str):
+        lognormal = getattr(kriger, "lognormal", False)
+        if lognormal and np.nanmin(values) <= 0:
+            raise InputError(f"lognormal kriging needs values > 0; got min {np.nanmin(values):g}")
+        model = auto_model(coords, np.log(values) if lognormal else values, model=model or "spherical",
+                           drift=drift_at_points)
     if kriger is None:
         kriger = OrdinaryKriging(model, n_neighbors=n_neighbors)
     if kriger.model is None:
-        kriger.set_params(model=auto_model(coords, values))
+        kriger.set_params(model=model)
     kriger.fit(coords, values, drift=drift_at_points) if drift else kriger.fit(coords, values)
     frac = _check_extrapolation(grid, kriger.coords_, kriger.model.practical_range())
-    outputs = [BlockOutput(f"{out_prefix}_prediction.tif", 1, band_names=["prediction"]),
-               BlockOutput(f"{out_prefix}_variance.tif", 1, band_names=["variance"])]
+    outputs = [BlockOutput(prediction_path, 1, band_names=["prediction"]),
+               BlockOutput(variance_path, 1, band_names=["variance"])]
     paths = map_blocks(functools.partial(_krige_block, kriger=kriger), drift or [], outputs, max_bytes=max_bytes,
                        progress=progress, executor=executor, grid=grid, work_factor=10.0)
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),

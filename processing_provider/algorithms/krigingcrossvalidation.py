@@ -1,0 +1,72 @@
+"""remine:krigingcrossvalidation — leave-one-out / k-fold / spatial cross-validation of ordinary kriging."""
+from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterField,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterVectorLayer)
+
+from ...core.geostat import OrdinaryKriging
+from ...core.geostat.cv import SCHEMES
+from ...core.geostat.report import cross_validation_analysis, load_or_fit_model
+from ...core.points import read_points
+from ..base import RemineAlgorithm
+from .ordinarykriging import model_parameters, read_model
+
+SCHEME_LABELS = ["Leave-one-out (closed form)", "k-fold (random folds)", "Spatial k-fold (k-means clusters)"]
+
+
+class KrigingCrossValidation(RemineAlgorithm):
+    NAME = "krigingcrossvalidation"
+    DISPLAY = "Kriging cross-validation"
+    GROUP = "Geostatistics"
+    HELP = """Cross-validates ordinary kriging of a point field with a fixed variogram model and reports how good
+the predictions and their variances are. Leave-one-out is computed without refitting each point: the closed
+form of Dubrule (1983) for a global neighbourhood, one updated factorisation per point for a local one
+(10 000 points with 32 neighbours in about a second). k-fold uses random folds; spatial k-fold uses k-means
+clusters of the coordinates, which tests prediction into unsampled areas.
+
+<b>Inputs</b>
+<ul><li><b>Sample points</b> (projected CRS) and <b>Field</b>; <b>Variogram model</b> (JSON from
+<i>remine:variogram</i>, or fitted automatically); <b>Neighbours</b> (0 = all).</li>
+<li><b>Scheme</b>, <b>Number of folds</b>, <b>Seed</b>.</li></ul>
+<b>Outputs</b>
+<ul><li><b>Table</b> (CSV): x, y, observed, predicted, variance, residual, zscore, fold per sample.</li>
+<li><b>Report</b> (HTML): RMSE, MAE, R², Pearson r, mean error, mean standardised error, mean squared
+deviation ratio (≈ 1 when the variance is right), observed-vs-predicted plot, residual map.</li></ul>
+<b>Reference</b>: Dubrule, O. (1983), Cross validation of kriging in a unique neighborhood, Math. Geol. 15(6),
+687–699; Roberts, D. R. et al. (2017), Cross-validation strategies for data with temporal, spatial,
+hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
+
+    def initAlgorithm(self, config=None):
+        self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
+                                                            [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
+                                                      type=QgsProcessingParameterField.Numeric))
+        model_parameters(self)
+        self.addParameter(QgsProcessingParameterEnum("SCHEME", "Scheme", options=SCHEME_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber("K", "Number of folds (k-fold, spatial)",
+                                                       QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=2))
+        self.addParameter(QgsProcessingParameterNumber("SEED", "Seed", QgsProcessingParameterNumber.Integer,
+                                                       defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_TABLE", "Cross-validation table",
+                                                                "CSV (*.csv)"))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML (*.html)",
+                                                                optional=True))
+
+    def compute(self, parameters, context, progress):
+        source = self.parameterAsVectorLayer(parameters, "INPUT", context).source()
+        field = self.parameterAsString(parameters, "FIELD", context)
+        model = read_model(self, parameters, context)
+        if isinstance(model, str):
+            pts = read_points(source, field)
+            model = load_or_fit_model(None, pts.coords, pts.values, model=model)
+        k = self.parameterAsInt(parameters, "N_NEIGHBORS", context)
+        progress.report(0.1, "cross-validation")
+        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        table = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context)
+        cv = cross_validation_analysis(source, field, OrdinaryKriging(model, n_neighbors=k or None),
+                                       scheme=SCHEMES[self.parameterAsEnum(parameters, "SCHEME", context)],
+                                       k=self.parameterAsInt(parameters, "K", context),
+                                       seed=self.parameterAsInt(parameters, "SEED", context), table_path=table,
+                                       report_path=report or None)
+        progress.report(1.0)
+        self.metrics.update(cv.metrics, model=model.to_dict())
+        return {"OUTPUT_TABLE": table, "OUTPUT_REPORT": report or None}
