@@ -106,12 +106,16 @@ _HULL = None
 
 
 def _as_table(values, wavelengths_nm):
+    """(n, bands) float table of ``values``; a band-major view (``cube.reshape(bands, -1).T``) is kept
+    as it is (no copy: the kernel reads it strided)."""
     values = np.asarray(values)
     table = values.reshape(-1, values.shape[-1]) if values.ndim != 1 else values[None]
     wl = check_wavelengths(wavelengths_nm, table.shape[1], "spectra")
-    if not np.issubdtype(table.dtype, np.floating):
+    if table.dtype not in (np.float32, np.float64):
         table = table.astype(np.float64)
-    return values, np.ascontiguousarray(table), wl
+    if not (table.flags.c_contiguous or table.flags.f_contiguous):
+        table = np.ascontiguousarray(table)
+    return values, table, wl
 
 
 def continuum(values, wavelengths_nm):
@@ -132,9 +136,9 @@ def continuum(values, wavelengths_nm):
 
 def _run(values, wavelengths_nm, mode):
     values, table, wl = _as_table(values, wavelengths_nm)
-    out = np.empty(table.shape, dtype=table.dtype)
+    out = np.empty(table.shape, dtype=table.dtype, order="F" if not table.flags.c_contiguous else "C")
     _kernel()(table, wl, mode, out)
-    return out.reshape(values.shape)
+    return out.reshape(values.shape, order="A")
 
 
 def continuum_removed(values, wavelengths_nm, method="divide"):

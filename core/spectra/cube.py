@@ -18,18 +18,18 @@ FEATURE_BANDS = ("position_nm", "depth", "width_nm")
 
 
 def _pixels(block):
-    """(bands, rows, cols) -> (rows*cols, bands) view-like table."""
+    """(bands, rows, cols) -> (rows*cols, bands) table, a view (no copy)."""
     return block.reshape(block.shape[0], -1).T
 
 
 def _cube(table, shape):
-    return np.ascontiguousarray(table.T).reshape((table.shape[1],) + shape)
+    """(rows*cols, bands) table -> (bands, rows, cols); no copy for the band-major tables of the kernels."""
+    return table.T.reshape((table.shape[1],) + shape)
 
 
 def _continuum_block(arrays, info, wavelengths_nm, method):
     block = arrays[0]
-    out = continuum_removed(np.ascontiguousarray(_pixels(block)), wavelengths_nm, method)
-    return [_cube(out, block.shape[1:])]
+    return [_cube(continuum_removed(_pixels(block), wavelengths_nm, method), block.shape[1:])]
 
 
 def _band_range(info, min_nm, max_nm):
@@ -62,7 +62,7 @@ def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_n
                       fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
                       band_names=[info.band_names[i] for i in idx])
     map_blocks(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), [info], [out],
-               max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx], work_factor=4.0)
+               max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx], work_factor=1.5)
     return {"bands": int(len(idx)), "wavelengths_nm": wl}
 
 
