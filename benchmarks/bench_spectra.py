@@ -46,10 +46,12 @@ def qhull_removed(y, x):
     return y / np.interp(x, x[v], y[v])
 
 
-def side(name, n, total, scratch):
-    """Run one side on the first ``n`` of the ``total`` benchmark pixels; returns (seconds, extra dict)."""
-    x, wl, fwhm = pixels(total)
-    x = x[:n]
+def side(name, n, scratch):
+    """Run one side on the first ``n`` benchmark pixels (saved once by the parent); (seconds, extra dict)."""
+    from remine.core.data import usgs_library
+
+    _, wl, fwhm, _ = usgs_library()
+    x = np.load(os.path.join(scratch, "pixels.npy"), mmap_mode="r")[:n].copy()
     out_path = os.path.join(scratch, f"{name}.npy")
     if name == "remine_cr":
         from remine.core.spectra import continuum_removed
@@ -68,7 +70,7 @@ def side(name, n, total, scratch):
 
         get_hull_corrected(x[:100].astype(np.float64), vb=False)
         t = time.perf_counter()
-        y = get_hull_corrected(x, vb=False)
+        y = get_hull_corrected(x, vb=False)  # returns float64 (gfit works in double)
     elif name == "scipy_cr":
         x64 = x.astype(np.float64)
         t = time.perf_counter()
@@ -111,12 +113,12 @@ def side(name, n, total, scratch):
     else:
         raise SystemExit(f"unknown side {name}")
     seconds = time.perf_counter() - t
-    np.save(out_path, np.asarray(y, dtype=np.float64))
+    np.save(out_path, y)  # as computed (no copy)
     return seconds, {"n_pixels": n, "values": out_path}
 
 
 def compare(a, b, rows=None):
-    a, b = np.load(a), np.load(b)
+    a, b = np.load(a).astype(np.float64), np.load(b).astype(np.float64)
     if rows is not None:
         a, b = a[:rows], b[:rows]
     return float(np.nanmax(np.abs(a - b)))
@@ -129,20 +131,20 @@ def main():
     parser.add_argument("--scipy-pixels", type=int, default=10_000)
     parser.add_argument("--side")
     parser.add_argument("--n", type=int)
-    parser.add_argument("--total", type=int)
     parser.add_argument("--scratch")
     args = parser.parse_args()
     if args.side:
-        seconds, extra = side(args.side, args.n, args.total, args.scratch)
+        seconds, extra = side(args.side, args.n, args.scratch)
         _common.child_report(seconds, **extra)
         return
     scratch = tempfile.mkdtemp(prefix="bench_spectra_")
+    np.save(os.path.join(scratch, "pixels.npy"), pixels(args.pixels)[0])
     runs = {}
     for name, n in [("remine_cr", args.pixels), ("remine_cr_index", args.pixels), ("hylite_cr", args.pixels),
                     ("scipy_cr", args.scipy_pixels), ("remine_resample", args.pixels),
                     ("spectral_resample", args.pixels), ("remine_cr_raster", args.pixels),
                     ("remine_cr_whole_file", args.pixels)]:
-        r = _common.run_side("__main__", name, "--n", n, "--total", args.pixels, "--scratch", scratch)
+        r = _common.run_side("__main__", name, "--n", n, "--scratch", scratch)
         r["px_per_s"] = round(r["n_pixels"] / r["seconds"])
         runs[name] = r
     cr, hy, sp = runs["remine_cr"], runs["hylite_cr"], runs["scipy_cr"]

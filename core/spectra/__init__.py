@@ -12,14 +12,24 @@ from .library import SpectralLibrary, check_wavelengths, library_from_rois
 from .preprocess import bad_band_mask, brightness_normalise, derivative, savgol, snv, splice_correction
 from .resample import resample
 from .sensors import SENSORS, sensor_bands
-from .transformers import (BadBandRemover, BrightnessNormaliser, ContinuumRemover, Derivative, Resampler, SavGol,
-                           SNV, SpliceCorrector)
+
+TRANSFORMERS = ("Resampler", "ContinuumRemover", "SavGol", "Derivative", "SNV", "BrightnessNormaliser",
+                "BadBandRemover", "SpliceCorrector")
+
+
+def __getattr__(name):
+    """The scikit-learn transformers load on first use (importing scikit-learn costs ~1 s)."""
+    if name in TRANSFORMERS:
+        from . import transformers
+
+        return getattr(transformers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SpectralLibrary", "read_library", "write_library", "resample", "continuum_removed", "savgol", "derivative",
     "snv", "bad_band_mask", "absorption_feature", "fuse",
     "continuum", "brightness_normalise", "splice_correction", "band_depth", "mineral_indices", "INDICES",
     "WINDOWS_NM", "library_from_rois", "check_wavelengths", "FusedFeatures", "SENSORS", "sensor_bands",
-    "Resampler", "ContinuumRemover", "SavGol", "Derivative", "SNV", "BrightnessNormaliser", "BadBandRemover",
-    "SpliceCorrector",
+    *TRANSFORMERS,
 ]

@@ -33,36 +33,29 @@ def resampling_matrix(wavelengths_nm, target_wavelengths_nm, target_fwhm_nm=None
     if tgt[-1] < src[0] or tgt[0] > src[-1]:
         raise InputError(f"target wavelengths {tgt[0]:g}–{tgt[-1]:g} nm do not overlap the source range "
                          f"{src[0]:g}–{src[-1]:g} nm")
-    spacing = np.gradient(src) if len(src) > 1 else np.ones(1)
-    trapezoid = np.empty_like(src)  # trapezoid-rule width of each source band
-    trapezoid[1:-1] = (src[2:] - src[:-2]) / 2
-    trapezoid[0], trapezoid[-1] = (src[1] - src[0]) / 2, (src[-1] - src[-2]) / 2
-    rows, cols, vals = [], [], []
-    for j, c in enumerate(tgt):
-        if c < src[0] or c > src[-1]:
-            continue
-        sigma = 0.0
-        if fwhm is not None:
-            sigma2 = (fwhm[j] * FWHM_TO_SIGMA) ** 2
-            if src_fwhm is not None:
-                sigma2 -= np.interp(c, src, src_fwhm * FWHM_TO_SIGMA) ** 2
-            sigma = np.sqrt(max(sigma2, 0.0))
-        if sigma <= 0.1 * np.interp(c, src, spacing):
-            i = int(np.clip(np.searchsorted(src, c), 1, len(src) - 1))
-            w = (c - src[i - 1]) / (src[i] - src[i - 1])
-            rows += [i - 1, i]
-            cols += [j, j]
-            vals += [1.0 - w, w]
-            continue
-        lo, hi = np.searchsorted(src, [c - TRUNCATE_SIGMA * sigma, c + TRUNCATE_SIGMA * sigma])
-        idx = np.arange(max(lo - 1, 0), min(hi + 1, len(src)))
-        w = np.exp(-0.5 * ((src[idx] - c) / sigma) ** 2) * trapezoid[idx]
-        if w.sum() <= 0:
-            continue
-        rows += idx.tolist()
-        cols += [j] * len(idx)
-        vals += (w / w.sum()).tolist()
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(src), len(tgt)))
+    trapezoid = np.gradient(src) if len(src) > 1 else np.ones(1)  # = trapezoid-rule band widths
+    trapezoid[[0, -1]] /= 2 if len(src) > 1 else 1
+    sigma = np.zeros(len(tgt))
+    if fwhm is not None:
+        sigma2 = (fwhm * FWHM_TO_SIGMA) ** 2
+        if src_fwhm is not None:
+            sigma2 = sigma2 - np.interp(tgt, src, src_fwhm * FWHM_TO_SIGMA) ** 2
+        sigma = np.sqrt(np.clip(sigma2, 0.0, None))
+    inside = (tgt >= src[0]) & (tgt <= src[-1])
+    narrow = sigma <= 0.1 * np.interp(tgt, src, np.gradient(src) if len(src) > 1 else np.ones(1))
+    weights = np.zeros((len(src), len(tgt)))
+    gauss = inside & ~narrow
+    if gauss.any():  # Gaussian SRF × trapezoid widths, truncated at ±4 σ, normalised to sum 1
+        z = (src[:, None] - tgt[None, gauss]) / sigma[None, gauss]
+        w = np.where(np.abs(z) <= TRUNCATE_SIGMA + 1, np.exp(-0.5 * z ** 2), 0.0) * trapezoid[:, None]
+        weights[:, gauss] = w / w.sum(axis=0, keepdims=True)
+    lin = np.flatnonzero(inside & narrow)  # linear interpolation between the two nearest source bands
+    if lin.size:
+        hi = np.clip(np.searchsorted(src, tgt[lin]), 1, len(src) - 1)
+        frac = (tgt[lin] - src[hi - 1]) / (src[hi] - src[hi - 1])
+        weights[hi - 1, lin] = 1.0 - frac
+        weights[hi, lin] += frac
+    return sparse.csr_matrix(weights)
 
 
 def _per_band(values, n, what):
