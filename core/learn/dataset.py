@@ -268,7 +268,7 @@ def build_training_set(cube_path, rois_path, label_field=None, id_field="roi_id"
     ROIs whose label or any target is missing are dropped with a warning.
     """
     from ..raster import raster_info
-    from ..spectra.rois import check_rois_have_pixels, iter_roi_pixels, read_rois
+    from ..spectra.rois import read_roi_pixels, read_rois
 
     progress = as_progress(progress)
     if label_field is None and target_fields is None and lab_table is None:
@@ -285,17 +285,15 @@ def build_training_set(cube_path, rois_path, label_field=None, id_field="roi_id"
     else:
         y_roi, target_names = _roi_targets(layer, lab_table, target_fields, id_field, progress)
     keep = np.array([v is not None for v in y_roi])
-    xs, ys, groups, coords, counts = [], [], [], [], []
-    pixel_progress = progress.sub(0.0, 1.0)
-    for i, pixels in iter_roi_pixels(cube_path, layer, patch_size, max_pixels_per_roi, seed, pixel_progress):
-        counts.append(0 if pixels is None else len(pixels.values))
-        if pixels is None or not keep[i]:
+    xs, ys, groups, coords = [], [], [], []
+    found = read_roi_pixels(cube_path, layer, patch_size, max_pixels_per_roi, seed, progress.sub(0.0, 0.95))
+    for i, pixels in enumerate(found):
+        if not keep[i]:
             continue
         xs.append(pixels.values)
         coords.append(pixels.coords)
         groups.append(np.full(len(pixels.values), layer.ids[i], dtype=np.int64))
         ys.append([y_roi[i]] * len(pixels.values))
-    check_rois_have_pixels(layer, counts)
     if not xs:
         raise InputError("no ROI has both pixels and a label/target; check the label and target fields")
     wavelengths = info.wavelengths_nm if info.wavelengths_nm is not None else np.full(info.count, np.nan)

@@ -164,7 +164,7 @@ def library_from_rois(cube_path, rois_path, statistic="mean", name_field=None, i
     import pandas as pd
 
     from ..raster import raster_info
-    from .rois import check_rois_have_pixels, iter_roi_pixels, read_rois
+    from .rois import read_roi_pixels, read_rois
 
     if statistic not in ("mean", "median", "all"):
         raise InputError(f"statistic must be 'mean', 'median' or 'all'; got {statistic!r}")
@@ -173,11 +173,8 @@ def library_from_rois(cube_path, rois_path, statistic="mean", name_field=None, i
     if name_field is not None and name_field not in layer.frame.columns:
         raise InputError(f"ROI layer has no field '{name_field}'")
     attrs = layer.frame.drop(columns="geometry")
-    names, rows, meta, counts = [], [], [], []
-    for i, pixels in iter_roi_pixels(cube_path, layer, progress=progress):
-        counts.append(0 if pixels is None else len(pixels.values))
-        if pixels is None:
-            continue
+    names, rows, meta = [], [], []
+    for i, pixels in enumerate(read_roi_pixels(cube_path, layer, progress=progress)):
         label = str(attrs[name_field].iloc[i]) if name_field else layer.id_labels[i]
         record = dict(attrs.iloc[i].to_dict(), roi_id=layer.id_labels[i])
         if statistic == "all":
@@ -189,6 +186,5 @@ def library_from_rois(cube_path, rois_path, statistic="mean", name_field=None, i
             rows.append(reduce(pixels.values, axis=0)[None])
             names.append(label)
             meta.append(dict(record, n_pixels=len(pixels.values)))
-    check_rois_have_pixels(layer, counts)
     return SpectralLibrary(names, info.wavelengths_nm, np.concatenate(rows), pd.DataFrame(meta), info.fwhm_nm,
                            {"source": str(cube_path), "statistic": statistic})

@@ -10,6 +10,9 @@ import numpy as np
 from ..errors import InputError
 from ..progress import as_progress
 
+TILE = 256  # GeoTIFF tile size of remine outputs; ROIs are visited tile by tile
+READ_BYTES = 128 * 2**20  # at most this much raster is read at once for a group of neighbouring ROIs
+
 
 @dataclass
 class RoiLayer:
@@ -110,19 +113,20 @@ class RoiPixels:
     coords: np.ndarray
 
 
-def iter_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, seed=0, progress=None,
-                    cube_kwargs=None):
-    """Yield ``(row_index, RoiPixels)`` for every ROI feature of ``layer`` (a :class:`RoiLayer`).
+def read_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, seed=0, progress=None,
+                    max_bytes=READ_BYTES):
+    """List of :class:`RoiPixels`, one per ROI feature of ``layer`` (a :class:`RoiLayer`), in layer order.
 
     A pixel belongs to a ROI when its centre lies inside the polygon and all its bands are finite.
     With ``patch_size`` k > 1 each pixel comes with its k×k neighbourhood (bands, k, k); neighbours
     outside the raster or at nodata take the centre pixel's spectrum. ``max_pixels_per_roi`` draws a
-    random subset (seeded, reproducible). ROIs outside the raster or without valid pixels raise
-    :class:`InputError` naming their ids, before any pixel is returned.
+    random subset (seeded, reproducible). ROIs outside the raster (checked before reading) or without
+    any valid pixel raise :class:`InputError` naming their ids. Neighbouring ROIs are read together, at
+    most ``max_bytes`` of raster at a time (more only for a single ROI larger than that).
     """
-    from rasterio.features import geometry_mask
+    import rasterio
 
-    from ..raster import raster_info, read_cube
+    from ..raster import raster_info
 
     progress = as_progress(progress)
     if int(patch_size) < 1 or int(patch_size) % 2 == 0:
@@ -130,34 +134,71 @@ def iter_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, see
     info = raster_info(cube_path)
     windows = _roi_windows(layer, info, patch_size // 2)
     rng = np.random.default_rng(seed)
-    for i, (geom, win) in enumerate(zip(layer.frame.geometry, windows)):
-        progress.check()
-        cube = read_cube(cube_path, window=win["read"], **(cube_kwargs or {}))
-        data = _pad(cube.data, win["pad"])
-        h = patch_size // 2
-        inner = data[:, h:data.shape[1] - h, h:data.shape[2] - h] if h else data
-        inside = geometry_mask([geom], out_shape=inner.shape[1:], transform=win["transform"], invert=True)
-        valid = inside & np.isfinite(inner).all(axis=0)
-        rows, cols = np.nonzero(valid)
-        if max_pixels_per_roi is not None and len(rows) > int(max_pixels_per_roi):
-            keep = np.sort(rng.choice(len(rows), int(max_pixels_per_roi), replace=False))
-            rows, cols = rows[keep], cols[keep]
-        if len(rows):
-            xs, ys = win["transform"] * (cols + 0.5, rows + 0.5)
-            coords = np.column_stack([xs, ys]).astype(np.float64)
-            values = inner[:, rows, cols].T if patch_size == 1 else _patches(data, rows, cols, patch_size)
-            yield i, RoiPixels(np.ascontiguousarray(values, dtype=np.float32), coords)
-        else:
-            yield i, None
-        progress.report((i + 1) / len(windows), f"ROI {layer.id_labels[i]}: {len(rows)} pixels")
-
-
-def check_rois_have_pixels(layer, counts):
-    """Raise :class:`InputError` naming the ROIs whose pixel count is 0."""
-    empty = [layer.id_labels[i] for i, n in enumerate(counts) if n == 0]
+    indexes = [int(b) + 1 for b in info.order]
+    found, done = [None] * len(windows), 0
+    with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(info.path) as ds:
+        for group, union in _read_groups(windows, 4 * info.count, max_bytes):
+            progress.check()
+            block = ds.read(indexes, window=union, out_dtype="float32")
+            if info.nodata is not None and not np.isnan(info.nodata):
+                block[block == np.float32(info.nodata)] = np.nan
+            for i in group:
+                w = windows[i]["read"]
+                r0, c0 = int(w.row_off - union.row_off), int(w.col_off - union.col_off)
+                data = _pad(block[:, r0:r0 + int(w.height), c0:c0 + int(w.width)], windows[i]["pad"])
+                found[i] = _extract(data, layer.frame.geometry.iloc[i], windows[i]["transform"], patch_size,
+                                    max_pixels_per_roi, rng)
+                done += 1
+                n = 0 if found[i] is None else len(found[i].values)
+                progress.report(done / len(windows), f"ROI {layer.id_labels[i]}: {n} pixels")
+    empty = [layer.id_labels[i] for i, pixels in enumerate(found) if pixels is None]
     if empty:
         raise InputError(f"ROIs without any valid pixel (smaller than a pixel or all nodata): "
                          f"{', '.join(map(str, empty))}; enlarge or delete them")
+    return found
+
+
+def _read_groups(windows, bytes_per_pixel, max_bytes=READ_BYTES):
+    """Group ROI windows (in tile order) whose union window stays under ``max_bytes``: each group is read
+    from the file once (tiles of compressed GeoTIFFs decode once instead of once per ROI).
+
+    Yields ``(row indices, union Window)``.
+    """
+    from rasterio.windows import Window
+
+    order = sorted(range(len(windows)), key=lambda k: (int(windows[k]["read"].row_off) // TILE,
+                                                      int(windows[k]["read"].col_off) // TILE, k))
+    group, box = [], None
+    for k in order:
+        w = windows[k]["read"]
+        edges = (w.row_off, w.col_off, w.row_off + w.height, w.col_off + w.width)
+        grown = edges if box is None else (min(box[0], edges[0]), min(box[1], edges[1]), max(box[2], edges[2]),
+                                           max(box[3], edges[3]))
+        if group and (grown[2] - grown[0]) * (grown[3] - grown[1]) * bytes_per_pixel > max_bytes:
+            yield group, Window(box[1], box[0], box[3] - box[1], box[2] - box[0])
+            group, grown = [], edges
+        group.append(k)
+        box = grown
+    if group:
+        yield group, Window(box[1], box[0], box[3] - box[1], box[2] - box[0])
+
+
+def _extract(data, geom, transform, patch_size, max_pixels, rng):
+    """Pixels (or patches) of padded ``data`` (bands, rows + 2h, cols + 2h) whose centres fall in ``geom``."""
+    from rasterio.features import geometry_mask
+
+    h = patch_size // 2
+    inner = data[:, h:data.shape[1] - h, h:data.shape[2] - h] if h else data
+    inside = geometry_mask([geom], out_shape=inner.shape[1:], transform=transform, invert=True)
+    rows, cols = np.nonzero(inside & np.isfinite(inner).all(axis=0))
+    if max_pixels is not None and len(rows) > int(max_pixels):
+        keep = np.sort(rng.choice(len(rows), int(max_pixels), replace=False))
+        rows, cols = rows[keep], cols[keep]
+    if not len(rows):
+        return None
+    xs, ys = transform * (cols + 0.5, rows + 0.5)
+    values = inner[:, rows, cols].T if patch_size == 1 else _patches(data, rows, cols, patch_size)
+    return RoiPixels(np.ascontiguousarray(values, dtype=np.float32), np.column_stack([xs, ys]).astype(np.float64))
 
 
 def _roi_windows(layer, info, halo):

@@ -202,3 +202,15 @@ def test_demo_scene_regression_targets(demo_scene, tmp_path):
     np.testing.assert_array_equal(back.y, ts.y)
     summary = back.summary()
     assert list(summary["target"]) == ["xrd_kaolinite", "Zn_ppm"] and summary["n_rois"].iloc[0] == 27
+
+
+def test_roi_reads_grouped_or_one_by_one_give_the_same_pixels(scene):
+    from remine.core.raster import raster_info
+    from remine.core.spectra.rois import read_roi_pixels, read_rois
+
+    layer = read_rois(scene["rois"], raster_info(scene["cube"]).crs)
+    together = read_roi_pixels(scene["cube"], layer, patch_size=3)
+    apart = read_roi_pixels(scene["cube"], layer, patch_size=3, max_bytes=1)  # one read per ROI
+    for a, b in zip(together, apart):
+        np.testing.assert_array_equal(a.values, b.values)
+        np.testing.assert_array_equal(a.coords, b.coords)
