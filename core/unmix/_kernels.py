@@ -4,11 +4,13 @@ Both solvers minimise ``0.5 a'Ga - c'a`` (``G = E E'`` of shape (m, m), ``c = E 
 which is ``0.5 ||x - E'a||^2`` up to a constant, so a pixel costs O(m^3) however many bands it has;
 the O(b m) part ``c = E x`` is one BLAS product for all pixels, done by the caller.
 
-- ``nonneg_ls``: ``a >= 0`` (Lawson & Hanson 1974, ch. 23, on the normal equations).
-- ``full_ls``: ``a >= 0`` and ``sum(a) == 1``, a primal active-set method (Nocedal & Wright 2006,
-  alg. 16.3). Start: solve with all endmembers free and drop the non-positive ones until the rest
-  are positive (feasible, optimal on its set; the best single endmember, a vertex of the simplex,
-  if a factorisation fails). The
+- ``sum_to_one=False`` (NNLS): ``a >= 0`` (Lawson & Hanson 1974, ch. 23, on the normal equations).
+- ``sum_to_one=True`` (FCLS): ``a >= 0`` and ``sum(a) == 1``, a primal active-set method (Nocedal & Wright 2006,
+  alg. 16.3).
+
+Start (``warm``, few endmembers): solve with all endmembers free and drop the non-positive ones until
+the rest are positive (feasible, optimal on its set). Otherwise (many endmembers, e.g. bundles), or if
+a factorisation fails: zero (NNLS) or the best single endmember, a vertex of the simplex (FCLS). The
   equality-constrained subproblem on the passive set P is solved in closed form:
   ``u = G_PP^-1 c_P``, ``v = G_PP^-1 1``, ``nu = (1'u - 1) / 1'v``, ``z = u - nu v``;
   the multipliers of the zero abundances are ``lambda_k = (G a - c)_k + nu`` and the solution is
@@ -114,17 +116,21 @@ def _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v):
 
 
 @njit(cache=True, nogil=True)
-def _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g):
-    """Active-set solve of one pixel into ``a`` (m,). Returns the number of iterations."""
+def _pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g):
+    """Active-set solve of one pixel into ``a`` (m,). Returns the number of iterations.
+
+    ``warm``: start from :func:`_warm_start` (few endmembers); otherwise, or if that fails, from zero
+    (non-negative only) or the closest vertex of the simplex (sum to one), adding endmembers one by one
+    (cheaper when the solution uses few of many endmembers, e.g. bundles).
+    """
     m = G.shape[0]
     for j in range(m):
-        a[j] = 0.0
-        passive[j] = False
         blocked[j] = False
-    if not _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v) and sum_to_one:
-        for j in range(m):  # fall back to the closest vertex of the simplex (always feasible)
+    if not (warm and _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v)):
+        for j in range(m):
             a[j] = 0.0
             passive[j] = False
+    if sum_to_one and not passive.any():
         best = 0
         best_val = np.inf
         for j in range(m):
@@ -138,12 +144,16 @@ def _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g):
     max_iter = 3 * m + 10
     while it < max_iter:
         it += 1
-        # gradient g = G a - c and the equality multiplier nu (0 without sum-to-one)
+        # gradient g = G a - c (over the non-zero abundances) and the equality multiplier nu
+        p = 0
+        for j in range(m):
+            if a[j] != 0.0:
+                idx[p] = j
+                p += 1
         for i in range(m):
             s = -c[i]
-            for j in range(m):
-                if a[j] != 0.0:
-                    s += G[i, j] * a[j]
+            for k in range(p):
+                s += G[i, idx[k]] * a[idx[k]]
             g[i] = s
         nu = 0.0
         if sum_to_one:
@@ -208,7 +218,7 @@ def _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g):
 
 
 @njit(cache=True, nogil=True)
-def _solve_range(G, C, out, tol, sum_to_one, start, stop):
+def _solve_range(G, C, out, tol, sum_to_one, warm, start, stop):
     m = G.shape[0]
     passive = np.zeros(m, dtype=np.bool_)
     blocked = np.zeros(m, dtype=np.bool_)
@@ -224,13 +234,13 @@ def _solve_range(G, C, out, tol, sum_to_one, start, stop):
             for j in range(m):
                 out[n, j] = np.nan
             continue
-        _pixel(G, c, a, tol, sum_to_one, passive, blocked, idx, L, u, v, g)
+        _pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g)
         for j in range(m):
             out[n, j] = a[j]
 
 
 @njit(cache=True, parallel=True)
-def active_set(G, C, tol, sum_to_one, n_chunks):
+def active_set(G, C, tol, sum_to_one, warm, n_chunks):
     """Solve every row of ``C`` (n, m) against ``G`` (m, m); NaN rows give NaN. Returns (n, m)."""
     n = C.shape[0]
     out = np.empty((n, G.shape[0]))
@@ -239,5 +249,5 @@ def active_set(G, C, tol, sum_to_one, n_chunks):
         start = k * step
         stop = min(n, start + step)
         if start < stop:
-            _solve_range(G, C, out, tol, sum_to_one, start, stop)
+            _solve_range(G, C, out, tol, sum_to_one, warm, start, stop)
     return out

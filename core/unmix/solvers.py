@@ -23,6 +23,8 @@ from ..errors import InputError
 
 #: relative tolerance on the KKT multipliers (scaled by the largest diagonal entry of the Gram matrix)
 KKT_TOL = 1e-11
+#: up to this many endmembers the active set starts from the all-free solution, beyond from one endmember
+WARM_START_MAX = 12
 #: pixels per chunk of the float64 products
 CHUNK = 4096
 #: endmember pairs closer than this spectral angle (radians) are reported as duplicates
@@ -139,7 +141,8 @@ def _active_set_gram(G, C, bad, sum_to_one):
         todo = np.flatnonzero(~bad)
     if todo.size:
         tol = KKT_TOL * float(np.max(np.diag(G)))
-        out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, _n_chunks(todo.size))
+        warm = G.shape[0] <= WARM_START_MAX
+        out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, warm, _n_chunks(todo.size))
     out[bad] = np.nan
     return out
 
