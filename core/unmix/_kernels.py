@@ -5,16 +5,15 @@ which is ``0.5 ||x - E'a||^2`` up to a constant, so a pixel costs O(m^3) however
 the O(b m) part ``c = E x`` is one BLAS product for all pixels, done by the caller.
 
 - ``sum_to_one=False`` (NNLS): ``a >= 0`` (Lawson & Hanson 1974, ch. 23, on the normal equations).
-- ``sum_to_one=True`` (FCLS): ``a >= 0`` and ``sum(a) == 1``, a primal active-set method (Nocedal & Wright 2006,
-  alg. 16.3).
+- ``sum_to_one=True`` (FCLS): ``a >= 0`` and ``sum(a) == 1``, a primal active-set method (Nocedal &
+  Wright 2006, alg. 16.3). The equality-constrained subproblem on the passive set P is solved in
+  closed form: ``u = G_PP^-1 c_P``, ``v = G_PP^-1 1``, ``nu = (1'u - 1) / 1'v``, ``z = u - nu v``;
+  the multipliers of the zero abundances are ``lambda_k = (G a - c)_k + nu`` and the solution is
+  optimal when all of them are ``>= -tol`` (KKT).
 
 Start (``warm``, few endmembers): solve with all endmembers free and drop the non-positive ones until
 the rest are positive (feasible, optimal on its set). Otherwise (many endmembers, e.g. bundles), or if
-a factorisation fails: zero (NNLS) or the best single endmember, a vertex of the simplex (FCLS). The
-  equality-constrained subproblem on the passive set P is solved in closed form:
-  ``u = G_PP^-1 c_P``, ``v = G_PP^-1 1``, ``nu = (1'u - 1) / 1'v``, ``z = u - nu v``;
-  the multipliers of the zero abundances are ``lambda_k = (G a - c)_k + nu`` and the solution is
-  optimal when all of them are ``>= -tol`` (KKT).
+a factorisation fails: zero (NNLS) or the best single endmember, a vertex of the simplex (FCLS).
 
 Exact up to floating point (no penalty weight). A passive set whose Gram block is numerically singular
 (pivot below ``1e-12`` of the diagonal) rejects the entering endmember for that pixel.
