@@ -185,6 +185,47 @@ def _select(dbuf, ibuf, nc, k):
 
 
 @njit(cache=True, fastmath=_FM)
+def _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, nugget, table, table_step, A, C0, U,
+               y, G, Gy, MU, F0, c, u, r, w, s_, est, var, mu):
+    """Right-hand side of target t, forward solve with the current factor, estimate/variance/multipliers."""
+    p = G.shape[0]
+    # --- right-hand side for this target and the solution
+    for a in range(kc):
+        ia = members[a]
+        sm = 0.0
+        for q in range(offs.shape[0]):
+            sm += wts[q] * (A - _gamma(_dist(X, ia, T, t, offs, q), codes, psills, ranges, params, nugget,
+                                       table, table_step))
+        c[a] = sm
+    _forward(U, c, u, kc)
+    e = 0.0
+    uu = 0.0
+    for a in range(kc):
+        e += u[a] * y[a]
+        uu += u[a] * u[a]
+    v = C0 - uu
+    if p > 0:
+        for i in range(p):
+            sm = -F0[t, i]
+            for a in range(kc):
+                sm += G[i, a] * u[a]
+            r[i] = sm
+        # mu = M⁻¹ r = MU⁻¹ MU⁻ᵀ r
+        _forward(MU, r, w, p)
+        for i in range(p - 1, -1, -1):
+            sm = w[i]
+            for m in range(i + 1, p):
+                sm -= MU[i, m] * s_[m]
+            s_[i] = sm / MU[i, i]
+        for i in range(p):
+            e -= s_[i] * Gy[i]
+            v += r[i] * s_[i]
+            mu[t, i] = s_[i]
+    est[t] = e
+    var[t] = v
+
+
+@njit(cache=True, fastmath=_FM)
 def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist2, offs, wts, codes,
                    psills, ranges, params, nugget, table, table_step, A, C0, start, stop, est, var, mu, max_cand):
     n = X.shape[0]
@@ -218,6 +259,9 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
         g = tile_of[t]
         # --- the k nearest candidates (within max_dist), leaving out exclude[t]
         nc = 0
+        n_in = 0
+        max_in = 0.0
+        min_out = np.inf
         for jj in range(cand_ptr[g], cand_ptr[g + 1]):
             i = cand_idx[jj]
             if i == exclude[t]:
@@ -230,6 +274,16 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
                 dbuf[nc] = d2
                 ibuf[nc] = i
                 nc += 1
+                if pos[i] >= 0:
+                    n_in += 1
+                    max_in = max(max_in, d2)
+                else:
+                    min_out = min(min_out, d2)
+        # unchanged neighbourhood: the current members are exactly the k nearest (strictly closer than the rest)
+        if valid and n_in == kc and (kc == k or nc == kc) and max_in < min_out:
+            _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, nugget, table, table_step,
+                       A, C0, U, y, G, Gy, MU, F0, c, u, r, w, s_, est, var, mu)
+            continue
         if nc > k:
             _select(dbuf, ibuf, nc, k)
             kk = k
@@ -292,9 +346,12 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
             for a in range(kc):
                 pos[members[a]] = -1
             kc = kk
+            # nearest first: the farthest members, the likeliest to leave next, sit at the end where
+            # deleting them costs least
+            near = np.argsort(dbuf[:kk])
             for a in range(kk):
-                members[a] = nb[a]
-                pos[nb[a]] = a
+                members[a] = ibuf[near[a]]
+                pos[members[a]] = a
             for a in range(kk):
                 C[a, a] = A
                 for b in range(a + 1, kk):
@@ -339,40 +396,8 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
                 while not okm and jm < 1e300:
                     okm = _cholesky(M, MU, p, jm)
                     jm *= 10.0
-        # --- right-hand side for this target and the solution
-        for a in range(kc):
-            ia = members[a]
-            sm = 0.0
-            for q in range(offs.shape[0]):
-                sm += wts[q] * (A - _gamma(_dist(X, ia, T, t, offs, q), codes, psills, ranges, params, nugget,
-                                           table, table_step))
-            c[a] = sm
-        _forward(U, c, u, kc)
-        e = 0.0
-        uu = 0.0
-        for a in range(kc):
-            e += u[a] * y[a]
-            uu += u[a] * u[a]
-        v = C0 - uu
-        if p > 0:
-            for i in range(p):
-                sm = -F0[t, i]
-                for a in range(kc):
-                    sm += G[i, a] * u[a]
-                r[i] = sm
-            # mu = M⁻¹ r = MU⁻¹ MU⁻ᵀ r
-            _forward(MU, r, w, p)
-            for i in range(p - 1, -1, -1):
-                sm = w[i]
-                for m in range(i + 1, p):
-                    sm -= MU[i, m] * s_[m]
-                s_[i] = sm / MU[i, i]
-            for i in range(p):
-                e -= s_[i] * Gy[i]
-                v += r[i] * s_[i]
-                mu[t, i] = s_[i]
-        est[t] = e
-        var[t] = v
+        _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, nugget, table, table_step, A,
+                   C0, U, y, G, Gy, MU, F0, c, u, r, w, s_, est, var, mu)
     return n_reg
 
 

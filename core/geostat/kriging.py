@@ -71,14 +71,18 @@ def block_discretisation(block_size, ndim, n=4):
 
 
 def _spatial_order(T, size):
-    """Visit order of targets: tiles of side ``size`` in boustrophedon order, and within a tile thin stripes
-    (size/16) in boustrophedon order, so that consecutive targets are close. Returns ``(order, tile key)``."""
-    rel = (T - T.min(axis=0)) / size
+    """Visit order of targets: tiles of side ``size`` in boustrophedon order, and within a tile stripes one
+    target spacing high (a grid row) in boustrophedon order, so that consecutive targets are close.
+    Returns ``(order, tile key)``."""
+    lo = T.min(axis=0)
+    rel = (T - lo) / size
     cell = np.floor(rel).astype(np.int64)
     ncx = int(cell[:, 0].max()) + 1
     row = cell[:, 1] if T.shape[1] == 2 else cell[:, 1] + (int(cell[:, 1].max()) + 1) * cell[:, 2]
     keys = row * ncx + np.where(row % 2 == 0, cell[:, 0], ncx - 1 - cell[:, 0])
-    stripe = np.floor(rel[:, 1] * 16).astype(np.int64)
+    extent = np.ptp(T[:, :2], axis=0)
+    spacing = float(np.sqrt(max(extent[0], 1e-12) * max(extent[1], 1e-12) / len(T))) or 1.0
+    stripe = np.floor((T[:, 1] - lo[1]) / spacing + 0.5).astype(np.int64)
     along = np.where(stripe % 2 == 0, T[:, 0], -T[:, 0])
     order = np.lexsort((along, stripe, keys))
     return order, keys
@@ -196,7 +200,7 @@ class _Kriging(BaseEstimator):
         lists = self.tree_.query_ball_point(centre, radius)
         cand_ptr = np.zeros(len(lists) + 1, np.int64)
         cand_ptr[1:] = np.cumsum([len(x) for x in lists])
-        cand_idx = np.fromiter((i for x in lists for i in x), np.int64, cand_ptr[-1])
+        cand_idx = np.concatenate([np.asarray(x, np.int64) for x in lists]) if len(lists) else np.zeros(0, np.int64)
         tile_of = np.empty(len(T), np.int64)
         tile_of[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(T)]))
         return order, tile_of, cand_ptr, cand_idx, np.maximum(dist[:, 0] - half, 0.0)[tile_of]
