@@ -4,10 +4,14 @@
    vectors) vs scikit-learn SVC.predict (libsvm) on the same fitted model. SVC.predict is timed on a
    subsample (``--svc-pixels``, default 20 000) and extrapolated linearly to 200 000 pixels (its cost
    is exactly proportional to the pixel count); labels are compared on that subsample.
+   Also timed with one thread on each side (``--threads 1``: BLAS and numba limited to one core),
+   which compares per-core speed and is less sensitive to other jobs on a shared machine.
 2. predict_raster end-to-end (GeoTIFF in, class map out, block-wise) vs bare ``model.predict`` on the
    same pixels already in memory, for ExtraTrees and XGBoost.
+3. ``--demo-scores``: ROI-grouped cross-validation scores of every registry method on the demo scene
+   (classification of the dominant mineral; regression of Zn ppm), as reported in the model reports.
 
-Each side runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own.
+Each side runs in its own subprocess so that its peak RSS (VmHWM) is its own.
 Spectra: linear mixtures of nine USGS library minerals (224 AVIRIS bands) + noise, seeded.
 
 Usage: python benchmarks/bench_learn.py --out bench-output/bench_learn.json
@@ -44,6 +48,11 @@ def pixels(n, seed):
 
 
 def rss_mb():
+    """Peak RSS of this process (MB): VmHWM, which execve resets (ru_maxrss keeps the parent's peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -60,18 +69,33 @@ def part_svm(args):
     X = X[:n]
     if args.side == "remine":
         model.predict(X[:1000])  # compile/warm the numba kernel outside the timing
-    t = time.perf_counter()
-    labels = model.predict(X)
-    seconds = time.perf_counter() - t
+    with limited_threads(args.threads):
+        t = time.perf_counter()
+        labels = model.predict(X)
+        seconds = time.perf_counter() - t
     np.save(args.labels, labels[:args.svc_pixels].astype("U8"))
     return {"seconds": seconds, "pixels": int(n), "n_support_vectors": int(model.support_vectors_.shape[0]),
             "peak_rss_mb": rss_mb()}
+
+
+def limited_threads(n):
+    """Context limiting BLAS (threadpoolctl) and numba to ``n`` threads (None: no limit)."""
+    import contextlib
+
+    if not n:
+        return contextlib.nullcontext()
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(int(n))
+    return threadpool_limits(limits=int(n))
 
 
 def part_raster(args):
     from remine.core.learn import load_model, predict_raster
 
     model = load_model(args.model)
+    loaded = rss_mb()  # interpreter + numpy/sklearn/xgboost/skops (skops.io imports every sklearn estimator) + model
     if args.side == "remine":
         t = time.perf_counter()
         predict_raster(model, args.cube, args.map, probabilities=args.proba, uncertainty=args.proba,
@@ -85,7 +109,8 @@ def part_raster(args):
         t = time.perf_counter()
         model.estimator.predict(X)
         seconds = time.perf_counter() - t
-    return {"seconds": seconds, "peak_rss_mb": rss_mb(), "model_file_mb": os.path.getsize(args.model) / 2**20}
+    return {"seconds": seconds, "peak_rss_mb": rss_mb(), "rss_after_imports_and_model_mb": loaded,
+            "model_file_mb": os.path.getsize(args.model) / 2**20}
 
 
 def child(part, side, **kw):
@@ -101,7 +126,7 @@ def child(part, side, **kw):
 
 
 def write_cube(path, n_side, seed):
-    """Uncompressed tiled float32 GeoTIFF (n_side x n_side px, 224 bands) with wavelengths."""
+    """Uncompressed, tiled, band-interleaved (as remine writes, less compression) float32 GeoTIFF."""
     import rasterio
     from rasterio.transform import from_origin
 
@@ -111,11 +136,36 @@ def write_cube(path, n_side, seed):
     X, _ = pixels(n_side * n_side, seed)
     profile = dict(driver="GTiff", width=n_side, height=n_side, count=X.shape[1], dtype="float32",
                    crs="EPSG:32630", transform=from_origin(500000, 7000000, 0.5, 0.5), tiled=True,
-                   blockxsize=256, blockysize=256, interleave="pixel", nodata=None)
+                   blockxsize=256, blockysize=256, interleave="band", nodata=None)
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(X.T.reshape(X.shape[1], n_side, n_side))
         write_spectral_tags(dst, wl)
     return path
+
+
+def demo_scores(tmp):
+    """ROI-grouped 3-fold CV scores of every method on the demo scene (seed 0)."""
+    from remine.core.demo import make_demo
+    from remine.core.learn import build_training_set, method_names, spatial_cv
+
+    scene = make_demo(os.path.join(tmp, "demo"), seed=0)
+    classes = build_training_set(scene["cube"], scene["rois"], label_field="mineral")
+    grades = build_training_set(scene["cube"], scene["rois"], target_fields=["Zn_ppm"])
+    patches = build_training_set(scene["cube"], scene["rois"], label_field="mineral", patch_size=3)
+    out = {"classification (dominant mineral, 9 classes)": {}, "regression (Zn ppm)": {}}
+    for task, ts, key in (("classification", classes, "overall_accuracy"), ("regression", grades, "r2")):
+        section = out["classification (dominant mineral, 9 classes)" if task == "classification"
+                      else "regression (Zn ppm)"]
+        for name in method_names(task):
+            data = patches if name == "cnn2d" else ts
+            t = time.perf_counter()
+            cv = spatial_cv(name, data, scheme="group", n_splits=3)
+            m = cv.metrics
+            section[name] = {"seconds": time.perf_counter() - t, key: m[key],
+                             **({"kappa": m["kappa"], "balanced_accuracy": m["balanced_accuracy"]}
+                                if task == "classification" else {"rmse": m["rmse"], "bias": m["bias"]})}
+            print(json.dumps({name: section[name]}), flush=True)
+    return out
 
 
 def main():
@@ -133,6 +183,8 @@ def main():
     ap.add_argument("--cube", default=None)
     ap.add_argument("--map", default=None)
     ap.add_argument("--proba", action="store_true")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--demo-scores", action="store_true", help="also cross-validate every method on the demo")
     args = ap.parse_args()
     if args.part:
         print(json.dumps({"svm": part_svm, "raster": part_raster}[args.part](args)))
@@ -158,6 +210,16 @@ def main():
             "sklearn_peak_rss_mb": ref["peak_rss_mb"],
             "note": "SVC.predict timed on the subsample and extrapolated linearly (libsvm cost is per pixel)"}
         print(json.dumps({"svm_predict": result["svm_predict"]}), flush=True)
+        one = dict(common, svc_pixels=min(args.svc_pixels, 5000), threads=1)
+        fast1 = child("svm", "remine", labels=lab["remine"], **dict(one, pixels=args.pixels // 4))
+        ref1 = child("svm", "sklearn", labels=lab["sklearn"], **dict(one, pixels=args.pixels // 4))
+        result["svm_predict_one_thread"] = {
+            "pixels": fast1["pixels"], "remine_FastSVC_seconds": fast1["seconds"],
+            "sklearn_SVC_seconds_extrapolated": ref1["seconds"] * fast1["pixels"] / ref1["pixels"],
+            "speedup": ref1["seconds"] * fast1["pixels"] / ref1["pixels"] / fast1["seconds"],
+            "labels_identical_on_measured_subsample": bool(np.array_equal(np.load(lab["remine"]),
+                                                                          np.load(lab["sklearn"])))}
+        print(json.dumps({"svm_predict_one_thread": result["svm_predict_one_thread"]}), flush=True)
 
         # --- 2. predict_raster vs bare model.predict ---------------------------------------------
         cube = write_cube(os.path.join(tmp, "cube.tif"), args.raster_side, seed=3)
@@ -179,10 +241,15 @@ def main():
                 "predict_raster_with_probabilities_and_uncertainty_seconds": rem_p["seconds"],
                 "bare_peak_rss_mb": bare["peak_rss_mb"], "predict_raster_peak_rss_mb": rem["peak_rss_mb"],
                 "predict_raster_with_probabilities_peak_rss_mb": rem_p["peak_rss_mb"],
+                "predict_raster_rss_after_imports_and_model_mb": rem["rss_after_imports_and_model_mb"],
+                "predict_raster_peak_rss_increment_mb": max(rem["peak_rss_mb"], rem_p["peak_rss_mb"])
+                - rem["rss_after_imports_and_model_mb"],
                 "rss_bound_mb (max_bytes + model file + 300)": bound,
                 "within_rss_bound": bool(max(rem["peak_rss_mb"], rem_p["peak_rss_mb"]) <= bound),
                 "pixels": args.raster_side ** 2}
             print(json.dumps({name: result["predict_raster"][name]}), flush=True)
+        if args.demo_scores:
+            result["demo_scores"] = demo_scores(tmp)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -240,7 +240,7 @@ class _CNNRegressor(RegressorMixin, _CNNBase):
         torch = _torch()
         X = self._check_X(X, reset=True)
         y = np.asarray(y, dtype=np.float64)
-        self._single_target = y.ndim == 1
+        self.single_target_ = y.ndim == 1
         y2 = y.reshape(len(y), -1)
         self.n_outputs_ = y2.shape[1]
         self.y_mean_ = y2.mean(axis=0)
@@ -253,7 +253,7 @@ class _CNNRegressor(RegressorMixin, _CNNBase):
 
     def predict(self, X):
         out = self._forward(X)
-        return out[:, 0] if self._single_target else out
+        return out[:, 0] if self.single_target_ else out
 
     def predict_std(self, X):
         """(n,) MC-dropout standard deviation of the (first) predicted target."""
