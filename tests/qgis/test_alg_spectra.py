@@ -100,3 +100,20 @@ def test_build_training_set_classification_and_lab_errors(remine_processing, dem
         run("buildtrainingset", {"INPUT": demo_scene["cube"], "ROIS": demo_scene["rois"], "LAB_TABLE": str(lab),
                                  "OUTPUT": bad, "SUMMARY": str(tmp_path / "bad.csv")})
     assert not os.path.exists(bad) and not os.path.exists(tmp_path / "bad.csv")
+
+
+def test_resample_to_a_library_grid_with_fwhm(remine_processing, demo_scene, tmp_path):
+    out = str(tmp_path / "lib_grid.tif")
+    res = run("resampletosensor", {"INPUT": demo_scene["cube"], "TARGET": 4,
+                                   "TARGET_LIBRARY": os.path.join(DATA, "usgs3_bigendian.sli"), "TARGET_FWHM": 20,
+                                   "OUTPUT": out})
+    cube = read_cube(res["OUTPUT"])
+    lib = read_library(os.path.join(DATA, "usgs3_bigendian.sli"))
+    np.testing.assert_allclose(cube.wavelengths_nm, lib.wavelengths_nm, atol=1e-3)
+    np.testing.assert_allclose(cube.fwhm_nm, 20.0)
+    with pytest.raises(QgsProcessingException, match="exactly one resampling target"):
+        run("resampletosensor", {"INPUT": demo_scene["cube"], "TARGET": 3, "OUTPUT": str(tmp_path / "x.tif")})
+    with pytest.raises(QgsProcessingException, match="give both the minimum and the maximum"):
+        run("absorptionfeature", {"INPUT": demo_scene["cube"], "WINDOW": 0, "MIN_WAVELENGTH": 2100,
+                                  "OUTPUT": str(tmp_path / "y.tif")})
+    assert not os.path.exists(tmp_path / "x.tif") and not os.path.exists(tmp_path / "y.tif")
