@@ -53,9 +53,13 @@ def side(name, n, scratch):
     _, wl, fwhm, _ = usgs_library()
     x = np.load(os.path.join(scratch, "pixels.npy"), mmap_mode="r")[:n].copy()
     out_path = os.path.join(scratch, f"{name}.npy")
-    if name == "remine_cr":
+    if name in ("remine_cr", "remine_cr_1thread"):
         from remine.core.spectra import continuum_removed
 
+        if name == "remine_cr_1thread":  # like for like with hylite's single-threaded loop
+            import numba
+
+            numba.set_num_threads(1)
         continuum_removed(x[:100], wl)
         t, cpu = time.perf_counter(), time.process_time()
         y = continuum_removed(x, wl)
@@ -140,7 +144,7 @@ def main():
     scratch = tempfile.mkdtemp(prefix="bench_spectra_")
     np.save(os.path.join(scratch, "pixels.npy"), pixels(args.pixels)[0])
     runs = {}
-    for name, n in [("remine_cr", args.pixels), ("remine_cr_index", args.pixels), ("hylite_cr", args.pixels),
+    for name, n in [("remine_cr", args.pixels), ("remine_cr_1thread", args.pixels), ("remine_cr_index", args.pixels), ("hylite_cr", args.pixels),
                     ("scipy_cr", args.scipy_pixels), ("remine_resample", args.pixels),
                     ("spectral_resample", args.pixels), ("remine_cr_raster", args.pixels),
                     ("remine_cr_whole_file", args.pixels)]:
@@ -160,6 +164,8 @@ def main():
             "scipy_convexhull_px_per_s": sp["px_per_s"], "scipy_pixels_measured": sp["n_pixels"],
             "scipy_peak_rss_mb": sp["peak_rss_mb"],
             "ratio_vs_faster_peer": round(cr["px_per_s"] / faster_peer, 2), "goal_ratio": 10,
+            "remine_1thread_px_per_s": runs["remine_cr_1thread"]["px_per_s"],
+            "ratio_1thread_vs_hylite": round(runs["remine_cr_1thread"]["px_per_s"] / hy["px_per_s"], 2),
             "remine_px_per_cpu_s": cr["px_per_cpu_s"], "hylite_px_per_cpu_s": hy["px_per_cpu_s"],
             "cpu_ratio_vs_hylite": round(cr["px_per_cpu_s"] / hy["px_per_cpu_s"], 2),
             "max_abs_diff_vs_scipy": compare(cr["values"], sp["values"], sp["n_pixels"]),

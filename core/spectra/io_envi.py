@@ -62,8 +62,7 @@ def read_sli(path, units=None):
         raise InputError(f"{path} holds {os.path.getsize(path)} bytes; the header needs {expected} "
                          f"({lines} spectra × {samples} bands × {dtype.itemsize} bytes): file truncated")
     values = np.fromfile(path, dtype=dtype, count=samples * lines, offset=offset).reshape(lines, samples)
-    values = values.astype(np.float64) * float(1.0 / float(fields["reflectance scale factor"])
-                                               if "reflectance scale factor" in fields else 1.0)
+    values = values.astype(np.float64) / float(fields.get("reflectance scale factor", 1.0))
     if "wavelength" not in fields:
         raise InputError(f"{hdr} has no 'wavelength' field; a spectral library needs band wavelengths")
     wl = np.array([float(v) for v in fields["wavelength"]])

@@ -93,9 +93,11 @@ class SpectralLibrary:
 
     def subset(self, rows):
         """A library with the given rows (indices, boolean mask or names)."""
-        rows = [self.index(r) if isinstance(r, str) else r for r in np.atleast_1d(rows).tolist()] \
-            if not (isinstance(rows, np.ndarray) and rows.dtype == bool) else np.flatnonzero(rows)
-        rows = np.asarray(rows, dtype=int)
+        if isinstance(rows, np.ndarray) and rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        else:
+            rows = np.array([self.index(r) if isinstance(r, str) else int(r) for r in np.atleast_1d(rows).tolist()],
+                            dtype=int)
         return SpectralLibrary([self.names[i] for i in rows], self.wavelengths_nm, self.values[rows],
                                self.metadata.iloc[rows].reset_index(drop=True), self.fwhm_nm, dict(self.attrs))
 

@@ -187,3 +187,14 @@ def test_unknown_extension_and_missing_file(tmp_path):
         read_library(str(tmp_path / "x.spc"))
     with pytest.raises(InputError, match="not found"):
         read_library(str(tmp_path / "missing.csv"))
+
+
+def test_envi_reflectance_scale_factor_and_int16(tmp_path):
+    values = np.array([[1000, 2000, 3000], [4000, 5000, 6000]], dtype="<i2")
+    values.tofile(tmp_path / "scaled.sli")
+    (tmp_path / "scaled.hdr").write_text(
+        "ENVI\nsamples = 3\nlines = 2\nbands = 1\nheader offset = 0\ndata type = 2\nbyte order = 0\n"
+        "reflectance scale factor = 10000\nwavelength units = Nanometers\nwavelength = {500, 1000, 2000}\n")
+    lib = read_library(str(tmp_path / "scaled.sli"))
+    np.testing.assert_allclose(lib.values, values / 10000)
+    assert lib.names == ["spectrum_1", "spectrum_2"]
