@@ -144,7 +144,8 @@ def main():
     scratch = tempfile.mkdtemp(prefix="bench_spectra_")
     np.save(os.path.join(scratch, "pixels.npy"), pixels(args.pixels)[0])
     runs = {}
-    for name, n in [("remine_cr", args.pixels), ("remine_cr_1thread", args.pixels), ("remine_cr_index", args.pixels), ("hylite_cr", args.pixels),
+    for name, n in [("remine_cr", args.pixels), ("remine_cr_1thread", args.pixels), ("remine_cr_index", args.pixels),
+                    ("hylite_cr", args.pixels),
                     ("scipy_cr", args.scipy_pixels), ("remine_resample", args.pixels),
                     ("spectral_resample", args.pixels), ("remine_cr_raster", args.pixels),
                     ("remine_cr_whole_file", args.pixels)]:
