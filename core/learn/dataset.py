@@ -309,7 +309,7 @@ def build_training_set(cube_path, rois_path, label_field=None, id_field="roi_id"
             "label_field": label_field, "id_field": id_field, "target_fields": target_names,
             "lab_table": lab_table if isinstance(lab_table, str) else (None if lab_table is None else "<DataFrame>"),
             "patch_size": int(patch_size), "max_pixels_per_roi": max_pixels_per_roi, "seed": seed,
-            "roi_id_labels": {int(i): lab for i, lab in zip(layer.ids, layer.id_labels)},
+            "roi_id_labels": {str(i): lab for i, lab in zip(layer.ids, layer.id_labels)},  # JSON keys are text
             "band_names": list(info.band_names or []),
             "fwhm_nm": None if info.fwhm_nm is None else [float(v) for v in info.fwhm_nm]}
     progress.report(1.0, f"{len(y)} samples from {len(np.unique(np.concatenate(groups)))} ROIs")

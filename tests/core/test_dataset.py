@@ -214,3 +214,18 @@ def test_roi_reads_grouped_or_one_by_one_give_the_same_pixels(scene):
     for a, b in zip(together, apart):
         np.testing.assert_array_equal(a.values, b.values)
         np.testing.assert_array_equal(a.coords, b.coords)
+
+
+def test_text_roi_ids_join_a_geopackage_lab_table(scene):
+    frame = scene["frame"].assign(roi_id=["A-1", "B-7", "C-3"])
+    lab = gpd.GeoDataFrame({"roi_id": ["C-3", "A-1", "B-7"], "Cu_ppm": [30.0, 10.0, np.nan]},
+                           geometry=gpd.points_from_xy([0, 0, 0], [0, 0, 0]), crs=CRS)
+    lab_path = str(scene["tmp"] / "lab.gpkg")
+    lab.to_file(lab_path, driver="GPKG")
+    progress = Collect()
+    ts = build_training_set(scene["cube"], frame, lab_table=lab_path, target_fields=["Cu_ppm"], progress=progress)
+    assert any("B-7" in w and "dropped" in w for w in progress.warnings)  # NaN assay: ROI dropped, said so
+    labels = ts.metadata["roi_id_labels"]
+    assert sorted(labels.values()) == ["A-1", "B-7", "C-3"]
+    by_label = {labels[str(g)]: set(ts.y[ts.groups == g]) for g in np.unique(ts.groups)}
+    assert by_label == {"A-1": {10.0}, "C-3": {30.0}}
