@@ -250,3 +250,96 @@ def active_set(G, C, tol, sum_to_one, warm, n_chunks):
         if start < stop:
             _solve_range(G, C, out, tol, sum_to_one, warm, start, stop)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _inverse_passive(G, idx, p, L, H, col):
+    """``H[:p, :p] = inv(G[idx, idx])`` by Cholesky; False if numerically singular."""
+    for i in range(p):
+        ii = idx[i]
+        for j in range(i + 1):
+            s = G[ii, idx[j]]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            if i == j:
+                if s <= _PIVOT_REL * G[ii, ii]:
+                    return False
+                L[i, i] = np.sqrt(s)
+            else:
+                L[i, j] = s / L[j, j]
+    for e in range(p):
+        for i in range(p):
+            s = 1.0 if i == e else 0.0
+            for k in range(i):
+                s -= L[i, k] * col[k]
+            col[i] = s / L[i, i]
+        for i in range(p - 1, -1, -1):
+            s = col[i]
+            for k in range(i + 1, p):
+                s -= L[k, i] * col[k]
+            col[i] = s / L[i, i]
+        for i in range(p):
+            H[i, e] = col[i]
+    return True
+
+
+@njit(cache=True, parallel=True)
+def group_variances(G, active, owner, n_groups, sum_to_one):
+    """Variance factors (n, n_groups) of the summed abundances of each group, per pixel.
+
+    For the active set P of a pixel, ``K = H - H1 1'H / 1'H1`` (sum to one) or ``K = H`` with
+    ``H = inv(G_PP)``; a group's factor is the sum of K over its active members. A group with no active
+    member gets the last diagonal entry of K for P plus the group's first endmember j (bordered inverse:
+    ``w = H g_Pj``, ``s = G_jj - g_Pj'w``). NaN where G_PP is singular.
+    """
+    n, m = active.shape
+    out = np.empty((n, n_groups))
+    first = np.full(n_groups, -1, dtype=np.int64)
+    for j in range(m - 1, -1, -1):
+        first[owner[j]] = j
+    for r in prange(n):
+        idx = np.empty(m, dtype=np.int64)
+        L = np.empty((m, m))
+        H = np.empty((m, m))
+        col = np.empty(m)
+        h1 = np.zeros(m)
+        w = np.empty(m)
+        p = _gather(active[r], idx)
+        if p > 0 and not _inverse_passive(G, idx, p, L, H, col):
+            for k in range(n_groups):
+                out[r, k] = np.nan
+            continue
+        total = 0.0
+        for i in range(p):
+            h1[i] = 0.0
+            for j in range(p):
+                h1[i] += H[i, j]
+            total += h1[i]
+        scale = 1.0 / total if (sum_to_one and total > 0.0) else 0.0
+        for k in range(n_groups):
+            acc = 0.0
+            found = False
+            for i in range(p):
+                if owner[idx[i]] != k:
+                    continue
+                found = True
+                for j in range(p):
+                    if owner[idx[j]] == k:
+                        acc += H[i, j] - scale * h1[i] * h1[j]
+            if not found:  # bordered inverse with the group's first endmember
+                jj = first[k]
+                wsum = 0.0
+                gw = 0.0
+                for i in range(p):
+                    w[i] = 0.0
+                    for j in range(p):
+                        w[i] += H[i, j] * G[idx[j], jj]
+                    wsum += w[i]
+                    gw += G[idx[i], jj] * w[i]
+                s = max(G[jj, jj] - gw, _PIVOT_REL * G[jj, jj])
+                acc = 1.0 / s
+                if sum_to_one:
+                    last = (1.0 - wsum) / s
+                    acc -= last * last / (total + (wsum - 1.0) ** 2 / s)
+            out[r, k] = max(acc, 0.0)
+    return out

@@ -7,8 +7,8 @@ Two sources of uncertainty:
   ``s^2 K_P`` with ``K_P = H - H 1 1' H / (1' H 1)``, ``H = (E_P E_P')^-1`` (sum-to-one) or ``K_P = H``
   (non-negative only). ``s^2 = ||x - E'a||^2 / (b - dof)`` comes from the pixel's own residual, and
   the conditioning of the active endmembers enters through ``K_P``. An endmember outside P gets
-  ``lower = 0`` and ``upper = z sqrt(s^2 K_{P+j, jj})``. Patterns of active sets repeat across pixels,
-  so ``K`` is computed once per distinct pattern.
+  ``lower = 0`` and ``upper = z sqrt(s^2 K_{P+j, jj})``. For bundles (several spectra per mineral) the
+  variance of a mineral's summed abundance includes the covariances of its spectra. Compiled (numba).
 - :func:`bootstrap_intervals` — endmember variability: unmix again with one spectrum per mineral drawn
   at random from each mineral's bundle, and take quantiles of the abundances across draws.
 
@@ -21,36 +21,7 @@ from ..errors import InputError
 from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse
 
 
-def _inverse(M):
-    try:
-        return np.linalg.inv(M)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(M)
-
-
-def _k_matrix(G, idx, sum_to_one):
-    """Covariance factor K_P (p, p) for the endmembers ``idx``."""
-    H = _inverse(G[np.ix_(idx, idx)])
-    if not sum_to_one:
-        return H
-    h1 = H.sum(axis=1)
-    total = h1.sum()
-    return H - np.outer(h1, h1) / total if total > 0 else H
-
-
-def _k_diagonal(G, active, sum_to_one):
-    """Diagonal (m,) of the covariance factor for one active pattern; an entry outside P uses P+j."""
-    out = np.zeros(G.shape[0])
-    idx = np.flatnonzero(active)
-    if idx.size:
-        out[idx] = np.diag(_k_matrix(G, idx, sum_to_one))
-    for j in np.flatnonzero(~active):
-        idx_j = np.append(idx, j)
-        out[j] = _k_matrix(G, idx_j, sum_to_one)[-1, -1]
-    return np.maximum(out, 0.0)
-
-
-def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9, rmse=None):
+def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9, rmse=None, groups=None):
     """Intervals from the residual error and the conditioning of the active endmember set.
 
     Parameters
@@ -61,31 +32,37 @@ def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9,
     method : {"fcls", "nnls", "scls", "ucls"}
     level : float, nominal two-sided coverage (0.9 -> +-1.645 sigma)
     rmse : array (n,), optional, reconstruction RMSE if already computed
+    groups : array (m,) of int, optional
+        Group (mineral) of each endmember, 0..g-1: intervals are then for the summed abundances of each
+        group (bundles), with the covariances between its spectra. Default: one group per endmember.
 
     Returns
     -------
-    lower, upper : ndarrays (n, m), fractions (NaN where the abundances are NaN); clipped to the
+    lower, upper : ndarrays (n, g), fractions (NaN where the abundances are NaN); clipped to the
     method's feasible range (>= 0 for NNLS, [0, 1] for FCLS, unclipped for SCLS/UCLS)
     """
-    E = check_endmembers(endmembers)
+    E = check_endmembers(endmembers) if groups is None else np.asarray(endmembers, dtype=np.float64)
     A = np.asarray(abundances, dtype=np.float64)
     n, m = A.shape
     b = E.shape[1]
+    owner = np.arange(m) if groups is None else np.asarray(groups, dtype=int)
+    n_groups = int(owner.max()) + 1
+    indicator = np.zeros((m, n_groups))
+    indicator[np.arange(m), owner] = 1.0
     if rmse is None:
         rmse = reconstruction_rmse(pixels, E, A)
     bad = ~np.isfinite(A).all(axis=1)
     active = (A > 0) if NON_NEGATIVE[method] else np.ones_like(A, dtype=bool)
     sum_to_one = SUM_TO_ONE[method]
-    n_active = active.sum(axis=1)
-    dof = np.maximum(b - n_active + (1 if sum_to_one else 0), 1)
+    dof = np.maximum(b - active.sum(axis=1) + (1 if sum_to_one else 0), 1)
     s2 = rmse**2 * b / dof
-    codes = active.astype(np.int64) @ (np.int64(1) << np.arange(m, dtype=np.int64))  # m <= 62 endmembers
-    patterns, inverse = np.unique(codes, return_inverse=True)
-    G = E @ E.T
-    kdiag = np.array([_k_diagonal(G, (int(p) >> np.arange(m)) & 1 == 1, sum_to_one) for p in patterns])
-    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(s2[:, None] * kdiag[inverse])
-    lower = np.where(active, A - half, 0.0)
-    upper = A + half
+    from ._kernels import group_variances
+
+    factors = group_variances(E @ E.T, active & ~bad[:, None], owner, n_groups, sum_to_one)
+    half = norm.ppf(0.5 + level / 2.0) * np.sqrt(s2[:, None] * factors)
+    Ag = A @ indicator
+    lower = np.where(active @ indicator > 0, Ag - half, 0.0)
+    upper = Ag + half
     if NON_NEGATIVE[method]:  # bounds stay in the method's feasible range
         lower = np.maximum(lower, 0.0)
         if sum_to_one:

@@ -66,8 +66,7 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
         spectrum[A > 0] = 1
     lower = upper = None
     if intervals == "residual":
-        lo, up = residual_intervals(pixels, flat, raw, method, level, rmse=rmse)
-        lower, upper = lo @ indicator, up @ indicator
+        lower, upper = residual_intervals(pixels, flat, raw, method, level, rmse=rmse, groups=owner)
     elif intervals == "bootstrap":
         lower, upper = bootstrap_intervals(pixels, es.bundles, method, level, n_draws, random_state)
     if normalise:

@@ -56,3 +56,32 @@ def test_bootstrap_intervals_over_bundles():
     assert lower.shape == (200, 3) and np.all(lower <= upper) and np.mean(upper - lower) > 0.01
     with pytest.raises(InputError, match="several spectra for at least one mineral"):
         bootstrap_intervals(X, [b[:1] for b in bundles])
+
+
+def reference_factor(G, active, owner, k, sum_to_one):
+    """Variance factor of group k by explicit inverses (numpy), as in the module docstring."""
+    idx = np.flatnonzero(active)
+    members = idx[owner[idx] == k]
+    if members.size == 0:
+        idx = np.append(idx, np.flatnonzero(owner == k)[0])
+        members = idx[-1:]
+    H = np.linalg.inv(G[np.ix_(idx, idx)])
+    K = H - np.outer(H.sum(1), H.sum(1)) / H.sum() if sum_to_one else H
+    pos = [list(idx).index(j) for j in members]
+    return K[np.ix_(pos, pos)].sum()
+
+
+@pytest.mark.parametrize("sum_to_one", [True, False])
+def test_group_variances_match_explicit_inverses(sum_to_one):
+    from remine.core.unmix._kernels import group_variances
+
+    rng = np.random.default_rng(4)
+    E = rng.uniform(0.1, 1.0, (7, 30))
+    G = E @ E.T
+    owner = np.array([0, 0, 1, 2, 2, 2, 3])
+    active = rng.random((40, 7)) < 0.5
+    got = group_variances(G, active, owner, 4, sum_to_one)
+    for r in range(40):
+        for k in range(4):
+            assert np.isclose(got[r, k], max(reference_factor(G, active[r], owner, k, sum_to_one), 0.0),
+                              rtol=1e-8, atol=1e-12)
