@@ -62,6 +62,7 @@ def side(name, n, scratch, repeats):
         n_done = n // 500 * 500
     best_wall = best_cpu = float("inf")
     for _ in range(repeats):
+        y = None  # free the previous result before the next run (honest peak RSS)
         t, cpu = time.perf_counter(), time.process_time()
         y = work()
         best_wall, best_cpu = min(best_wall, time.perf_counter() - t), min(best_cpu, time.process_time() - cpu)
