@@ -394,11 +394,14 @@ def _read_table(table):
         if ext in (".csv", ".txt"):
             return pd.read_csv(table)
         if ext in (".xlsx", ".xls"):
+            from ..errors import require
+
+            require("openpyxl")  # DependencyError naming the install command if missing
             return pd.read_excel(table)
         import geopandas as gpd
 
         return pd.DataFrame(gpd.read_file(table).drop(columns="geometry", errors="ignore"))
-    except InputError:
+    except (InputError, ImportError):
         raise
     except Exception as exc:
         raise InputError(f"cannot read lab table {table!r}: {exc}") from exc
