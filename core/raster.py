@@ -10,6 +10,7 @@ GDAL's ``IMAGERY`` domain (``CENTRAL_WAVELENGTH_UM``). remine writes all three s
 EnMAP-Box show them.
 """
 import contextlib
+import functools
 import json
 import os
 import uuid
@@ -410,8 +411,21 @@ def atomic_path(path):
     os.replace(tmp, path)
 
 
+@functools.lru_cache(maxsize=1)
+def compression():
+    """GeoTIFF compression options: ZSTD level 1 where GDAL has it (3× faster than DEFLATE at the same
+    size on reflectance cubes; read by GDAL ≥ 2.3, hence QGIS, EnMAP-Box, rasterio), else DEFLATE level 1."""
+    try:
+        from osgeo import gdal
+
+        options = gdal.GetDriverByName("GTiff").GetMetadataItem("DMD_CREATIONOPTIONLIST") or ""
+    except ImportError:
+        options = ""
+    return {"compress": "zstd", "zstd_level": 1} if "ZSTD" in options else {"compress": "deflate", "zlevel": 1}
+
+
 def gtiff_profile(like, count, dtype="float32", nodata=None):
-    """A tiled, compressed (DEFLATE) GeoTIFF profile on the grid of ``like``.
+    """A tiled, compressed GeoTIFF profile on the grid of ``like`` (see :func:`compression`).
 
     ``like``: a :class:`Cube`, :class:`RasterInfo`, :class:`remine.core.blocks.GridSpec`-like object
     (width, height, transform, crs) or a rasterio profile dict.
@@ -428,7 +442,7 @@ def gtiff_profile(like, count, dtype="float32", nodata=None):
         nodata = float("nan")
     profile = dict(driver="GTiff", width=int(width), height=int(height), count=int(count), dtype=dtype,
                    transform=transform, crs=crs, nodata=nodata, tiled=True, blockxsize=256, blockysize=256,
-                   compress="deflate", zlevel=1, bigtiff="if_safer", num_threads="all_cpus",
+                   **compression(), bigtiff="if_safer", num_threads="all_cpus",
                    interleave="band" if count > 1 else "pixel")
     if width < 256 or height < 256:  # GTiff tiles must be multiples of 16 and need not exceed the image
         profile.update(blockxsize=max(16, min(256, -(-int(width) // 16) * 16)),
