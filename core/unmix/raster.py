@@ -143,8 +143,8 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
 
     Returns
     -------
-    dict: ``path``, ``band_names``, ``minerals``, ``spectra`` ({mineral: [spectrum names]}), ``method``.
-    Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
+    dict: ``path``, ``band_names``, ``minerals``, ``spectra`` ({mineral: [spectrum names]}), ``method``,
+    ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE). Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
     units), then ``lower_<mineral>`` and ``upper_<mineral>`` (%), then, when a mineral has several
     spectra, ``spectrum_<mineral>`` (1-based index in its bundle of the dominant spectrum, 0 = absent).
     Pixels with a NaN band or all zeros are nodata (NaN).
@@ -175,7 +175,8 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     map_blocks(func, [cube_path], [BlockOutput(out_path, len(names), band_names=names)], max_bytes=max_bytes,
                progress=progress, executor=executor, bands=[list(es.band_index)], work_factor=4.0)
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
-            "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method}
+            "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method,
+            "summary": _summary(out_path, es.minerals, intervals)}
 
 
 def _close_block(arrays, info, method, level, scale):
@@ -243,22 +244,37 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
     func = functools.partial(_close_block, method=method, level=level, scale=100.0 if input_percent else 1.0)
     map_blocks(func, paths, [BlockOutput(out_path, len(names), band_names=names)], max_bytes=max_bytes,
                progress=progress, executor=executor)
-    n_clipped = _band_sum(out_path, len(names))
+    n_clipped = int(round(band_statistics(out_path)["n_clipped"][0]))
     if n_clipped:
         warnings.warn(f"{n_clipped} input value(s) outside [0, {100 if input_percent else 1}] were clipped "
                       "before closure", RemineWarning, stacklevel=2)
     return {"path": out_path, "band_names": names, "n_clipped": n_clipped}
 
 
-def _band_sum(path, band):
-    """Sum of one band (1-based), window by window."""
+def band_statistics(path):
+    """Per-band ``{name: (sum, mean)}`` over the valid (finite) cells of a raster, window by window."""
     import rasterio
 
-    total = 0.0
     with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(path) as ds:
-        for _, window in ds.block_windows(band):
-            total += float(np.nansum(ds.read(band, window=window)))
-    return int(round(total))
+        sums, counts = np.zeros(ds.count), np.zeros(ds.count)
+        for _, window in ds.block_windows(1):
+            data = ds.read(window=window)
+            sums += np.nansum(data, axis=(1, 2))
+            counts += np.isfinite(data).sum(axis=(1, 2))
+        names = [d or f"band {i + 1}" for i, d in enumerate(ds.descriptions)]
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return {n: (float(t), float(mu)) for n, t, mu in zip(names, sums, means)}
+
+
+def _summary(path, minerals, intervals):
+    """Passport summary of an abundance raster: mean abundance, mean interval width (%), mean RMSE."""
+    stats = band_statistics(path)
+    summary = {"mean_abundance_percent": {m: round(stats[m][1], 3) for m in minerals},
+               "mean_rmse": stats["rmse"][1]}
+    if intervals:
+        summary["mean_interval_width_percent"] = {
+            m: round(stats[f"upper_{m}"][1] - stats[f"lower_{m}"][1], 3) for m in minerals}
+    return summary
 
 
 def sample_pixels(cube_path, max_pixels=50000, random_state=0, progress=None):

@@ -101,5 +101,5 @@ analysis, IEEE TGRS 39(3), 529–545; Somers, B. et al. (2012), Endmember bundle
                               normalise=self.parameterAsBoolean(parameters, self.NORMALISE, context))
         write_style(out, value_range=(0, 100))
         self.metrics.update(method=result["method"], minerals=result["minerals"], spectra=result["spectra"],
-                            bands=result["band_names"])
+                            bands=result["band_names"], **result["summary"])
         return {self.OUTPUT: out}

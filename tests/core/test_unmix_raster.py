@@ -207,3 +207,13 @@ def test_nan_and_all_zero_pixels_are_nodata(tmp_path):
     valid = np.isfinite(data[0])
     assert valid.sum() == 40
     assert np.allclose(np.moveaxis(data[:M], 0, -1)[valid] / 100, A[valid], atol=1e-5)  # noiseless: exact
+
+
+def test_unmix_summary_for_the_passport(demo_scene, tmp_path):
+    result = unmix_raster(demo_scene["cube"], demo_library(), str(tmp_path / "s.tif"), method="nnls", normalise=True,
+                          minerals=["kaolinite", "muscovite", "chlorite", "montmorillonite", "alunite", "jarosite",
+                                    "goethite", "gypsum", "calcite"])
+    summary = result["summary"]
+    assert abs(sum(summary["mean_abundance_percent"].values()) - 100) < 0.01
+    assert all(0 < w < 10 for w in summary["mean_interval_width_percent"].values())
+    assert 0 < summary["mean_rmse"] < 0.01
