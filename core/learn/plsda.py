@@ -27,7 +27,8 @@ class PLSDA(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int, number of latent variables (capped at min(n_samples - 1, n_features)).
+    n_components : int, number of latent variables (capped at min(n_samples - 1, n_features)); the
+        default 10 suits up to about 10 classes (at least n_classes - 1 components are needed).
     scale : bool, scale X and Y to unit variance before the PLS fit (as PLSRegression).
     max_iter, tol : NIPALS settings passed to PLSRegression.
 
@@ -37,7 +38,7 @@ class PLSDA(ClassifierMixin, BaseEstimator):
     temperature_ : float softmax temperature of predict_proba.
     """
 
-    def __init__(self, n_components=5, scale=True, max_iter=500, tol=1e-6):
+    def __init__(self, n_components=10, scale=True, max_iter=500, tol=1e-6):
         self.n_components = n_components
         self.scale = scale
         self.max_iter = max_iter

@@ -73,16 +73,23 @@ def _through_pipeline(estimator, X):
     return X
 
 
+def _is_regression_ensemble(final):
+    """Forests, bagging and other scikit-learn ensembles of regressors (members in ``estimators_``)."""
+    from sklearn.base import is_regressor
+    from sklearn.ensemble import BaseEnsemble
+
+    return isinstance(final, BaseEnsemble) and is_regressor(final)
+
+
 def prediction_spread(estimator, X):
     """(n,) member spread / MC-dropout std of a fitted estimator, or None if it has no such measure."""
     final = _final_step(estimator)
     if hasattr(final, "predict_std"):
         return np.asarray(final.predict_std(_through_pipeline(estimator, X)), dtype=float)
-    members = getattr(final, "estimators_", None)
-    if members is not None and not hasattr(final, "classes_") and hasattr(members, "__len__") \
-            and all(hasattr(m, "predict") for m in members):
+    if _is_regression_ensemble(final):
         Xt = _through_pipeline(estimator, X)
-        preds = np.stack([np.asarray(m.predict(Xt), dtype=float).reshape(len(Xt), -1)[:, 0] for m in members])
+        preds = np.stack([np.asarray(m.predict(Xt), dtype=float).reshape(len(Xt), -1)[:, 0]
+                          for m in final.estimators_])
         return preds.std(axis=0)
     return None
 
@@ -94,8 +101,7 @@ def uncertainty_bands(estimator, task):
         if not hasattr(estimator, "predict_proba"):
             return []
         return ["entropy", "margin"] + (["mc_dropout_std"] if hasattr(final, "predict_std") else [])
-    has_members = getattr(final, "estimators_", None) is not None and hasattr(final.estimators_, "__len__")
-    return ["spread"] if hasattr(final, "predict_std") or has_members else []
+    return ["spread"] if hasattr(final, "predict_std") or _is_regression_ensemble(final) else []
 
 
 def class_colours(n):

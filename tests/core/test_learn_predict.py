@@ -137,3 +137,14 @@ def test_output_over_the_input_is_refused(tmp_path, class_set):
     model = fit_model("lda", class_set)
     with pytest.raises(InputError, match="is also an input"):
         predict_raster(model, CUBE, CUBE)
+
+
+def test_models_without_uncertainty_warn_and_write_none(tmp_path):
+    reg = build_training_set(CUBE, ROIS, target_fields=["kaolinite_pct", "Zn_ppm"])
+    model = fit_model("svm", reg)  # two targets: one SVR per target, no ensemble spread
+    assert type(model.estimator).__name__ == "MultiOutputRegressor"
+    with pytest.warns(RemineWarning, match="has no uncertainty measure"):
+        out = predict_raster(model, CUBE, str(tmp_path / "svr.tif"))
+    assert out["uncertainty"] is None and not (tmp_path / "svr_uncertainty.tif").exists()
+    with rasterio.open(out["map"]) as ds:
+        assert ds.count == 2
