@@ -172,8 +172,15 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
                              n_draws=n_draws, random_state=random_state, report_spectra=report_spectra)
     progress.info(f"unmixing {info.width}x{info.height} pixels, {len(es.band_index)} bands, "
                   f"{len(es.minerals)} minerals ({sum(len(b) for b in es.bundles)} spectra), method {method}")
+    # temporaries per pixel beyond the block itself: float64 (n, k) arrays of the solver (about 4 of them),
+    # and for the bootstrap the (draws, n, m) stack and its quantile copy
+    n_spectra = sum(len(b) for b in es.bundles)
+    extra = 8 * (4 * n_spectra + (2 * n_draws * len(es.minerals) if intervals and interval_method == "bootstrap"
+                                  else 0))
+    io_bytes = 4 * (len(es.band_index) + len(names))
     map_blocks(func, [cube_path], [BlockOutput(out_path, len(names), band_names=names)], max_bytes=max_bytes,
-               progress=progress, executor=executor, bands=[list(es.band_index)], work_factor=4.0)
+               progress=progress, executor=executor, bands=[list(es.band_index)],
+               work_factor=3.0 + extra / io_bytes)
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method,
             "summary": _summary(out_path, es.minerals, intervals)}
