@@ -26,44 +26,59 @@ from numba import njit, prange
 TABULATED = 5
 
 
-@njit(cache=True, inline="always")
-def _gamma(h, codes, psills, ranges, params, nugget, table, table_step):
-    if h <= 0.0:
-        return 0.0
-    g = nugget
-    for s in range(codes.shape[0]):
-        code = codes[s]
-        if code == 1:
-            r = h / ranges[s]
-            g += psills[s] * (1.5 * r - 0.5 * r * r * r) if r < 1.0 else psills[s]
-        elif code == 2:
-            g += psills[s] * (1.0 - math.exp(-h / ranges[s]))
-        elif code == 3:
-            r = h / ranges[s]
-            g += psills[s] * (1.0 - math.exp(-r * r))
-        elif code == 4:
-            g += psills[s] * h ** params[s]
-        elif code == TABULATED:
-            x = h / table_step
-            i = int(x)
-            if i >= table.shape[0] - 1:
-                g += table[table.shape[0] - 1]
-            else:
-                f = x - i
-                g += table[i] * (1.0 - f) + table[i + 1] * f
-    return g
-
-
 _FM = {"nsz", "arcp", "contract", "reassoc"}  # fast maths without assuming finite values
 
 
-@njit(cache=True, inline="always")
-def _dist(X, i, T, t, off, q):
-    s = 0.0
-    for d in range(X.shape[1]):
-        v = X[i, d] - T[t, d] - off[q, d]
-        s += v * v
-    return math.sqrt(s)
+@njit(cache=True, fastmath=_FM)
+def _cov_fill(h, g, start, stop, codes, psills, inv_ranges, params, nugget, table, inv_step, A):
+    """h[start:stop] (distances) -> covariances ``A - gamma(h)`` in place, ``gamma(0) = 0``; g: scratch.
+
+    Loops run structure by structure over the whole vector (branch-free inner loops the compiler vectorises).
+    """
+    for a in range(start, stop):
+        g[a] = nugget if h[a] > 0.0 else 0.0
+    for s in range(codes.shape[0]):
+        code, ps, ir = codes[s], psills[s], inv_ranges[s]
+        if code == 1:
+            for a in range(start, stop):
+                r = min(h[a] * ir, 1.0)
+                g[a] += ps * r * (1.5 - 0.5 * r * r)
+        elif code == 2:
+            for a in range(start, stop):
+                g[a] += ps * (1.0 - math.exp(-h[a] * ir))
+        elif code == 3:
+            for a in range(start, stop):
+                r = h[a] * ir
+                g[a] += ps * (1.0 - math.exp(-r * r))
+        elif code == 4:
+            for a in range(start, stop):
+                g[a] += ps * h[a] ** params[s]
+        elif code == TABULATED:
+            last = table.shape[0] - 1
+            for a in range(start, stop):
+                x = h[a] * inv_step
+                i = int(x)
+                if i >= last:
+                    g[a] += table[last]
+                else:
+                    f = x - i
+                    g[a] += table[i] * (1.0 - f) + table[i + 1] * f
+    for a in range(start, stop):
+        h[a] = A - g[a]
+
+
+@njit(cache=True, fastmath=_FM)
+def _dist_to(X, members, start, stop, P, p, off, q, h):
+    """h[a] = |X[members[a]] - (P[p] + off[q])| for a in [start, stop)."""
+    for a in range(start, stop):
+        ia = members[a]
+        s = 0.0
+        for d in range(X.shape[1]):
+            v = X[ia, d] - P[p, d] - off[q, d]
+            s += v * v
+        h[a] = s
+    for a in range(start, stop):
+        h[a] = math.sqrt(h[a])
 
 
 @njit(cache=True, fastmath=_FM)
@@ -100,7 +115,7 @@ def _forward(U, b, x, k):
             x[m] -= U[i, m] * xi
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, inline="always", fastmath=_FM)
 def _delete(U, members, pos, j, k, x, y, G):
     """Remove member ``j`` from the factor of ``k`` members, O((k-j)²).
 
@@ -146,15 +161,6 @@ def _delete(U, members, pos, j, k, x, y, G):
 
 
 @njit(cache=True, inline="always")
-def _cov_members(X, ia, ib, A, codes, psills, ranges, params, nugget, table, table_step):
-    s = 0.0
-    for d in range(X.shape[1]):
-        v = X[ia, d] - X[ib, d]
-        s += v * v
-    return A - _gamma(math.sqrt(s), codes, psills, ranges, params, nugget, table, table_step)
-
-
-@njit(cache=True)
 def _select(dbuf, ibuf, nc, k):
     """Move the k smallest of dbuf[:nc] (with their ibuf) to the front (quickselect, O(nc)).
 
@@ -184,19 +190,23 @@ def _select(dbuf, ibuf, nc, k):
             break
 
 
-@njit(cache=True, fastmath=_FM)
-def _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, nugget, table, table_step, A, C0, U,
-               y, G, Gy, MU, F0, c, u, r, w, s_, est, var, mu):
-    """Right-hand side of target t, forward solve with the current factor, estimate/variance/multipliers."""
+@njit(cache=True, inline="always", fastmath=_FM)
+def _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0,
+               U, y, G, Gy, MU, F0, c, u, pw, est, var, mu, work):
+    """Right-hand side of target t, forward solve with the current factor, estimate/variance/multipliers.
+
+    ``pw`` (3, p) and ``work`` (2, k) are scratch."""
     p = G.shape[0]
-    # --- right-hand side for this target and the solution
+    r, w, s_ = pw[0], pw[1], pw[2]
+    hbuf, gbuf = work[0], work[1]
+    # --- right-hand side for this target (block average over the discretisation points) and the solution
     for a in range(kc):
-        ia = members[a]
-        sm = 0.0
-        for q in range(offs.shape[0]):
-            sm += wts[q] * (A - _gamma(_dist(X, ia, T, t, offs, q), codes, psills, ranges, params, nugget,
-                                       table, table_step))
-        c[a] = sm
+        c[a] = 0.0
+    for q in range(offs.shape[0]):
+        _dist_to(X, members, 0, kc, T, t, offs, q, hbuf)
+        _cov_fill(hbuf, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+        for a in range(kc):
+            c[a] += wts[q] * hbuf[a]
     _forward(U, c, u, kc)
     e = 0.0
     uu = 0.0
@@ -227,7 +237,7 @@ def _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, n
 
 @njit(cache=True, fastmath=_FM)
 def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist2, offs, wts, codes,
-                   psills, ranges, params, nugget, table, table_step, A, C0, start, stop, est, var, mu, max_cand):
+                   psills, inv_ranges, params, nugget, table, inv_step, A, C0, start, stop, est, var, mu, max_cand):
     n = X.shape[0]
     p = F.shape[1]
     C = np.empty((k, k))
@@ -240,15 +250,16 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
     c = np.empty(k)
     u = np.empty(k)
     col = np.empty(k)
-    r = np.empty(p)
-    w = np.empty(p)
-    s_ = np.empty(p)
+    pw = np.empty((3, p))
     members = np.empty(k, np.int64)
     nb = np.empty(k, np.int64)
     pos = np.full(n, -1, np.int64)
     stamp = np.zeros(n, np.int64)
     dbuf = np.empty(max_cand)
     ibuf = np.empty(max_cand, np.int64)
+    work = np.empty((2, k))
+    hbuf, gbuf = work[0], work[1]
+    zoff = np.zeros((1, X.shape[1]))
     kc = 0
     valid = False
     jitter = 0.0
@@ -281,8 +292,8 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
                     min_out = min(min_out, d2)
         # unchanged neighbourhood: the current members are exactly the k nearest (strictly closer than the rest)
         if valid and n_in == kc and (kc == k or nc == kc) and max_in < min_out:
-            _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, nugget, table, table_step,
-                       A, C0, U, y, G, Gy, MU, F0, c, u, r, w, s_, est, var, mu)
+            _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step,
+                       A, C0, U, y, G, Gy, MU, F0, c, u, pw, est, var, mu, work)
             continue
         if nc > k:
             _select(dbuf, ibuf, nc, k)
@@ -316,10 +327,9 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
                 q = nb[a]
                 if pos[q] >= 0:
                     continue
-                for b in range(kc):
-                    c[b] = _cov_members(X, members[b], q, A, codes, psills, ranges, params, nugget, table,
-                                        table_step)
-                _forward(U, c, u, kc)
+                _dist_to(X, members, 0, kc, X, q, zoff, 0, hbuf)
+                _cov_fill(hbuf, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+                _forward(U, hbuf, u, kc)
                 dd = A
                 for b in range(kc):
                     dd -= u[b] * u[b]
@@ -354,9 +364,10 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
                 pos[members[a]] = a
             for a in range(kk):
                 C[a, a] = A
+                _dist_to(X, members, a + 1, kk, X, members[a], zoff, 0, hbuf)
+                _cov_fill(hbuf, gbuf, a + 1, kk, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
                 for b in range(a + 1, kk):
-                    C[a, b] = _cov_members(X, members[a], members[b], A, codes, psills, ranges, params, nugget,
-                                           table, table_step)
+                    C[a, b] = hbuf[b]
             jitter = 0.0
             ok = _cholesky(C, U, kk, jitter)
             if not ok:
@@ -396,8 +407,8 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
                 while not okm and jm < 1e300:
                     okm = _cholesky(M, MU, p, jm)
                     jm *= 10.0
-        _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, ranges, params, nugget, table, table_step, A,
-                   C0, U, y, G, Gy, MU, F0, c, u, r, w, s_, est, var, mu)
+        _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A,
+                   C0, U, y, G, Gy, MU, F0, c, u, pw, est, var, mu, work)
     return n_reg
 
 
@@ -433,11 +444,13 @@ def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k
     regs = np.zeros(n_segments, np.int64)
     step = (m + n_segments - 1) // n_segments
     md2 = max_dist * max_dist
+    inv_ranges = 1.0 / ranges
+    inv_step = 1.0 / table_step
     for g in prange(n_segments):
         start = g * step
         stop = min(m, start + step)
         if start < stop:
             regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, md2, offs,
-                                     wts, codes, psills, ranges, params, nugget, table, table_step, A, C0, start,
+                                     wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0, start,
                                      stop, est, var, mu, max_cand)
     return est, var, mu, regs.sum()
