@@ -1,8 +1,8 @@
 """Block engine: apply a pure function window by window under a memory budget.
 
 ``map_blocks(func, inputs, outputs)`` reads the same window of every input raster, calls
-``func(arrays, info)`` and writes the returned arrays into the outputs. Windows are aligned with the
-256 × 256 output tiles (full-width strips, or runs of tiles for wide rasters), sized so that
+``func(arrays, info)`` and writes the returned arrays into the outputs. Windows consist of whole
+output tiles (256 px, smaller when one tile of all bands would not fit the budget), sized so that
 ``(input + output bytes) × work_factor × concurrent blocks ≤ max_bytes``. Outputs are written to
 temporary files and renamed at the end: a cancelled or failed run leaves no output file.
 
@@ -73,13 +73,20 @@ class BlockInfo:
         return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
 
 
+def tile_size(bytes_per_pixel, max_bytes):
+    """Output tile side (256, 128, 64, 32 or 16 px): the largest whose square fits one block's budget."""
+    for tile in (256, 128, 64, 32):
+        if tile * tile * bytes_per_pixel <= max_bytes:
+            return tile
+    return 16
+
+
 def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
     """Windows covering ``height`` × ``width`` with at most ``max_bytes / bytes_per_pixel`` cells each.
 
-    Windows follow the 256 × 256 tiles of the GeoTIFFs remine writes, so that every output tile is
-    written once, whole: full-width strips of a multiple of 256 rows when they fit, else windows of
-    256 rows × a multiple of 256 columns; a budget below one tile gives 256-row windows narrower than
-    a tile.
+    Windows consist of whole ``tile`` × ``tile`` output tiles, so that every tile is compressed and
+    written once: full-width strips of a multiple of ``tile`` rows when they fit, else runs of tiles
+    along a tile row (choose ``tile`` with :func:`tile_size` so that one tile fits the budget).
     """
     from rasterio.windows import Window
 
@@ -88,13 +95,8 @@ def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
         rows = cells // width
         rows = min(rows // tile * tile if rows >= tile else rows, height)
         return [Window(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
-    rows = min(tile, height)
-    cols = min(width, cells // (tile * tile) * tile) if cells >= tile * tile else cells // rows // 16 * 16
-    if cols == 0:  # tiny budgets (tests): small windows
-        rows = min(rows, max(1, cells // 16))
-        cols = min(width, max(1, cells // rows))
-    # runs of whole tiles; below one tile, 256-row windows narrower than a tile, left to right, so that
-    # each partly written tile is completed by the next window while it is still in GDAL's cache
+    rows = min(tile, height, cells)
+    cols = max(1, min(width, cells // (tile * rows) * tile, cells // rows))
     return [Window(c, r, min(cols, width - c), min(rows, height - r))
             for r in range(0, height, rows) for c in range(0, width, cols)]
 
@@ -216,8 +218,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         raise InputError(f"output paths must differ, got {paths}")
     bytes_per_pixel = (4 * sum(in_bands) + sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)) * work_factor
     n_concurrent = _concurrency(executor)
-    windows = plan_windows(grid.width, grid.height, bytes_per_pixel, max_bytes / n_concurrent)
-    profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata) for o in outputs]
+    per_block = max_bytes / n_concurrent
+    tile = tile_size(bytes_per_pixel, per_block)
+    windows = plan_windows(grid.width, grid.height, bytes_per_pixel, per_block, tile)
+    profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata, tile) for o in outputs]
 
     import rasterio
 

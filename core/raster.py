@@ -424,7 +424,7 @@ def compression():
     return {"compress": "zstd", "zstd_level": 1} if "ZSTD" in options else {"compress": "deflate", "zlevel": 1}
 
 
-def gtiff_profile(like, count, dtype="float32", nodata=None):
+def gtiff_profile(like, count, dtype="float32", nodata=None, tile=256):
     """A tiled, compressed GeoTIFF profile on the grid of ``like`` (see :func:`compression`).
 
     ``like``: a :class:`Cube`, :class:`RasterInfo`, :class:`remine.core.blocks.GridSpec`-like object
@@ -441,12 +441,12 @@ def gtiff_profile(like, count, dtype="float32", nodata=None):
     if nodata is None and np.issubdtype(np.dtype(dtype), np.floating):
         nodata = float("nan")
     profile = dict(driver="GTiff", width=int(width), height=int(height), count=int(count), dtype=dtype,
-                   transform=transform, crs=crs, nodata=nodata, tiled=True, blockxsize=256, blockysize=256,
+                   transform=transform, crs=crs, nodata=nodata, tiled=True, blockxsize=tile, blockysize=tile,
                    **compression(), bigtiff="if_safer", num_threads="all_cpus",
                    interleave="band" if count > 1 else "pixel")
-    if width < 256 or height < 256:  # GTiff tiles must be multiples of 16 and need not exceed the image
-        profile.update(blockxsize=max(16, min(256, -(-int(width) // 16) * 16)),
-                       blockysize=max(16, min(256, -(-int(height) // 16) * 16)))
+    if width < tile or height < tile:  # GTiff tiles must be multiples of 16 and need not exceed the image
+        profile.update(blockxsize=max(16, min(tile, -(-int(width) // 16) * 16)),
+                       blockysize=max(16, min(tile, -(-int(height) // 16) * 16)))
     return profile
 
 

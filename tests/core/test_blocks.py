@@ -7,7 +7,7 @@ import pytest
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from remine.core.blocks import BlockOutput, GridSpec, map_blocks, plan_windows
+from remine.core.blocks import BlockOutput, GridSpec, map_blocks, plan_windows, tile_size
 from remine.core.errors import CancelledError, InputError
 from remine.core.progress import Progress
 from remine.core.raster import read_cube, write_raster
@@ -35,10 +35,14 @@ def outputs(folder, tag):
 
 
 def test_plan_windows_respects_budget_and_covers_grid():
-    for max_bytes in (10_000, 1_000_000, 5e7):
-        wins = plan_windows(3000, 2000, 40, max_bytes)
+    for max_bytes in (400, 10_000, 1_000_000, 5e7):
+        tile = tile_size(40, max_bytes)
+        wins = plan_windows(3000, 2000, 40, max_bytes, tile)
         assert all(w.width * w.height * 40 <= max_bytes for w in wins)
         assert sum(w.width * w.height for w in wins) == 3000 * 2000
+        if max_bytes >= tile * tile * 40:   # whole tiles: every window starts on a tile corner
+            assert all(w.col_off % tile == 0 and w.row_off % tile == 0 for w in wins)
+    assert tile_size(224 * 4 * 3, 128 * 2**20) == 128 and tile_size(4, 128 * 2**20) == 256
     strips = plan_windows(3000, 2000, 4, 3000 * 4 * 600)
     assert {w.height for w in strips[:-1]} == {512}            # tile-aligned strips
 
