@@ -13,6 +13,22 @@ Two sources of uncertainty:
   at random from each mineral's bundle, and take quantiles of the abundances across draws.
 
 Both return ``(lower, upper)`` arrays (n, m) of fractions.
+
+Calibration on the demo scene (``make_demo(seed=0)``: true spectra, 6 % illumination variation, noise
+0.004; coverage of nominal 90 % intervals over all 9 minerals x 89 700 valid pixels):
+
+==========================================================  ========  ===========  ==============
+endmembers, method                                          RMSE      coverage     mean width
+==========================================================  ========  ===========  ==============
+true spectra, NNLS + sum normalisation, residual            0.0050    0.915        1.5 %
+USGS bundles (59 spectra), NNLS + normalisation, residual   0.0104    0.904        3.0 %
+USGS bundles, NNLS + normalisation, bootstrap (30 draws)    0.0104    0.829        14.6 %
+true spectra, FCLS, residual                                0.0468    0.374        1.8 %
+USGS bundles, FCLS, residual                                0.0237    0.697        2.3 %
+==========================================================  ========  ===========  ==============
+
+FCLS cannot absorb the per-pixel brightness factor (its abundances must sum to one), so its error is a
+bias that no residual-based interval sees; with varying illumination use NNLS + normalisation.
 """
 import numpy as np
 from scipy.stats import norm

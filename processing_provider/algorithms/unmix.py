@@ -43,7 +43,9 @@ dominates.</li>
 illumination varies).</li>
 <li><b>Intervals</b>: residual (noise and conditioning of the active endmembers) or bootstrap over the
 spectra of each mineral; <b>Interval level</b> (0.9 = 90 %). On the demo scene, nominal 90 % residual
-intervals of NNLS + normalisation cover 91.5 % of the true abundances.</li></ul>
+intervals of NNLS + normalisation cover 91.5 % of the true abundances (90.4 % with all USGS spectra of the
+nine minerals as bundles); FCLS intervals cover only 37 %, because FCLS cannot absorb illumination
+variation.</li></ul>
 <b>Outputs</b>
 <ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (% , named after the mineral), <i>rmse</i>, then
 <i>lower_&lt;mineral&gt;</i> and <i>upper_&lt;mineral&gt;</i> (%). Nodata, NaN and all-zero pixels are NaN.
