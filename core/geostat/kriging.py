@@ -10,6 +10,7 @@ Conventions are gstat's: the variance is the kriging (estimation-error) variance
 coincides with a sample returns the sample value and variance 0, block kriging discretises a block with
 4 × 4 (× 4) Gauss–Legendre points.
 """
+import itertools
 import warnings
 
 import numpy as np
@@ -75,17 +76,20 @@ def _spatial_order(T, size):
     target spacing high (a grid row) in boustrophedon order, so that consecutive targets are close.
     Returns ``(order, tile key)``."""
     lo = T.min(axis=0)
-    rel = (T - lo) / size
-    cell = np.floor(rel).astype(np.int64)
+    cell = np.floor((T - lo) / size).astype(np.int64)
     ncx = int(cell[:, 0].max()) + 1
     row = cell[:, 1] if T.shape[1] == 2 else cell[:, 1] + (int(cell[:, 1].max()) + 1) * cell[:, 2]
     keys = row * ncx + np.where(row % 2 == 0, cell[:, 0], ncx - 1 - cell[:, 0])
     extent = np.ptp(T[:, :2], axis=0)
     spacing = float(np.sqrt(max(extent[0], 1e-12) * max(extent[1], 1e-12) / len(T))) or 1.0
     stripe = np.floor((T[:, 1] - lo[1]) / spacing + 0.5).astype(np.int64)
-    along = np.where(stripe % 2 == 0, T[:, 0], -T[:, 0])
-    order = np.lexsort((along, stripe, keys))
-    return order, keys
+    along = np.floor((T[:, 0] - lo[0]) / spacing + 0.5).astype(np.int64)
+    n_along = int(along.max()) + 1
+    along = np.where(stripe % 2 == 0, along, n_along - 1 - along)
+    composite = (keys * (int(stripe.max()) + 1) + stripe) * n_along + along
+    if composite.max() < 2 ** 62 // max(n_along, 1):
+        return np.argsort(composite, kind="stable"), keys
+    return np.lexsort((along, stripe, keys)), keys
 
 
 class _Kriging(BaseEstimator):
@@ -190,8 +194,9 @@ class _Kriging(BaseEstimator):
         order, keys = _spatial_order(T, size)
         tiles = keys[order]
         starts = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
-        lo = np.minimum.reduceat(T[order], starts, axis=0)
-        hi = np.maximum.reduceat(T[order], starts, axis=0)
+        t_sorted = T[order]
+        lo = np.minimum.reduceat(t_sorted, starts, axis=0)
+        hi = np.maximum.reduceat(t_sorted, starts, axis=0)
         centre = (lo + hi) / 2.0
         half = np.sqrt(np.sum((hi - lo) ** 2, axis=1)) / 2.0
         dist, _ = self.tree_.query(centre, k=kq)
@@ -200,7 +205,7 @@ class _Kriging(BaseEstimator):
         lists = self.tree_.query_ball_point(centre, radius)
         cand_ptr = np.zeros(len(lists) + 1, np.int64)
         cand_ptr[1:] = np.cumsum([len(x) for x in lists])
-        cand_idx = np.concatenate([np.asarray(x, np.int64) for x in lists]) if len(lists) else np.zeros(0, np.int64)
+        cand_idx = np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(cand_ptr[-1]))
         tile_of = np.empty(len(T), np.int64)
         tile_of[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(T)]))
         return order, tile_of, cand_ptr, cand_idx, np.maximum(dist[:, 0] - half, 0.0)[tile_of]

@@ -158,6 +158,6 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     outputs = [BlockOutput(prediction_path, 1, band_names=["prediction"]),
                BlockOutput(variance_path, 1, band_names=["variance"])]
     paths = map_blocks(functools.partial(_krige_block, kriger=kriger), drift or [], outputs, max_bytes=max_bytes,
-                       progress=progress, executor=executor, grid=grid, work_factor=16.0)
+                       progress=progress, executor=executor, grid=grid, work_factor=24.0)
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
             "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac)}
