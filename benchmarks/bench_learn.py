@@ -151,9 +151,11 @@ def demo_scores(tmp):
     scene = make_demo(os.path.join(tmp, "demo"), seed=0)
     classes = build_training_set(scene["cube"], scene["rois"], label_field="mineral")
     grades = build_training_set(scene["cube"], scene["rois"], target_fields=["Zn_ppm"])
-    patches = build_training_set(scene["cube"], scene["rois"], label_field="mineral", patch_size=3)
+    class_patches = build_training_set(scene["cube"], scene["rois"], label_field="mineral", patch_size=3)
+    grade_patches = build_training_set(scene["cube"], scene["rois"], target_fields=["Zn_ppm"], patch_size=3)
     out = {"classification (dominant mineral, 9 classes)": {}, "regression (Zn ppm)": {}}
-    for task, ts, key in (("classification", classes, "overall_accuracy"), ("regression", grades, "r2")):
+    for task, ts, patches, key in (("classification", classes, class_patches, "overall_accuracy"),
+                                   ("regression", grades, grade_patches, "r2")):
         section = out["classification (dominant mineral, 9 classes)" if task == "classification"
                       else "regression (Zn ppm)"]
         for name in method_names(task):

@@ -3,7 +3,8 @@
 Public API: ``make_estimator`` (registry of methods), ``spatial_cv`` (ROI / spatial-block folds),
 ``predict_raster`` (block-wise maps, probabilities, uncertainty), ``save_model`` / ``load_model``
 (skops + JSON manifest, no pickle), ``CNN1D`` / ``CNN2D`` (torch, optional), ``TrainingSet`` /
-``build_training_set``. Helpers: ``fit_model`` -> ``TrainedModel``, ``crm_classes``.
+``build_training_set``. Also: ``fit_model`` -> ``TrainedModel``, ``method_names``, ``CVResult``;
+workflows in :mod:`.train` (train, evaluate, HTML report) and :mod:`.crm` (high/low classes, ROC).
 """
 from .artefacts import TrainedModel, fit_model, load_model, save_model
 from .cnn import CNN1D, CNN2D
