@@ -412,8 +412,7 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
     return n_reg
 
 
-@njit(cache=True, parallel=True)
-def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
+def _solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
                   psills, ranges, params, nugget, table, table_step, A, C0, n_segments):
     """Solve the kriging system of every target; see the module docstring.
 
@@ -454,3 +453,9 @@ def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k
                                      wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0, start,
                                      stop, est, var, mu, max_cand)
     return est, var, mu, regs.sum()
+
+
+solve_targets = njit(cache=True, parallel=True)(_solve_targets)
+# the same without a parallel region: for calls from worker threads (numba's workqueue threading layer does not
+# allow concurrent parallel launches) and for small jobs
+solve_targets_serial = njit(cache=True)(_solve_targets)

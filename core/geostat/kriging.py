@@ -11,6 +11,7 @@ coincides with a sample returns the sample value and variance 0, block kriging d
 4 × 4 (× 4) Gauss–Legendre points.
 """
 import itertools
+import threading
 import warnings
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.base import BaseEstimator
 from ..errors import InputError, RemineWarning
 from ..points import check_projected
 from ._inputs import as_coords, prepare_points
-from ._kernel import TABULATED, solve_targets
+from ._kernel import TABULATED, solve_targets, solve_targets_serial
 from .anisotropy import as_anisotropy
 from .models import VariogramModel, pseudo_sill, with_params
 
@@ -220,10 +221,12 @@ class _Kriging(BaseEstimator):
         codes, psills, ranges, params, nugget, table, step = self.model_arrays_
         segs = max(1, min(get_num_threads(), len(T) // 4096))
         max_dist = np.inf if self.max_dist is None else float(self.max_dist)
-        est, var, mu, n_reg = solve_targets(self.X_, self.values_ - self.mean_, self.F_, np.ascontiguousarray(T),
-                                            np.ascontiguousarray(F0, dtype=float), order, tile_of, cand_ptr,
-                                            cand_idx, exclude, k, max_dist, offs, wts, codes, psills, ranges,
-                                            params, nugget, table, step, self.A_, c0, segs)
+        parallel = segs > 1 and threading.current_thread() is threading.main_thread()
+        solver = solve_targets if parallel else solve_targets_serial
+        est, var, mu, n_reg = solver(self.X_, self.values_ - self.mean_, self.F_, np.ascontiguousarray(T),
+                                     np.ascontiguousarray(F0, dtype=float), order, tile_of, cand_ptr, cand_idx,
+                                     exclude, k, max_dist, offs, wts, codes, psills, ranges, params, nugget, table,
+                                     step, self.A_, c0, segs)
         return est + self.mean_, var, mu, int(n_reg), nearest
 
     def predict(self, targets, return_variance=True, drift=None):

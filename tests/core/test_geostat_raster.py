@@ -135,3 +135,13 @@ def test_grid_far_outside_the_data_warns(meuse, tmp_path):
         out = krige_raster(meuse, extent=(190000, 340000, 192000, 342000), pixel_size=100, crs="EPSG:28992",
                            out_prefix=str(tmp_path / "far"), model=LOGZN)
     assert out["extrapolated_fraction"] == pytest.approx(1.0)
+
+
+def test_threads_executor_gives_the_same_rasters(meuse, tmp_path):
+    # worker threads use the kernel without a parallel region; blocks must not depend on the executor
+    kw = dict(extent=(178600, 329700, 181400, 333600), pixel_size=40, crs="EPSG:28992", model=LOGZN,
+              max_bytes=300_000)
+    serial = krige_raster(meuse, out_prefix=str(tmp_path / "a"), **kw)
+    threads = krige_raster(meuse, out_prefix=str(tmp_path / "b"), executor="threads", **kw)
+    for key in ("prediction", "variance"):
+        np.testing.assert_array_equal(_centres(serial[key])[1], _centres(threads[key])[1])
