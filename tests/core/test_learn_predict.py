@@ -148,3 +148,12 @@ def test_models_without_uncertainty_warn_and_write_none(tmp_path):
     assert out["uncertainty"] is None and not (tmp_path / "svr_uncertainty.tif").exists()
     with rasterio.open(out["map"]) as ds:
         assert ds.count == 2
+
+
+def test_threads_executor_gives_the_same_map(tmp_path, class_set):
+    model = fit_model("plsda", class_set)
+    a = predict_raster(model, CUBE, str(tmp_path / "a.tif"), max_bytes=60_000)
+    b = predict_raster(model, CUBE, str(tmp_path / "b.tif"), max_bytes=60_000, executor="threads")
+    for key in ("map", "probabilities", "uncertainty"):
+        with rasterio.open(a[key]) as x, rasterio.open(b[key]) as y:
+            assert np.array_equal(x.read(), y.read(), equal_nan=True)

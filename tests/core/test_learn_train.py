@@ -75,3 +75,23 @@ def test_crm_bad_input(reg_set):
         train_crm(reg_set, "Cu_ppm", 10)
     with pytest.raises(InputError, match="gives no probabilities"):
         train_crm(reg_set, "Zn_ppm", 600.0, method="ridge", n_splits=4)
+
+
+def test_evaluate_model_on_an_independent_set(reg_set):
+    from dataclasses import replace
+
+    from remine.core.learn import fit_model
+    from remine.core.learn.train import evaluate_model
+
+    ts = build_training_set(CUBE, ROIS, label_field="mineral")
+    train_rois = ts.groups % 2 == 0
+
+    def part(keep):
+        return replace(ts, X=ts.X[keep], y=ts.y[keep], groups=ts.groups[keep], coords=ts.coords[keep])
+
+    model = fit_model("lda", part(train_rois))
+    result = evaluate_model(model, part(~train_rois))
+    assert result.scheme == "independent test set" and result.metrics["n_samples"] == int((~train_rois).sum())
+    assert result.metrics["overall_accuracy"] > 0.9
+    with pytest.raises(InputError, match="the model does classification but the test set is for regression"):
+        evaluate_model(model, reg_set)
