@@ -412,9 +412,18 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
     return n_reg
 
 
-def _solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
+@njit(cache=True)
+def _max_candidates(cand_ptr):
+    out = 1
+    for g in range(cand_ptr.shape[0] - 1):
+        out = max(out, cand_ptr[g + 1] - cand_ptr[g])
+    return out
+
+
+@njit(cache=True, parallel=True)
+def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
                   psills, ranges, params, nugget, table, table_step, A, C0, n_segments):
-    """Solve the kriging system of every target; see the module docstring.
+    """Solve the kriging system of every target, ``n_segments`` runs of targets in parallel (module docstring).
 
     Parameters
     ----------
@@ -433,29 +442,32 @@ def _solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
     est (m,), var (m,), mu (m, p), number of regularised systems.
     """
     m = T.shape[0]
-    p = F.shape[1]
     est = np.empty(m)
     var = np.empty(m)
-    mu = np.empty((m, p))
-    max_cand = 1
-    for g in range(cand_ptr.shape[0] - 1):
-        max_cand = max(max_cand, cand_ptr[g + 1] - cand_ptr[g])
+    mu = np.empty((m, F.shape[1]))
+    max_cand = _max_candidates(cand_ptr)
     regs = np.zeros(n_segments, np.int64)
     step = (m + n_segments - 1) // n_segments
-    md2 = max_dist * max_dist
-    inv_ranges = 1.0 / ranges
-    inv_step = 1.0 / table_step
     for g in prange(n_segments):
         start = g * step
         stop = min(m, start + step)
         if start < stop:
-            regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, md2, offs,
-                                     wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0, start,
-                                     stop, est, var, mu, max_cand)
+            regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k,
+                                     max_dist * max_dist, offs, wts, codes, psills, 1.0 / ranges, params, nugget,
+                                     table, 1.0 / table_step, A, C0, start, stop, est, var, mu, max_cand)
     return est, var, mu, regs.sum()
 
 
-solve_targets = njit(cache=True, parallel=True)(_solve_targets)
-# the same without a parallel region: for calls from worker threads (numba's workqueue threading layer does not
-# allow concurrent parallel launches) and for small jobs
-solve_targets_serial = njit(cache=True)(_solve_targets)
+@njit(cache=True)
+def solve_targets_serial(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
+                         psills, ranges, params, nugget, table, table_step, A, C0, n_segments):
+    """:func:`solve_targets` in the calling thread only (no parallel region): for calls from worker threads
+    (numba's workqueue threading layer refuses concurrent parallel launches) and small jobs."""
+    m = T.shape[0]
+    est = np.empty(m)
+    var = np.empty(m)
+    mu = np.empty((m, F.shape[1]))
+    n_reg = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist * max_dist,
+                           offs, wts, codes, psills, 1.0 / ranges, params, nugget, table, 1.0 / table_step, A, C0, 0,
+                           m, est, var, mu, _max_candidates(cand_ptr))
+    return est, var, mu, n_reg
