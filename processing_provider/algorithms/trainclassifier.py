@@ -44,8 +44,8 @@ class TrainModelAlgorithm(RemineAlgorithm):
                                                      optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(self.CUBE, "Cube (to build the training set)",
                                                             optional=True))
-        self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons", [QgsProcessing.TypeVectorPolygon],
-                                                            optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons",
+                                                            [QgsProcessing.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(self.ID_FIELD, "ROI id field", defaultValue="roi_id",
                                                       parentLayerParameterName=self.ROIS, optional=True))
 

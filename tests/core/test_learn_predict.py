@@ -111,7 +111,8 @@ def test_wavelength_checks(tmp_path, class_set, cube):
     assert agree > 0.95
     short = _cube_with(tmp_path, cube, slice(0, 40), name="short.tif")
     target = tmp_path / "never.tif"
-    with pytest.raises(InputError, match=r"needs 15 bands \(1920.1-2478.5 nm\) that short.tif \(383.1-1849.7 nm, 40 bands\)"):
+    expected = r"needs 15 bands \(1920.1-2478.5 nm\) that short.tif \(383.1-1849.7 nm, 40 bands\)"
+    with pytest.raises(InputError, match=expected):
         predict_raster(model, short, str(target))
     assert not target.exists() and not list(tmp_path.glob("never*"))
 

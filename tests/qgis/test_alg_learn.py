@@ -88,7 +88,8 @@ def test_crm_class_map(remine_processing, tmp_path):
     res = run("crmclassmap", {"CUBE": CUBE, "ROIS": ROIS, "TARGET_FIELD": "Zn_ppm", "THRESHOLD": 600.0,
                               "METHOD": method_index("crmclassmap", "lda"), "N_SPLITS": 4,
                               "OUTPUT_CLASS": str(tmp_path / "crm.tif"), "OUTPUT_PROBABILITY": str(tmp_path / "ph.tif"),
-                              "OUTPUT_MODEL": str(tmp_path / "crm.rmodel"), "OUTPUT_REPORT": str(tmp_path / "crm.html")})
+                              "OUTPUT_MODEL": str(tmp_path / "crm.rmodel"),
+                              "OUTPUT_REPORT": str(tmp_path / "crm.html")})
     assert res["AUC"] > 0.9 and 0 <= res["YOUDEN_CUT"] <= 1
     with rasterio.open(res["OUTPUT_PROBABILITY"]) as ds:
         assert ds.count == 1 and ds.descriptions[0] == "P(high)"
@@ -105,7 +106,8 @@ def test_bad_inputs_raise_and_write_nothing(remine_processing, tmp_path):
     with pytest.raises(QgsProcessingException, match="give a training set file"):
         run("trainclassifier", {"OUTPUT_MODEL": str(model_path)})
     with pytest.raises(QgsProcessingException, match="ROI layer has no field"):
-        run("trainclassifier", {"CUBE": CUBE, "ROIS": ROIS, "LABEL_FIELD": "lithology", "OUTPUT_MODEL": str(model_path)})
+        run("trainclassifier", {"CUBE": CUBE, "ROIS": ROIS, "LABEL_FIELD": "lithology",
+                                "OUTPUT_MODEL": str(model_path)})
     assert not model_path.exists()
     with open(model_path, "wb") as f:
         pickle.dump({"not": "a model"}, f)
