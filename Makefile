@@ -11,12 +11,7 @@ setup:
 	@scripts/setup.sh
 
 demo: setup
-	rm -rf demo-output && mkdir -p demo-output
-	scripts/qgis-process --json run remine:createdemodata -- OUTPUT=$(CURDIR)/demo-output/scene SEED=0 > demo-output/createdemodata.json
-	scripts/qgis-process --json run remine:spectralsubset -- INPUT=$(CURDIR)/demo-output/scene/cube.tif \
-	    MIN_WAVELENGTH=400 MAX_WAVELENGTH=2450 DROP_WATER_BANDS=true \
-	    OUTPUT=$(CURDIR)/demo-output/cube_subset.tif > demo-output/spectralsubset.json
-	@echo "demo: results in demo-output/"; ls demo-output demo-output/scene
+	scripts/demo.sh
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
