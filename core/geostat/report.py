@@ -55,7 +55,7 @@ def _variogram_figure(ev, model, vmap):
 
 def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None, cutoff=None, direction=None,
                        tolerance=22.5, estimator="matheron", weights="npairs_over_h2", table_path=None,
-                       model_path=None, report_path=None):
+                       model_path=None, report_path=None, plot_path=None):
     """Sample variogram + fitted model of ``field`` in a point file, written to CSV / JSON / HTML.
 
     Parameters
@@ -64,14 +64,14 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
     model : "spherical" | "exponential" | "gaussian" | "matern" | "power" – fitted from gstat-like initial values.
     n_lags, cutoff (m), direction (degrees from North), tolerance, estimator: see :func:`experimental_variogram`.
     weights : see :func:`fit_variogram`.
-    table_path (.csv), model_path (.json), report_path (.html): outputs, each optional.
+    table_path (.csv), model_path (.json), report_path (.html), plot_path (.png): outputs, each optional.
 
     Returns
     -------
     dict: ``experimental`` (ExperimentalVariogram), ``model`` (fitted VariogramModel), ``n_points``, the paths.
     """
-    _check_outputs([(table_path, (".csv",)), (model_path, (".json",)), (report_path, (".html", ".htm"))],
-                   [points])
+    _check_outputs([(table_path, (".csv",)), (model_path, (".json",)), (report_path, (".html", ".htm")),
+                    (plot_path, (".png",))], [points])
     pts = read_points(points, field, layer)
     check_projected(pts.crs)
     coords = pts.coords
@@ -85,10 +85,18 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
     if model_path:
         with atomic_path(model_path) as tmp:
             write_model_json(fitted, tmp)
+    vmap = variogram_map(coords[:, :2], pts.values, width=ev.width, cutoff=ev.cutoff) if (report_path or
+                                                                                          plot_path) else None
+    if plot_path:
+        import matplotlib.pyplot as plt
+
+        fig = _variogram_figure(ev, fitted, vmap)
+        with atomic_path(plot_path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
     if report_path:
         from ..report.html import HtmlReport
 
-        vmap = variogram_map(coords[:, :2], pts.values, width=ev.width, cutoff=ev.cutoff)
         rep = HtmlReport(f"Variogram of {field}")
         rep.add_text(f"{len(pts.values)} points from {points}; cutoff {ev.cutoff:.6g} m, bin width {ev.width:.6g} m "
                      f"({'omnidirectional' if direction is None else f'direction {direction}° ± {tolerance}°'}), "
@@ -99,7 +107,7 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
         rep.add_table(ev.to_frame(), "Sample variogram")
         rep.write(report_path)
     return {"experimental": ev, "model": fitted, "n_points": int(len(pts.values)), "table": table_path,
-            "model_path": model_path, "report": report_path}
+            "model_path": model_path, "report": report_path, "plot": plot_path}
 
 
 def load_or_fit_model(model_path, coords, values, model="spherical", drift=None):

@@ -32,7 +32,7 @@ robust), <b>Fit weights</b>.</li></ul>
 <b>Outputs</b>
 <ul><li><b>Variogram table</b> (CSV): np, dist, gamma and the model at each lag.</li>
 <li><b>Fitted model</b> (JSON: model, psill, range_, nugget), reusable by the kriging algorithms.</li>
-<li><b>Report</b> (HTML): variogram plot with the model and a variogram map.</li></ul>
+<li><b>Report</b> (HTML) and <b>Plot</b> (PNG), optional: variogram plot with the model and a variogram map.</li></ul>
 <b>Reference</b>: Pebesma, E. J. (2004), Multivariable geostatistics in S: the gstat package, Computers &amp;
 Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weighted least squares, Math. Geol. 17."""
 
@@ -59,6 +59,7 @@ Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weigh
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Fitted model", "JSON (*.json)"))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML (*.html)",
                                                                 optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_PLOT", "Plot", "PNG (*.png)", optional=True))
 
     def compute(self, parameters, context, progress):
         layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
@@ -66,6 +67,7 @@ Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weigh
         cutoff = self.parameterAsDouble(parameters, "CUTOFF", context)
         direction = parameters.get("DIRECTION")
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
+        plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context)
         progress.report(0.1, "sample variogram")
         res = variogram_analysis(layer.source(), field, model=MODELS[self.parameterAsEnum(parameters, "MODEL", context)],
                                  n_lags=self.parameterAsInt(parameters, "N_LAGS", context), cutoff=cutoff or None,
@@ -76,8 +78,9 @@ Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weigh
                                  weights=WEIGHT_NAMES[self.parameterAsEnum(parameters, "WEIGHTS", context)],
                                  table_path=self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context),
                                  model_path=self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context),
-                                 report_path=report or None)
+                                 report_path=report or None, plot_path=plot or None)
         progress.report(1.0)
         self.metrics.update(model=res["model"].to_dict(), n_points=res["n_points"],
                             cutoff_m=res["experimental"].cutoff, fit=res["model"].fit_info_["converged"])
-        return {"OUTPUT_TABLE": res["table"], "OUTPUT_MODEL": res["model_path"], "OUTPUT_REPORT": res["report"]}
+        return {"OUTPUT_TABLE": res["table"], "OUTPUT_MODEL": res["model_path"], "OUTPUT_REPORT": res["report"],
+                "OUTPUT_PLOT": res["plot"]}

@@ -39,7 +39,7 @@ def test_variogram(remine_processing, meuse_gpkg, tmp_path):
     import processing
 
     out = {k: str(tmp_path / f"v.{e}") for k, e in [("OUTPUT_TABLE", "csv"), ("OUTPUT_MODEL", "json"),
-                                                      ("OUTPUT_REPORT", "html")]}
+                                                      ("OUTPUT_REPORT", "html"), ("OUTPUT_PLOT", "png")]}
     processing.run("remine:variogram", {"INPUT": meuse_gpkg, "FIELD": "logzn", "MODEL": 0, **out})
     table = pd.read_csv(out["OUTPUT_TABLE"])
     assert list(table["np"][:2]) == [57, 299] and table["gamma"][0] == pytest.approx(0.1234479, abs=1e-7)
@@ -48,6 +48,7 @@ def test_variogram(remine_processing, meuse_gpkg, tmp_path):
     assert model["model"] == "spherical" and model["range_"] == pytest.approx(897.0, rel=0.01)
     assert model["nugget"] == pytest.approx(0.0507, rel=0.01) and model["psill"] == pytest.approx(0.5906, rel=0.01)
     assert "<img" in open(out["OUTPUT_REPORT"]).read()
+    assert open(out["OUTPUT_PLOT"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.exists(out["OUTPUT_MODEL"] + ".passport.json")
 
 
