@@ -11,7 +11,7 @@ Models take gstat-style parameters ``psill`` (partial sill), ``range_`` (range p
 """
 from .anisotropy import Anisotropy
 from .cv import CrossValidation, cross_validate
-from .fit import auto_model, fit_variogram, initial_model
+from .fit import auto_model, fit_anisotropy, fit_variogram, initial_model
 from .kriging import (ExternalDriftKriging, OrdinaryKriging, SimpleKriging, UniversalKriging,
                       block_discretisation, ordinary_kriging)
 from .models import (MODELS, Exponential, Gaussian, Matern, NestedModel, Nugget, Power, Spherical,
@@ -23,4 +23,4 @@ __all__ = ["experimental_variogram", "fit_variogram", "Spherical", "Exponential"
            "OrdinaryKriging", "ordinary_kriging", "cross_validate", "krige_raster", "Power", "NestedModel",
            "VariogramModel", "MODELS", "model_from_dict", "Anisotropy", "SimpleKriging", "UniversalKriging",
            "ExternalDriftKriging", "block_discretisation", "ExperimentalVariogram", "variogram_map",
-           "CrossValidation", "auto_model", "initial_model", "read_model_json", "write_model_json"]
+           "CrossValidation", "auto_model", "fit_anisotropy", "initial_model", "read_model_json", "write_model_json"]

@@ -155,3 +155,57 @@ def auto_model(coords, values, model="spherical", drift=None, **variogram_kwargs
         coords, values = np.asarray(coords, float)[ok], values[ok] - design @ coef
     ev = experimental_variogram(coords, values, **variogram_kwargs)
     return fit_variogram(ev, initial_model(model, ev, float(np.nanvar(values))))
+
+
+def fit_anisotropy(coords, values, model, directions=(0.0, 45.0, 90.0, 135.0), tolerance=22.5, **variogram_kwargs):
+    """Geometric anisotropy (2D) from directional variograms.
+
+    The model is fitted to the omnidirectional variogram, then its range is refitted (sills and nugget fixed)
+    to the variogram of each direction (azimuth, degrees clockwise from North). The directional ranges
+    ``r(θ)`` are matched by an ellipse, ``1/r(θ)² = uᵀ Q u`` with ``u = (sin θ, cos θ)``, by least squares; its
+    axes give the major range, the minor/major ratio and the azimuth of the major axis.
+
+    Returns
+    -------
+    (model with ``range_`` = major range, Anisotropy(angle, ratio), ranges per direction (dict)).
+    """
+    from .anisotropy import Anisotropy
+    from .variogram import experimental_variogram
+
+    if len(directions) < 3:
+        raise InputError(f"{len(directions)} directions given; at least 3 are needed to fit an ellipse")
+    omni = fit_variogram(experimental_variogram(coords, values, **variogram_kwargs), model)
+    if len(omni.parts()) != 1 or "range_" not in omni.FIT_PARAMS:
+        raise InputError(f"anisotropy fitting needs one structure with a range; got {omni!r}")
+    ranges, rows = {}, []
+    for theta in directions:
+        ev = experimental_variogram(coords, values, direction=theta, tolerance=tolerance, **variogram_kwargs)
+        fitted = _fit_range_only(ev, omni)
+        ranges[float(theta)] = fitted
+        u = np.array([np.sin(np.radians(theta)), np.cos(np.radians(theta))])
+        rows.append([u[0] ** 2, u[1] ** 2, 2 * u[0] * u[1]])
+    target = np.array([1.0 / r ** 2 for r in ranges.values()])
+    qxx, qyy, qxy = np.linalg.lstsq(np.array(rows), target, rcond=None)[0]
+    evals, evecs = np.linalg.eigh(np.array([[qxx, qxy], [qxy, qyy]]))
+    if evals[0] <= 0:
+        raise InputError(f"directional ranges {ranges} do not fit an ellipse; the variogram looks isotropic or "
+                         "zonal: use an isotropic model or other directions")
+    major, minor = 1.0 / np.sqrt(evals[0]), 1.0 / np.sqrt(evals[1])
+    vx, vy = evecs[:, 0]  # direction of the major axis (smallest curvature)
+    angle = float(np.degrees(np.arctan2(vx, vy)) % 180.0)
+    return with_params(omni, range_=float(major)), Anisotropy((angle,), (float(minor / major),)), ranges
+
+
+def _fit_range_only(experimental, model):
+    """Range of ``model`` refitted to ``experimental`` with sills and nugget fixed (npairs/h² weights)."""
+    from scipy.optimize import minimize_scalar
+
+    lags, gamma, npairs = (np.asarray(a, float) for a in experimental)
+    keep = (npairs > 0) & (lags > 0)
+    lags, gamma, w = lags[keep], gamma[keep], npairs[keep] / lags[keep] ** 2
+
+    def sse(log_range):
+        return float(np.sum(w * (gamma - with_params(model, range_=float(np.exp(log_range))).gamma(lags)) ** 2))
+
+    lo, hi = np.log(lags.min() / 10.0), np.log(lags.max() * 10.0)
+    return float(np.exp(minimize_scalar(sse, bounds=(lo, hi), method="bounded").x))

@@ -156,3 +156,20 @@ def test_duplicates_are_averaged_and_counted():
     with pytest.warns(RemineWarning, match="1 duplicate points .* averaged; 4 distinct"):
         ev = experimental_variogram(xy, [1.0, 3.0, 2.0, 3.0, 4.0], cutoff=3)
     assert ev.npairs.sum() == 6  # 4 distinct locations
+
+
+def test_fit_anisotropy_recovers_the_direction_of_a_simulated_field():
+    from remine.core.geostat import Anisotropy, fit_anisotropy
+
+    # Gaussian field simulated (Cholesky) with azimuth 30°, ratio 0.4, exponential range 250 m
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(0, 3000, (700, 2))
+    x = Anisotropy((30.0,), (0.4,)).transform(xy)
+    cov = Exponential(1.0, 250.0, 0.0).covariance(np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1)))
+    z = np.linalg.cholesky(cov + 1e-8 * np.eye(700)) @ rng.normal(size=700)
+    model, aniso, ranges = fit_anisotropy(xy, z, Exponential(1.0, 300.0, 0.05), cutoff=1200)
+    assert aniso.angles[0] == pytest.approx(30.0, abs=10.0)
+    assert aniso.ratios[0] < 0.7 and model.range_ > max(ranges.values()) * 0.9
+    assert ranges[45.0] > ranges[135.0]  # 15° from the major axis vs 15° from the minor one
+    with pytest.raises(InputError, match="at least 3"):
+        fit_anisotropy(xy, z, Exponential(1.0, 300.0), directions=(0, 90))
