@@ -2,6 +2,7 @@
 import json
 import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -11,8 +12,6 @@ from qgis.core import QgsProcessingException, QgsRasterLayer
 from remine.core.learn import build_training_set, load_model
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "learn")
-CUBE = os.path.abspath(os.path.join(DATA, "cube.tif"))
-ROIS = os.path.abspath(os.path.join(DATA, "rois.gpkg"))
 NAMES = {"trainclassifier", "trainregressor", "predictraster", "evaluatemodel", "crmclassmap"}
 
 
@@ -30,9 +29,18 @@ def method_index(alg, name):
 
 
 @pytest.fixture(scope="module")
-def regression_h5(tmp_path_factory):
+def scene(tmp_path_factory):
+    """Copies of the test cube and ROIs (QGIS writes .aux.xml statistics next to the layers it opens)."""
+    folder = tmp_path_factory.mktemp("learn_scene")
+    for name in ("cube.tif", "rois.gpkg"):
+        shutil.copy(os.path.join(DATA, name), folder / name)
+    return str(folder / "cube.tif"), str(folder / "rois.gpkg")
+
+
+@pytest.fixture(scope="module")
+def regression_h5(tmp_path_factory, scene):
     path = str(tmp_path_factory.mktemp("learn") / "grades.h5")
-    build_training_set(CUBE, ROIS, target_fields=["kaolinite_pct", "Zn_ppm"]).save(path)
+    build_training_set(*scene, target_fields=["kaolinite_pct", "Zn_ppm"]).save(path)
     return path
 
 
@@ -84,8 +92,9 @@ def test_train_regressor_and_evaluate(remine_processing, regression_h5, tmp_path
     assert "Independent test set" in open(ev["OUTPUT_REPORT"], encoding="utf-8").read()
 
 
-def test_crm_class_map(remine_processing, tmp_path):
-    res = run("crmclassmap", {"CUBE": CUBE, "ROIS": ROIS, "TARGET_FIELD": "Zn_ppm", "THRESHOLD": 600.0,
+def test_crm_class_map(remine_processing, scene, tmp_path):
+    cube, rois = scene
+    res = run("crmclassmap", {"CUBE": cube, "ROIS": rois, "TARGET_FIELD": "Zn_ppm", "THRESHOLD": 600.0,
                               "METHOD": method_index("crmclassmap", "lda"), "N_SPLITS": 4,
                               "OUTPUT_CLASS": str(tmp_path / "crm.tif"), "OUTPUT_PROBABILITY": str(tmp_path / "ph.tif"),
                               "OUTPUT_MODEL": str(tmp_path / "crm.rmodel"),
@@ -101,37 +110,39 @@ def test_crm_class_map(remine_processing, tmp_path):
     assert json.load(open(res["OUTPUT_CLASS"] + ".passport.json"))["metrics"]["threshold"] == 600.0
 
 
-def test_bad_inputs_raise_and_write_nothing(remine_processing, tmp_path):
+def test_bad_inputs_raise_and_write_nothing(remine_processing, scene, tmp_path):
+    cube, rois = scene
     model_path = tmp_path / "m.rmodel"
     with pytest.raises(QgsProcessingException, match="give a training set file"):
         run("trainclassifier", {"OUTPUT_MODEL": str(model_path)})
     with pytest.raises(QgsProcessingException, match="ROI layer has no field"):
-        run("trainclassifier", {"CUBE": CUBE, "ROIS": ROIS, "LABEL_FIELD": "lithology",
+        run("trainclassifier", {"CUBE": cube, "ROIS": rois, "LABEL_FIELD": "lithology",
                                 "OUTPUT_MODEL": str(model_path)})
     assert not model_path.exists()
     with open(model_path, "wb") as f:
         pickle.dump({"not": "a model"}, f)
     out = tmp_path / "map.tif"
     with pytest.raises(QgsProcessingException, match="refuses to load pickles"):
-        run("predictraster", {"MODEL": str(model_path), "INPUT": CUBE, "OUTPUT": str(out)})
+        run("predictraster", {"MODEL": str(model_path), "INPUT": cube, "OUTPUT": str(out)})
     assert not out.exists()
 
 
-def test_missing_bands_stop_and_existing_output_is_replaced(remine_processing, tmp_path):
+def test_missing_bands_stop_and_existing_output_is_replaced(remine_processing, scene, tmp_path):
+    cube, rois = scene
     from remine.core.blocks import GridSpec
     from remine.core.raster import read_cube, write_raster
 
-    trained = run("trainclassifier", {"CUBE": CUBE, "ROIS": ROIS, "LABEL_FIELD": "mineral", "N_SPLITS": 4,
+    trained = run("trainclassifier", {"CUBE": cube, "ROIS": rois, "LABEL_FIELD": "mineral", "N_SPLITS": 4,
                                       "METHOD": method_index("trainclassifier", "lda"),
                                       "OUTPUT_MODEL": str(tmp_path / "lda.rmodel")})
-    cube = read_cube(CUBE)
+    full = read_cube(cube)
     short = str(tmp_path / "short.tif")
-    write_raster(short, cube.data[:40], like=GridSpec(40, 40, cube.transform, cube.crs),
-                 wavelengths_nm=cube.wavelengths_nm[:40])
+    write_raster(short, full.data[:40], like=GridSpec(40, 40, full.transform, full.crs),
+                 wavelengths_nm=full.wavelengths_nm[:40])
     out = tmp_path / "map.tif"
     with pytest.raises(QgsProcessingException, match="the model needs 15 bands"):
         run("predictraster", {"MODEL": trained["OUTPUT_MODEL"], "INPUT": short, "OUTPUT": str(out)})
     assert not out.exists()
     out.write_bytes(b"an older result")  # QGIS semantics: an existing destination is overwritten
-    res = run("predictraster", {"MODEL": trained["OUTPUT_MODEL"], "INPUT": CUBE, "OUTPUT": str(out)})
+    res = run("predictraster", {"MODEL": trained["OUTPUT_MODEL"], "INPUT": cube, "OUTPUT": str(out)})
     assert QgsRasterLayer(res["OUTPUT"], "m").isValid()
