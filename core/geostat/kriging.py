@@ -114,6 +114,9 @@ class _Kriging(BaseEstimator):
         """
         from scipy.spatial import cKDTree
 
+        if not isinstance(self.model, VariogramModel):
+            raise InputError(f"model {self.model!r} is not a variogram model; expected e.g. "
+                             "Spherical(psill, range_, nugget) (see remine.core.geostat.fit_variogram)")
         check_projected(crs)
         if drift is None:
             c, v, self.input_info_ = prepare_points(coords, values)
@@ -244,6 +247,10 @@ class _Kriging(BaseEstimator):
         target has no sample within ``max_dist``. Warns (RemineWarning) about regularised singular systems
         and about targets farther than the model's practical range from every sample (extrapolation).
         """
+        if not hasattr(self, "X_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(coords, values) first")
         T = self._targets(targets)
         F0 = self._drift(np.asarray(targets, float), drift)
         offs, wts, c0 = self._block(T.shape[1])

@@ -213,12 +213,17 @@ def test_3d_and_anisotropy():
 
 def test_sklearn_conventions():
     from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
 
     ok = OrdinaryKriging(Spherical(1, 2, 0), n_neighbors=8, max_dist=5.0)
     assert clone(ok).get_params() == ok.get_params()
     assert not hasattr(ok, "coords_")
     rng = np.random.default_rng(0)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        ok.predict(np.zeros((1, 2)))
     assert ok.fit(rng.uniform(0, 10, (20, 2)), rng.normal(size=20)) is ok
+    with pytest.raises(InputError, match="not a variogram model"):
+        OrdinaryKriging(None).fit(rng.uniform(0, 10, (20, 2)), rng.normal(size=20))
 
 
 def test_singular_system_is_regularised_with_a_warning():
