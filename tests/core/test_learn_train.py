@@ -95,3 +95,15 @@ def test_evaluate_model_on_an_independent_set(reg_set):
     assert result.metrics["overall_accuracy"] > 0.9
     with pytest.raises(InputError, match="the model does classification but the test set is for regression"):
         evaluate_model(model, reg_set)
+
+
+def test_method_parameters_from_json():
+    from remine.core.learn.train import parse_params
+
+    assert parse_params('{"C": 10, "gamma": "scale"}') == {"C": 10, "gamma": "scale"}
+    assert parse_params("") == {} and parse_params(None) == {}
+    assert build_estimator("svm", "classification", '{"C": 3}').C == 3
+    with pytest.raises(InputError, match="are not valid JSON"):
+        parse_params("C=10")
+    with pytest.raises(InputError, match="must be a JSON object"):
+        parse_params("[1, 2]")
