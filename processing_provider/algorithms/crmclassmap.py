@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterNumber,
 
 from ...core.errors import InputError
 from ...core.learn import predict_raster
-from ...core.learn.crm import HIGH, roc_section, train_crm
+from ...core.learn.crm import HIGH, describe, roc_section, train_crm
 from .trainclassifier import TrainModelAlgorithm
 
 PROBABILISTIC = ["svm", "plsda", "xgboost", "extratrees", "randomforest", "lda", "cnn1d", "stack"]
@@ -23,17 +23,18 @@ out-of-fold P(high) and the chosen thresholds, and maps the classes and P(high) 
 <b>Inputs</b>
 <ul><li><b>Training set</b> (.h5 with lab targets) or <b>cube</b> + <b>ROI polygons</b>; the <b>cube</b> is also
 the raster that is mapped.</li>
-<li><b>Target field</b> (lab value) and <b>threshold</b> (same units, e.g. ppm).</li>
+<li><b>Target field</b> (lab value) and <b>threshold</b> (same units, e.g. ppm); an optional <b>upper
+threshold</b> makes three ordinal classes: low (&lt; threshold), medium, high (&ge; upper threshold).</li>
 <li><b>Method</b> (a classifier with probabilities), preprocessing, validation scheme, folds, buffer, seed.</li></ul>
 <b>Outputs</b>
-<ul><li><b>Class map</b> (uint8: high/low, colour table), <b>P(high)</b> (float32 0–1).</li>
+<ul><li><b>Class map</b> (uint8: high/low or high/low/medium, colour table), <b>P(high)</b> (float32 0–1).</li>
 <li><b>Model</b> (.rmodel) and <b>report</b> (.html) with the ROC curve, AUC, element threshold and the
 Youden cut on P(high) (a suggestion for drawing maps; CV scores use the classifier's own decision).</li></ul>
 <b>Reference</b>: Li, Desta &amp; Buxton (EGU 2026), SVM and PLS-DA on VNIR–SWIR + FTIR for critical raw
 materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Pattern Recognition Letters 27,
 861–874."""
 
-    TARGET, THRESHOLD = "TARGET_FIELD", "THRESHOLD"
+    TARGET, THRESHOLD, UPPER = "TARGET_FIELD", "THRESHOLD", "UPPER_THRESHOLD"
     OUTPUT_CLASS, OUTPUT_PROBABILITY = "OUTPUT_CLASS", "OUTPUT_PROBABILITY"
 
     def methods(self):
@@ -44,6 +45,8 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
         self.addParameter(QgsProcessingParameterString(self.TARGET, "Target field (lab value)", defaultValue="Zn_ppm"))
         self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Threshold (high at or above)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=500.0))
+        self.addParameter(QgsProcessingParameterNumber(self.UPPER, "Upper threshold (ordinal low/medium/high)",
+                                                       QgsProcessingParameterNumber.Double, optional=True))
         self.add_method_inputs()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_CLASS, "Class map (high/low)"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITY, "P(high)"))
@@ -57,18 +60,19 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
             raise InputError("give the cube to map (it also provides the pixels when no training set is given)")
         target = self.parameterAsString(parameters, self.TARGET, context)
         threshold = self.parameterAsDouble(parameters, self.THRESHOLD, context)
+        if parameters.get(self.UPPER) not in (None, ""):
+            threshold = (threshold, self.parameterAsDouble(parameters, self.UPPER, context))
         ts = self.training_set(parameters, context, progress.sub(0.0, 0.1), target_fields=[target])
         trainer = functools.partial(train_crm, target=target, threshold=threshold)
         model, cv, roc = self.train(parameters, context, progress.sub(0.1, 0.7), ts, trainer=trainer)
-        results = self.save(parameters, context, model, cv, f"CRM classes: {target} >= {threshold:g}",
+        results = self.save(parameters, context, model, cv, f"CRM classes: {describe(target, threshold)}",
                             extra=roc_section(roc, target, threshold))
         paths = predict_raster(model, cube, self.parameterAsOutputLayer(parameters, self.OUTPUT_CLASS, context),
                                probabilities=self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITY, context),
                                uncertainty=False, probability_classes=[HIGH], progress=progress.sub(0.7, 1.0))
         crm = model.metrics["crm"]
-        self.metrics.update(target=target, threshold=threshold, auc=crm["auc"], youden_cut=crm["youden_cut"],
-                            n_high=crm["n_high"], n_low=crm["n_low"], overall_accuracy=cv.metrics["overall_accuracy"],
-                            kappa=cv.metrics["kappa"], scheme=cv.scheme)
+        self.metrics.update(crm, overall_accuracy=cv.metrics["overall_accuracy"], kappa=cv.metrics["kappa"],
+                            scheme=cv.scheme)
         results.update({self.OUTPUT_CLASS: paths["map"], self.OUTPUT_PROBABILITY: paths["probabilities"],
                         "AUC": crm["auc"], "YOUDEN_CUT": crm["youden_cut"]})
         return results

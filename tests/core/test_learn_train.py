@@ -47,6 +47,7 @@ def test_patch_and_method_mismatch_errors():
 
 def test_crm_labels_and_roc_auc_equal_mann_whitney():
     assert crm_labels([10, 500, 499.9, 800], 500).tolist() == ["low", "high", "low", "high"]
+    assert crm_labels([10, 300, 899, 900], (300, 900)).tolist() == ["low", "medium", "medium", "high"]
     rng = np.random.default_rng(0)
     truth = rng.random(200) < 0.3
     score = np.where(truth, rng.normal(0.7, 0.2, 200), rng.normal(0.4, 0.2, 200))
@@ -68,9 +69,19 @@ def test_train_crm_reports_threshold_and_auc(tmp_path, reg_set):
     assert "Zn_ppm &gt;= 600 is high" in open(out, encoding="utf-8").read()
 
 
+def test_ordinal_crm_classes(reg_set):
+    model, cv, roc = train_crm(reg_set, "Zn_ppm", (150.0, 1000.0), method="lda", n_splits=4)
+    assert model.classes == ["high", "low", "medium"] and model.metrics["crm"]["threshold"] == [150.0, 1000.0]
+    crm = model.metrics["crm"]
+    assert crm["n_high"] + crm["n_medium"] + crm["n_low"] == 256 and min(crm["n_high"], crm["n_medium"]) > 0
+    assert 0.5 < roc["auc"] <= 1.0  # high against the rest
+
+
 def test_crm_bad_input(reg_set):
-    with pytest.raises(InputError, match="threshold 1e\\+06 puts every sample in class 'low'"):
+    with pytest.raises(InputError, match="the rule 'Zn_ppm >= 1e\\+06 is high' gives the classes \\['low'\\] only"):
         train_crm(reg_set, "Zn_ppm", 1e6)
+    with pytest.raises(InputError, match="one number or two increasing numbers"):
+        train_crm(reg_set, "Zn_ppm", (900, 300))
     with pytest.raises(InputError, match="target 'Cu_ppm' not in the training set; available: kaolinite_pct, Zn_ppm"):
         train_crm(reg_set, "Cu_ppm", 10)
     with pytest.raises(InputError, match="gives no probabilities"):

@@ -108,6 +108,13 @@ def test_crm_class_map(remine_processing, scene, tmp_path):
     valid = codes > 0
     assert np.array_equal(codes[valid] == 1, ph[valid] >= 0.5)  # LDA: class = arg-max probability
     assert json.load(open(res["OUTPUT_CLASS"] + ".passport.json"))["metrics"]["threshold"] == 600.0
+    ordinal = run("crmclassmap", {"CUBE": cube, "ROIS": rois, "TARGET_FIELD": "Zn_ppm", "THRESHOLD": 150.0,
+                                  "UPPER_THRESHOLD": 1000.0, "METHOD": method_index("crmclassmap", "lda"),
+                                  "N_SPLITS": 4, "OUTPUT_CLASS": str(tmp_path / "o.tif"),
+                                  "OUTPUT_PROBABILITY": str(tmp_path / "o_ph.tif"),
+                                  "OUTPUT_MODEL": str(tmp_path / "o.rmodel")})
+    with rasterio.open(ordinal["OUTPUT_CLASS"]) as ds:
+        assert json.loads(ds.tags(1)["class_names"]) == ["no data", "high", "low", "medium"]
 
 
 def test_bad_inputs_raise_and_write_nothing(remine_processing, scene, tmp_path):
