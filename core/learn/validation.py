@@ -21,7 +21,6 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import clone, is_classifier
 
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
@@ -201,6 +200,8 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
     estimators whose ``fit`` takes ``groups`` (stacking) get the same ROI/block grouping for their
     inner folds.
     """
+    from sklearn.base import clone, is_classifier
+
     from .registry import make_estimator
 
     progress = as_progress(progress)
