@@ -243,20 +243,24 @@ class _LinearUnmixer(TransformerMixin, BaseEstimator):
         """Reconstruction RMSE per pixel for abundances from :meth:`transform`."""
         return reconstruction_rmse(pixels, self.endmembers_, abundances)
 
+
 class FCLS(_LinearUnmixer):
     """Estimator twin of :func:`fcls`: ``FCLS().fit(endmembers).transform(pixels)``."""
 
     _method = "fcls"
+
 
 class NNLS(_LinearUnmixer):
     """Estimator twin of :func:`nnls`."""
 
     _method = "nnls"
 
+
 class SCLS(_LinearUnmixer):
     """Estimator twin of :func:`scls`."""
 
     _method = "scls"
+
 
 class UCLS(_LinearUnmixer):
     """Estimator twin of :func:`ucls`."""
