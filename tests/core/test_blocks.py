@@ -37,9 +37,9 @@ def outputs(folder, tag):
 def test_plan_windows_respects_budget_and_covers_grid():
     for max_bytes in (400, 10_000, 1_000_000, 5e7):
         tile = tile_size(40, max_bytes)
-        wins = plan_windows(3000, 2000, 40, max_bytes, tile)
+        wins = plan_windows(900, 700, 40, max_bytes, tile)
         assert all(w.width * w.height * 40 <= max_bytes for w in wins)
-        assert sum(w.width * w.height for w in wins) == 3000 * 2000
+        assert sum(w.width * w.height for w in wins) == 900 * 700
         if max_bytes >= tile * tile * 40:   # whole tiles: every window starts on a tile corner
             assert all(w.col_off % tile == 0 and w.row_off % tile == 0 for w in wins)
     assert tile_size(224 * 4 * 3, 128 * 2**20) == 128 and tile_size(4, 128 * 2**20) == 256
