@@ -8,8 +8,14 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
+# Property tests draw the same examples on every run (CI must not fail by chance); exploration with fresh
+# examples: HYPOTHESIS_PROFILE=explore make test
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "scripts")
 _validated = set()

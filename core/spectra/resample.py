@@ -4,8 +4,8 @@ Each target band j has a Gaussian SRF of centre ``c_j`` and full width at half m
 (σ = FWHM / (2 √(2 ln 2))). The resampled value is the SRF-weighted mean of the source spectrum,
 integrated with the trapezoid rule over the source bands. When the source bands have a known FWHM
 the target SRF is narrowed to σ_eff = √(σ_t² − σ_s²) (the source already convolved once); a target
-band no wider than the source band (σ_eff below a tenth of the local band spacing) is linearly
-interpolated. Without target FWHM the spectrum is linearly interpolated. The weights form a sparse
+band no wider than the source band (σ_eff below a tenth of the local band spacing, or an SRF that
+falls between two source bands) is linearly interpolated. Without target FWHM the spectrum is linearly interpolated. The weights form a sparse
 matrix, so a pixel table is resampled with one sparse product.
 """
 import numpy as np
@@ -44,11 +44,14 @@ def resampling_matrix(wavelengths_nm, target_wavelengths_nm, target_fwhm_nm=None
     inside = (tgt >= src[0]) & (tgt <= src[-1])
     narrow = sigma <= 0.1 * np.interp(tgt, src, np.gradient(src) if len(src) > 1 else np.ones(1))
     weights = np.zeros((len(src), len(tgt)))
-    gauss = inside & ~narrow
-    if gauss.any():  # Gaussian SRF × trapezoid widths, truncated at ±4 σ, normalised to sum 1
+    gauss = np.flatnonzero(inside & ~narrow)
+    if gauss.size:  # Gaussian SRF × trapezoid widths, truncated at ±4 σ, normalised to sum 1
         z = (src[:, None] - tgt[None, gauss]) / sigma[None, gauss]
         w = np.where(np.abs(z) <= TRUNCATE_SIGMA + 1, np.exp(-0.5 * z ** 2), 0.0) * trapezoid[:, None]
-        weights[:, gauss] = w / w.sum(axis=0, keepdims=True)
+        total = w.sum(axis=0)
+        covered = total > 0  # an SRF narrower than the gap between two source bands covers none of them
+        weights[:, gauss[covered]] = w[:, covered] / total[covered]
+        narrow[gauss[~covered]] = True
     lin = np.flatnonzero(inside & narrow)  # linear interpolation between the two nearest source bands
     if lin.size:
         hi = np.clip(np.searchsorted(src, tgt[lin]), 1, len(src) - 1)

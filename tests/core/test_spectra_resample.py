@@ -26,6 +26,14 @@ def test_flat_spectrum_stays_flat(level, fwhm, start, step):
     np.testing.assert_allclose(out, level, rtol=1e-12, atol=1e-12)
 
 
+def test_narrow_srf_between_two_source_bands_is_interpolated():
+    """Found by hypothesis: a 1.83 nm SRF at 1506.3 nm lies in the gap of the AVIRIS bands (no source band
+    within ±5 σ); it must be interpolated, not NaN."""
+    target = np.arange(1483.274540072842, 1483.274540072842 + 40 * 11.517053280669716, 11.517053280669716)
+    out = resample(np.full((1, 224), 0.7), WL, target, 1.8344922580734506)
+    np.testing.assert_allclose(out, 0.7, rtol=1e-12, atol=1e-12)
+
+
 def test_gaussian_srf_matches_analytic_convolution():
     wl = np.arange(400.0, 2500.0, 1.0)
     values = 0.3 + 0.1 * np.sin(wl / 50.0)
