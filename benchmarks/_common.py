@@ -42,8 +42,10 @@ def machine():
 
 
 def write_json(path, result):
+    """Print the result as JSON and, with ``path``, write it there (folder created)."""
     text = json.dumps(result, indent=2)
     print(text)
     if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
-            f.write(text)
+            f.write(text + "\n")

@@ -10,7 +10,7 @@ Cases (issue 7):
           subset of ``--loo-subset`` points (gstat on all 10,000 takes ~5 min); remine's residuals compared with
           an explicit refit-per-point loop on 50 points.
 
-Every side runs in its own subprocess so that its peak RSS (``ru_maxrss``, or ``/usr/bin/time -v`` for R) is
+Every side runs in its own subprocess so that its peak RSS (VmHWM, or ``/usr/bin/time -v`` for R) is
 its own. The grid case reports the best of 3 runs for remine and gstat. Timings cover the kriging call only (data loading, imports and numba's cached compile excluded), as
 wall-clock ``seconds`` and as ``cpu_seconds`` (process CPU time, all threads), which is the fairer comparison on
 a shared, loaded machine; remine uses up to all cores (numba threads), gstat and PyKrige one.
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,9 @@ import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 MODEL = {"psill": 1.0, "range_": 3000.0, "nugget": 0.1}  # spherical, metres
 REPEATS = 3  # grid case of remine and gstat: best of 3 runs (PyKrige, ~20-70 s a run, runs once)
@@ -45,10 +47,6 @@ def make_points(n, seed=0):
 def grid_axes(size):
     step = EXTENT / size
     return np.arange(size) * step + step / 2
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # ---------------------------------------------------------------------------------------------- workers
@@ -68,7 +66,7 @@ def worker_remine_grid(d, k):
         seconds, cpu = min(seconds, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
     np.save(os.path.join(d, "remine_est.npy"), est)
     np.save(os.path.join(d, "remine_var.npy"), var)
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _common.peak_rss_mb()}
 
 
 def worker_pykrige_grid(d, k):
@@ -83,7 +81,7 @@ def worker_pykrige_grid(d, k):
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     np.save(os.path.join(d, "pykrige_est.npy"), np.asarray(est).ravel())
     np.save(os.path.join(d, "pykrige_var.npy"), np.asarray(var).ravel())
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _common.peak_rss_mb()}
 
 
 def worker_remine_big(d, k, cells):
@@ -97,7 +95,7 @@ def worker_remine_big(d, k, cells):
                        out_prefix=os.path.join(d, "big"), model=Spherical(**MODEL), n_neighbors=k)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     size = sum(os.path.getsize(out[key]) for key in ("prediction", "variance"))
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(), "cells": side * side,
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _common.peak_rss_mb(), "cells": side * side,
             "output_mb": size / 2**20}
 
 
@@ -119,7 +117,7 @@ def worker_remine_loo(d, k, subset):
         keep = np.arange(len(z)) != i
         e, _ = OrdinaryKriging(Spherical(**MODEL), n_neighbors=k).fit(xy[keep], z[keep]).predict(xy[i:i + 1])
         worst = max(worst, abs(e[0] - cv.table["predicted"][i]))
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "n": len(z), "rmse": cv.metrics["rmse"],
+    return {"seconds": seconds, "peak_rss_mb": _common.peak_rss_mb(), "n": len(z), "rmse": cv.metrics["rmse"],
             "subset_seconds": seconds_sub, "max_abs_diff_vs_refit_loop_50_points": worst}
 
 
@@ -252,12 +250,7 @@ def main():
             loo["max_rel_diff_vs_gstat_subset"] = rel_diff(np.load(os.path.join(d, "remine_loo_sub.npy")), gs)
         result["loo"] = loo
         result["machine"]["load_average_at_end"] = os.getloadavg()
-        text = json.dumps(result, indent=1)
-        print(text)
-        if a.out:
-            os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-            with open(a.out, "w") as f:
-                f.write(text)
+        _common.write_json(a.out, result)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -19,13 +19,15 @@ Usage: python benchmarks/bench_learn.py --out bench-output/bench_learn.json
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 MINERALS = ["Kaolinite CM9", "Muscovite GDS107", "Chlorite HS179.3B", "Montmorillonite CM20", "Alunite GDS84 Na03",
             "Jarosite GDS99 K,Sy 200C", "Goethite WS222", "Gypsum HS333.3B", "Calcite WS272"]
@@ -47,15 +49,6 @@ def pixels(n, seed):
     return X.astype(np.float32), np.array([f"m{k}" for k in np.argmax(w, axis=1)])
 
 
-def rss_mb():
-    """Peak RSS of this process (MB): VmHWM, which execve resets (ru_maxrss keeps the parent's peak)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def part_svm(args):
     from sklearn.svm import SVC
 
@@ -75,7 +68,7 @@ def part_svm(args):
         seconds = time.perf_counter() - t
     np.save(args.labels, labels[:args.svc_pixels].astype("U8"))
     return {"seconds": seconds, "pixels": int(n), "n_support_vectors": int(model.support_vectors_.shape[0]),
-            "peak_rss_mb": rss_mb()}
+            "peak_rss_mb": _common.peak_rss_mb()}
 
 
 def limited_threads(n):
@@ -95,7 +88,7 @@ def part_raster(args):
     from remine.core.learn import load_model, predict_raster
 
     model = load_model(args.model)
-    loaded = rss_mb()  # interpreter + numpy/sklearn/xgboost/skops (skops.io imports every sklearn estimator) + model
+    loaded = _common.peak_rss_mb()  # interpreter + numpy/sklearn/xgboost/skops (skops.io imports every sklearn estimator) + model
     if args.side == "remine":
         t = time.perf_counter()
         predict_raster(model, args.cube, args.map, probabilities=args.proba, uncertainty=args.proba,
@@ -109,7 +102,7 @@ def part_raster(args):
         t = time.perf_counter()
         model.estimator.predict(X)
         seconds = time.perf_counter() - t
-    return {"seconds": seconds, "peak_rss_mb": rss_mb(), "rss_after_imports_and_model_mb": loaded,
+    return {"seconds": seconds, "peak_rss_mb": _common.peak_rss_mb(), "rss_after_imports_and_model_mb": loaded,
             "model_file_mb": os.path.getsize(args.model) / 2**20}
 
 
@@ -252,12 +245,7 @@ def main():
             print(json.dumps({name: result["predict_raster"][name]}), flush=True)
         if args.demo_scores:
             result["demo_scores"] = demo_scores(tmp)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text)
+    _common.write_json(args.out, result)
 
 
 if __name__ == "__main__":

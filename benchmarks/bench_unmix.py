@@ -16,13 +16,15 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 N_BANDS, N_END = 200, 8
 
@@ -35,10 +37,6 @@ def make_data(n, seed=0):
     A = rng.dirichlet(np.full(N_END, 0.5), n)
     X = (A @ E + rng.normal(0, 0.005, (n, N_BANDS))).astype(np.float32)
     return X, E
-
-
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def side_remine(n, folder):
@@ -125,7 +123,7 @@ def main():
     args = parser.parse_args()
     if args.side:
         result = SIDES[args.side](args.pixels, args.folder)
-        result["peak_rss_mb"] = peak_rss_mb()
+        result["peak_rss_mb"] = _common.peak_rss_mb()
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory() as folder:
@@ -146,11 +144,7 @@ def main():
                   "raster_uncompressed>=0.8x_in_memory": raster["uncompressed"]["ratio_to_in_memory"] >= 0.8},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_avg_1min": os.getloadavg()[0]},
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    _common.write_json(args.out, result)
 
 
 if __name__ == "__main__":
