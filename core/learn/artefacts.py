@@ -199,9 +199,9 @@ def load_model(path):
     Only types from scikit-learn, numpy and remine's learning/spectra modules are accepted; anything
     else (e.g. a function reference smuggled into a FunctionTransformer) raises InputError naming it.
     """
-    import skops.io as sio
+    manifest = read_manifest(path)  # refusals (pickle, not a model, newer format) come before the skops import
+    import skops.io as sio  # costly: skops lists sklearn's estimators, which imports torch when installed
 
-    manifest = read_manifest(path)
     with zipfile.ZipFile(path) as z:
         payload = z.read("estimator.skops")
     types = sio.get_untrusted_types(data=payload)

@@ -109,3 +109,25 @@ def test_bad_files_and_paths(tmp_path):
     with pytest.raises(InputError, match="expects a TrainedModel"):
         save_model(str(tmp_path / "m.rmodel"), model.estimator)
     assert not (tmp_path / "m.rmodel").exists()
+
+
+def test_refusing_a_pickle_imports_neither_skops_nor_torch(tmp_path):
+    # `import skops.io` lists scikit-learn's estimators (sklearn.utils.all_estimators), whose package walk imports
+    # sklearn.externals.array_api_compat.torch and so torch itself (~2 s, ~180 MB): a file that is refused
+    # anyway must be refused before that import.
+    import subprocess
+    import sys
+
+    path = tmp_path / "model.rmodel"
+    path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+    code = ("import sys\n"
+            "from remine.core.errors import InputError\n"
+            "from remine.core.learn import load_model\n"
+            "try:\n"
+            f"    load_model({str(path)!r})\n"
+            "except InputError as e:\n"
+            "    print('refused:', e)\n"
+            "print('loaded:', sorted(m for m in ('skops.io', 'torch') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused:" in out.stdout and "refuses to load pickles" in out.stdout, out.stderr
+    assert "loaded: []" in out.stdout, out.stdout
