@@ -95,6 +95,35 @@ def test_fast_svc_reproduces_libsvm(n_classes):
     assert np.allclose(fast.decision_function(Xt), ref.decision_function(Xt), atol=1e-10)
 
 
+def test_fast_svc_float32_labels_are_certified_on_near_ties():
+    """The float32 path's error bound holds, and labels equal libsvm's even for pixels placed on the
+    decision boundary (30 bisection steps between two differently-labelled pixels: |f| ~ 1e-9, far below
+    the float32 error and far above the float64 one), which the
+    certification must send to the float64 path."""
+    X, y = library_mixtures(minerals=("Alunite GDS84 Na03", "Calcite WS272", "Kaolinite CM9"))
+    fast = FastSVC(C=10, gamma=50.0, probability=False).fit(X, y)
+    ref = SVC(C=10, gamma=50.0).fit(X, y)
+    Xt, _ = library_mixtures(n_per_class=300, minerals=("Alunite GDS84 Na03", "Calcite WS272", "Kaolinite CM9"),
+                             seed=3)
+    labels = ref.predict(Xt)
+    ties = []
+    for a, c in zip(np.flatnonzero(labels == labels[0])[:30], np.flatnonzero(labels != labels[0])[:30]):
+        lo, hi = Xt[a], Xt[c]
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if ref.predict(mid[None])[0] == labels[0]:
+                lo = mid
+            else:
+                hi = mid
+        ties += [lo, hi]
+    Xall = np.vstack([Xt, ties])
+    dec32, bound = fast._ovo_values_f32(Xall)
+    assert np.all(np.abs(dec32 - fast._ovo_values(Xall)) <= bound)
+    assert not fast._certain(dec32, bound, fast._votes_argmax(dec32))[len(Xt):].any()
+    assert np.array_equal(fast.predict(Xall), ref.predict(Xall))
+    assert np.array_equal(fast.predict(Xall.astype(np.float32)), ref.predict(Xall.astype(np.float32)))
+
+
 def test_plsda_is_plsregression_on_one_hot_classes():
     X, y = library_mixtures()
     model = PLSDA(n_components=4).fit(X, y)
