@@ -2,7 +2,8 @@
 
 Public API: ``fcls, nnls, scls, ucls`` (with estimator twins ``FCLS, NNLS, SCLS, UCLS``),
 ``nfindr, vca, atgp`` (twins ``NFINDR, VCA, ATGP``), ``estimate_n_endmembers``, ``match_endmembers``,
-``close`` (simplex projection or ilr closure), ``unmix_raster``, ``close_raster`` and
+``mesma`` (twin ``MESMA``: best model of one spectrum per mineral, per pixel), ``close`` (simplex
+projection or ilr closure), ``unmix_raster``, ``close_raster`` and
 ``extract_endmembers`` (raster drivers, block-wise).
 """
 from .closure import close, ensemble_intervals, ilr, ilr_inverse, project_simplex
@@ -10,6 +11,7 @@ from .endmembers import EndmemberSet, array_endmembers, library_endmembers
 from .extraction import (ATGP, NFINDR, VCA, atgp, estimate_n_endmembers, match_endmembers, nfindr, spectral_angle,
                          vca)
 from .intervals import bootstrap_intervals, coverage, residual_intervals
+from .mesma import MESMA, mesma, mesma_intervals
 from .raster import close_raster, endmember_library, extract_endmembers, unmix_pixels, unmix_raster
 from .solvers import FCLS, NNLS, SCLS, UCLS, check_endmembers, fcls, nnls, reconstruction_rmse, scls, ucls
 
@@ -18,4 +20,4 @@ __all__ = ["fcls", "nnls", "scls", "ucls", "FCLS", "NNLS", "SCLS", "UCLS", "chec
            "spectral_angle", "close", "project_simplex", "ilr", "ilr_inverse", "ensemble_intervals",
            "residual_intervals", "bootstrap_intervals", "coverage", "EndmemberSet", "library_endmembers",
            "array_endmembers", "unmix_pixels", "unmix_raster", "close_raster", "extract_endmembers",
-           "endmember_library"]
+           "endmember_library", "mesma", "MESMA", "mesma_intervals"]

@@ -34,10 +34,15 @@ import numpy as np
 from scipy.stats import norm
 
 from ..errors import InputError
-from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse
+from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse, solve_with_rmse
 
 
-def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9, rmse=None, groups=None):
+#: sum-to-one methods and the same method with a free per-pixel brightness (then normalised)
+FREE_BRIGHTNESS = {"fcls": "nnls", "scls": "ucls"}
+
+
+def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9, rmse=None, groups=None,
+                       model_form=False):
     """Intervals from the residual error and the conditioning of the active endmember set.
 
     Parameters
@@ -51,6 +56,9 @@ def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9,
     groups : array (m,) of int, optional
         Group (mineral) of each endmember, 0..g-1: intervals are then for the summed abundances of each
         group (bundles), with the covariances between its spectra. Default: one group per endmember.
+    model_form : bool
+        Sum-to-one methods (FCLS, SCLS) only: widen the noise interval towards the free-brightness model
+        by the estimated share of the brightness departure that is not noise (see the module docstring).
 
     Returns
     -------
@@ -59,22 +67,33 @@ def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9,
     """
     E = check_endmembers(endmembers) if groups is None else np.asarray(endmembers, dtype=np.float64)
     A = np.asarray(abundances, dtype=np.float64)
+    owner = np.arange(A.shape[1]) if groups is None else np.asarray(groups, dtype=int)
+    if rmse is None:
+        rmse = reconstruction_rmse(pixels, E, A)
+    lower, upper, _ = _noise_intervals(E, A, method, level, rmse, owner)
+    if model_form and method in FREE_BRIGHTNESS:
+        lower, upper = _widen_to_free_brightness(pixels, E, lower, upper, FREE_BRIGHTNESS[method], level, owner)
+    return lower, upper
+
+
+def _noise_intervals(E, A, method, level, rmse, owner, total=False):
+    """Noise intervals (n, g) of the group sums and, with ``total``, the variance (n,) of the abundance sum."""
+    from ._kernels import group_variances
+
     n, m = A.shape
     b = E.shape[1]
-    owner = np.arange(m) if groups is None else np.asarray(groups, dtype=int)
     n_groups = int(owner.max()) + 1
     indicator = np.zeros((m, n_groups))
     indicator[np.arange(m), owner] = 1.0
-    if rmse is None:
-        rmse = reconstruction_rmse(pixels, E, A)
     bad = ~np.isfinite(A).all(axis=1)
     active = (A > 0) if NON_NEGATIVE[method] else np.ones_like(A, dtype=bool)
+    active &= ~bad[:, None]
     sum_to_one = SUM_TO_ONE[method]
     dof = np.maximum(b - active.sum(axis=1) + (1 if sum_to_one else 0), 1)
     s2 = rmse**2 * b / dof
-    from ._kernels import group_variances
-
-    factors = group_variances(E @ E.T, active & ~bad[:, None], owner, n_groups, sum_to_one)
+    G = E @ E.T
+    factors = group_variances(G, active, owner, n_groups, sum_to_one)
+    total_variance = s2 * group_variances(G, active, np.zeros_like(owner), 1, sum_to_one)[:, 0] if total else None
     half = norm.ppf(0.5 + level / 2.0) * np.sqrt(s2[:, None] * factors)
     Ag = A @ indicator
     lower = np.where(active @ indicator > 0, Ag - half, 0.0)
@@ -85,7 +104,24 @@ def residual_intervals(pixels, endmembers, abundances, method="fcls", level=0.9,
             upper = np.minimum(upper, 1.0)
     lower[bad] = np.nan
     upper[bad] = np.nan
-    return lower, upper
+    return lower, upper, total_variance
+
+
+def _widen_to_free_brightness(pixels, E, lower, upper, free_method, level, owner):
+    """Model-form term: move each bound towards the free-brightness model's bound by the weight
+    ``w = max(0, 1 - var(g) / (g - 1)^2)``, ``g`` the free model's abundance sum (its brightness)."""
+    A, rmse = solve_with_rmse(pixels, E, free_method, check=False)
+    lo, up, var_g = _noise_intervals(E, A, free_method, level, rmse, owner, total=True)
+    g = A.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.clip(1.0 - var_g / (g - 1.0) ** 2, 0.0, 1.0)
+        w = np.where((g > 0) & np.isfinite(w), w, 0.0)[:, None]
+        lo, up = lo / g[:, None], up / g[:, None]
+    if NON_NEGATIVE[free_method]:
+        lo, up = np.maximum(lo, 0.0), np.minimum(up, 1.0)
+    widened_lo = np.where(w > 0, lower + w * (lo - lower), lower)
+    widened_up = np.where(w > 0, upper + w * (up - upper), upper)
+    return np.fmin(lower, widened_lo), np.fmax(upper, widened_up)
 
 
 def bootstrap_intervals(pixels, bundles, method="fcls", level=0.9, n_draws=30, random_state=0):

@@ -16,9 +16,12 @@ from .closure import CLOSE_METHODS, close, ensemble_intervals
 from .endmembers import EndmemberSet, array_endmembers, library_endmembers, mineral_of
 from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
 from .intervals import bootstrap_intervals, residual_intervals
+from .mesma import check_bundles, mesma, mesma_intervals
 from .solvers import check_method, solve_with_rmse
 
 INTERVAL_METHODS = ("residual", "bootstrap")
+#: endmember variability: all spectra of a mineral at once (summed), or MESMA's best model per pixel
+VARIABILITY = ("bundle", "mesma")
 
 
 def _valid_pixels(block):
@@ -29,7 +32,7 @@ def _valid_pixels(block):
 
 
 def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", level=0.9, normalise=False,
-                 n_draws=30, random_state=0):
+                 n_draws=30, random_state=0, variability="bundle", model_form=True):
     """Unmix a pixel table with an :class:`EndmemberSet` (bundles allowed).
 
     Parameters
@@ -43,13 +46,45 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
         Divide the abundances (and bounds) by their sum: a free per-pixel brightness factor
         (use with ``"nnls"`` when illumination varies; the result sums to one).
     n_draws : int, bootstrap draws
+    variability : "bundle" | "mesma"
+        ``"bundle"``: every spectrum of a mineral in one model, abundances summed; ``"mesma"``: the
+        best model of one spectrum per mineral, per pixel (:func:`~remine.core.unmix.mesma.mesma`).
+    model_form : bool, residual intervals of sum-to-one methods include the free-brightness term
+        (see :mod:`remine.core.unmix.intervals`)
 
     Returns
     -------
     dict: ``abundances`` (n, m), ``rmse`` (n,), ``lower``/``upper`` (n, m) or None, ``spectrum``
-    (n, m) int: 1-based index of the dominant spectrum within each mineral's bundle (0 = absent).
+    (n, m) int: 1-based index within each mineral's bundle of the dominant (bundle) or chosen (MESMA)
+    spectrum (0 = absent).
     """
     es = endmember_set
+    lower = upper = None
+    if variability == "mesma":
+        res = mesma(pixels, es.bundles, method)
+        A, rmse, spectrum = res["abundances"], res["rmse"], res["spectrum"]
+        if intervals == "residual":
+            lower, upper = mesma_intervals(pixels, es.bundles, res, method, level, model_form)
+    else:
+        A, rmse, spectrum, raw = _bundle_unmixing(pixels, es, method)
+        if intervals == "residual":
+            flat, owner = es.flat()
+            lower, upper = residual_intervals(pixels, flat, raw, method, level, rmse=rmse, groups=owner,
+                                              model_form=model_form)
+    if intervals == "bootstrap":
+        lower, upper = bootstrap_intervals(pixels, es.bundles, method, level, n_draws, random_state)
+    if normalise:
+        total = A.sum(axis=1, keepdims=True)
+        total = np.where(total > 0, total, np.nan)
+        A = A / total
+        if lower is not None:
+            lower, upper = lower / total, upper / total
+    return {"abundances": A, "rmse": rmse, "lower": lower, "upper": upper, "spectrum": spectrum}
+
+
+def _bundle_unmixing(pixels, es, method):
+    """Every spectrum at once: mineral abundances (n, m), RMSE (n,), dominant spectrum (n, m) and the
+    per-spectrum abundances (n, sum k_i)."""
     flat, owner = es.flat()
     m = len(es.minerals)
     raw, rmse = solve_with_rmse(pixels, flat, method, check=not es.has_variability)
@@ -64,22 +99,11 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
             spectrum[:, k] = np.where(raw[:, cols].max(axis=1) > 0, best, 0)
     else:
         spectrum[A > 0] = 1
-    lower = upper = None
-    if intervals == "residual":
-        lower, upper = residual_intervals(pixels, flat, raw, method, level, rmse=rmse, groups=owner)
-    elif intervals == "bootstrap":
-        lower, upper = bootstrap_intervals(pixels, es.bundles, method, level, n_draws, random_state)
-    if normalise:
-        total = A.sum(axis=1, keepdims=True)
-        total = np.where(total > 0, total, np.nan)
-        A = A / total
-        if lower is not None:
-            lower, upper = lower / total, upper / total
-    return {"abundances": A, "rmse": rmse, "lower": lower, "upper": upper, "spectrum": spectrum}
+    return A, rmse, spectrum, raw
 
 
 def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalise, n_draws, random_state,
-                 report_spectra):
+                 report_spectra, variability="bundle"):
     block = arrays[0]
     _, rows, cols = block.shape
     m = len(endmember_set.minerals)
@@ -87,7 +111,7 @@ def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalis
     if not valid.any():
         n_out = m + 1 + (2 * m if intervals else 0) + (m if report_spectra else 0)
         return [np.full((n_out, rows, cols), np.nan, dtype=np.float32)]
-    res = unmix_pixels(X, endmember_set, method, intervals, level, normalise, n_draws, random_state)
+    res = unmix_pixels(X, endmember_set, method, intervals, level, normalise, n_draws, random_state, variability)
     bands = [100.0 * res["abundances"].T, res["rmse"][None]]
     if intervals:
         bands += [100.0 * res["lower"].T, 100.0 * res["upper"].T]
@@ -119,7 +143,7 @@ def _endmember_set(endmembers, info, minerals):
 
 def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True, max_bytes=DEFAULT_MAX_BYTES,
                  progress=None, *, minerals=None, interval_method="residual", level=0.9, normalise=False,
-                 n_draws=30, random_state=0, executor=None):
+                 n_draws=30, random_state=0, executor=None, variability="bundle"):
     """Unmix a cube block by block into a multi-band abundance raster.
 
     Parameters
@@ -128,7 +152,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     endmembers : SpectralLibrary | str (library file) | EndmemberSet | array (m, b) on the cube's bands
         Library spectra are grouped by mineral (metadata ``mineral`` or the first word of the name) and
         resampled to the cube (with a warning; an error if the ranges do not overlap). Several spectra of
-        one mineral are unmixed together and summed (bundle unmixing).
+        one mineral are unmixed together and summed (bundle unmixing) or tried one at a time (MESMA).
     out_path : str, output GeoTIFF
     method : "fcls" | "nnls" | "scls" | "ucls"
     intervals : bool, write lower/upper bounds
@@ -140,13 +164,16 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     normalise : bool, divide by the abundance sum (free brightness; see :func:`unmix_pixels`)
     n_draws : int, bootstrap draws
     executor : see :func:`remine.core.blocks.map_blocks`
+    variability : "bundle" (all spectra of a mineral at once) | "mesma" (best model of one spectrum per
+        mineral, per pixel; InputError beyond :data:`~remine.core.unmix.mesma.MAX_MODELS` models)
 
     Returns
     -------
     dict: ``path``, ``band_names``, ``minerals``, ``spectra`` ({mineral: [spectrum names]}), ``method``,
-    ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE). Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
+    ``variability``, ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE). Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
     units), then ``lower_<mineral>`` and ``upper_<mineral>`` (%), then, when a mineral has several
-    spectra, ``spectrum_<mineral>`` (1-based index in its bundle of the dominant spectrum, 0 = absent).
+    spectra, ``spectrum_<mineral>`` (1-based index in its bundle of the dominant (bundle) or chosen
+    (MESMA) spectrum, 0 = absent).
     Pixels with a NaN band or all zeros are nodata (NaN).
     """
     progress = as_progress(progress)
@@ -157,7 +184,11 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
         raise InputError(f"interval level must be between 0 and 1 (e.g. 0.9); got {level}")
     info = raster_info(cube_path)
     check_output_path(out_path, [cube_path])
+    if variability not in VARIABILITY:
+        raise InputError(f"unknown endmember variability {variability!r}; expected one of {VARIABILITY}")
     es = _endmember_set(endmembers, info, minerals)
+    if variability == "mesma":
+        check_bundles(es.bundles, names=es.minerals)
     if intervals and interval_method == "bootstrap" and not es.has_variability:
         raise InputError("bootstrap intervals need several library spectra for at least one mineral; "
                          f"each of {', '.join(es.minerals)} has one. Use interval_method='residual'")
@@ -169,7 +200,8 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
         names += [f"spectrum_{m}" for m in es.minerals]
     func = functools.partial(_unmix_block, endmember_set=es, method=method,
                              intervals=interval_method if intervals else None, level=level, normalise=normalise,
-                             n_draws=n_draws, random_state=random_state, report_spectra=report_spectra)
+                             n_draws=n_draws, random_state=random_state, report_spectra=report_spectra,
+                             variability=variability)
     progress.info(f"unmixing {info.width}x{info.height} pixels, {len(es.band_index)} bands, "
                   f"{len(es.minerals)} minerals ({sum(len(b) for b in es.bundles)} spectra), method {method}")
     # temporaries per pixel beyond the block itself: float64 (n, k) arrays of the solver (about 4 of them),
@@ -182,7 +214,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
                progress=progress, executor=executor, bands=[list(es.band_index)],
                work_factor=3.0 + extra / io_bytes)
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
-            "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method,
+            "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
             "summary": _summary(out_path, es.minerals, intervals)}
 
 

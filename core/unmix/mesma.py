@@ -1,0 +1,155 @@
+"""Multiple endmember spectral mixture analysis (MESMA): the best model per pixel.
+
+Each of ``m`` minerals has a *bundle* of ``k_i`` library spectra. A *model* takes one spectrum per
+mineral; MESMA (Roberts et al. 1998, Remote Sens. Environ. 65, 267-279) solves every model for every
+pixel and keeps, per pixel, the model with the lowest reconstruction RMSE. The output says which
+spectrum of each bundle was used (1-based, 0 where the mineral is absent), as bundle unmixing does.
+
+Only models with every mineral are tried: with non-negative (or free) abundances a model with fewer
+minerals is nested in each full model holding its spectra (the missing abundances can be zero), so its
+RMSE is never lower. Picking a simpler model needs a complexity rule (an RMSE threshold, as in Roberts
+et al. 1998), which this module does not apply.
+
+Cost: the Gram quantities of all ``sum k_i`` spectra come from one product (``X E'``), then each model
+costs O(n m^2) plus the active-set iterations of the pixels it does not fit outright; the loop runs
+over models (``prod k_i``, at most :data:`MAX_MODELS`), never over pixels.
+
+Accuracy on the demo scene: see ``benchmarks/calibrate_intervals.py``.
+"""
+import itertools
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..errors import InputError
+from .solvers import NON_NEGATIVE, SUM_TO_ONE, _active_set_gram, _equality_solution, _gram, check_method
+
+#: largest number of models (one spectrum per mineral) MESMA tries
+MAX_MODELS = 5000
+
+
+def check_bundles(bundles, max_models=MAX_MODELS, names=None):
+    """Validate bundles: a list of m arrays (k_i, b) with finite values on the same b bands.
+
+    Returns the list as float64 arrays. Raises :class:`InputError` when a bundle is empty or not 2-D,
+    band counts differ, values are not finite, there are more minerals than bands, or the number of
+    models ``prod k_i`` exceeds ``max_models``.
+    """
+    names = list(names) if names is not None else [f"mineral {i}" for i in range(len(bundles))]
+    out = [np.atleast_2d(np.asarray(b, dtype=np.float64)) for b in bundles]
+    if not out:
+        raise InputError("MESMA needs at least one bundle of spectra; got none")
+    for name, b in zip(names, out):
+        if b.ndim != 2 or b.shape[0] == 0:
+            raise InputError(f"the bundle of {name} must be a (k, bands) array with k >= 1; got shape {b.shape}")
+        if not np.all(np.isfinite(b)):
+            raise InputError(f"the bundle of {name} has NaN or infinite values")
+    n_bands = {b.shape[1] for b in out}
+    if len(n_bands) != 1:
+        raise InputError(f"bundles have different band counts {sorted(n_bands)}; resample them to one grid")
+    if len(out) > out[0].shape[1]:
+        raise InputError(f"{len(out)} minerals but only {out[0].shape[1]} bands")
+    sizes = [len(b) for b in out]
+    n_models = int(np.prod(sizes, dtype=np.float64))
+    if n_models > max_models:
+        listed = ", ".join(f"{n} {k}" for n, k in zip(names, sizes))
+        raise InputError(f"MESMA would try {n_models} models (one spectrum per mineral; bundle sizes: {listed}), "
+                         f"more than the limit of {max_models}; use bundle unmixing or fewer spectra per mineral")
+    return out
+
+
+def mesma(pixels, bundles, method="fcls", max_models=MAX_MODELS):
+    """Best model per pixel over every choice of one spectrum per mineral.
+
+    Parameters
+    ----------
+    pixels : array (n, b) or (b,), same units and bands as the bundles (reflectance)
+    bundles : list of m arrays (k_i, b), the spectra of each mineral
+    method : "fcls" | "nnls" | "scls" | "ucls", solver for each model
+    max_models : int, InputError beyond this many models (``prod k_i``)
+
+    Returns
+    -------
+    dict: ``abundances`` (n, m) float64 fractions of the best model, ``rmse`` (n,) its reconstruction
+    RMSE, ``spectrum`` (n, m) int32, 1-based index of the chosen spectrum in each bundle (0 where the
+    mineral's abundance is zero), ``model`` (n, m) int32 0-based index of each chosen spectrum (also
+    for absent minerals; the first best model on ties). Pixels with a NaN band give NaN abundances and
+    RMSE and spectrum 0.
+    """
+    check_method(method)
+    bundles = check_bundles(bundles, max_models)
+    sizes = [len(b) for b in bundles]
+    offsets = np.cumsum([0] + sizes[:-1])
+    G, C, bad, xx = _gram(pixels, np.concatenate(bundles), check=False, squares=True)
+    n, m = len(C), len(bundles)
+    best_ss = np.full(n, np.inf)
+    best_A = np.full((n, m), np.nan)
+    chosen = np.zeros((n, m), dtype=np.int32)
+    for model in itertools.product(*(range(k) for k in sizes)):
+        idx = offsets + np.asarray(model)
+        Gm, Cm = G[np.ix_(idx, idx)], C[:, idx]
+        if NON_NEGATIVE[method]:
+            A = _active_set_gram(Gm, Cm, bad, SUM_TO_ONE[method])
+        else:
+            A = _equality_solution(Gm, Cm, SUM_TO_ONE[method])
+        ss = xx - 2.0 * np.einsum("ij,ij->i", A, Cm) + np.einsum("ij,ij->i", A @ Gm, A)
+        better = ss < best_ss  # False for NaN pixels
+        best_ss[better] = ss[better]
+        best_A[better] = A[better]
+        chosen[better] = model
+    rmse = np.sqrt(np.maximum(best_ss, 0.0) / bundles[0].shape[1])
+    rmse[bad] = np.nan
+    best_A[bad] = np.nan
+    spectrum = np.where(best_A > 0, chosen + 1, 0).astype(np.int32)
+    return {"abundances": best_A, "rmse": rmse, "spectrum": spectrum, "model": chosen}
+
+
+class MESMA(TransformerMixin, BaseEstimator):
+    """Estimator twin of :func:`mesma`: ``MESMA().fit(bundles).transform(pixels)`` -> abundances (n, m).
+
+    ``unmix(pixels)`` returns the whole result of :func:`mesma` (RMSE and chosen spectra too).
+    """
+
+    def __init__(self, method="fcls", max_models=MAX_MODELS):
+        self.method = method
+        self.max_models = max_models
+
+    def fit(self, bundles, y=None):
+        check_method(self.method)
+        self.bundles_ = check_bundles(bundles, self.max_models)
+        self.n_models_ = int(np.prod([len(b) for b in self.bundles_]))
+        self.n_features_in_ = self.bundles_[0].shape[1]
+        return self
+
+    def unmix(self, pixels):
+        return mesma(pixels, self.bundles_, self.method, self.max_models)
+
+    def transform(self, pixels):
+        return self.unmix(pixels)["abundances"]
+
+
+def mesma_intervals(pixels, bundles, result, method="fcls", level=0.9, model_form=True):
+    """Residual intervals (n, m) of a :func:`mesma` result, on each pixel's chosen model.
+
+    Pixels are grouped by chosen model and :func:`~remine.core.unmix.residual_intervals` runs once per
+    group with that model's spectra (``model_form``: see there). Returns ``lower, upper`` (n, m)
+    fractions, NaN where the abundances are NaN.
+    """
+    from .intervals import residual_intervals
+
+    A, rmse, model = result["abundances"], result["rmse"], result["model"]
+    X = np.asarray(pixels)
+    X = X[None, :] if X.ndim == 1 else X
+    n, m = A.shape
+    lower, upper = np.full((n, m), np.nan), np.full((n, m), np.nan)
+    rows = np.flatnonzero(np.isfinite(A).all(axis=1))
+    if rows.size == 0:
+        return lower, upper
+    keys, inverse = np.unique(model[rows], axis=0, return_inverse=True)
+    order = np.argsort(inverse.ravel(), kind="stable")
+    bounds = np.cumsum(np.bincount(inverse.ravel(), minlength=len(keys)))
+    for key, group in zip(keys, np.split(rows[order], bounds[:-1])):
+        E = np.stack([b[j] for b, j in zip(bundles, key)])
+        lower[group], upper[group] = residual_intervals(X[group], E, A[group], method, level, rmse[group],
+                                                        groups=np.arange(m), model_form=model_form)
+    return lower, upper
