@@ -14,7 +14,25 @@ Cost: the Gram quantities of all ``sum k_i`` spectra come from one product (``X 
 costs O(n m^2) plus the active-set iterations of the pixels it does not fit outright; the loop runs
 over models (``prod k_i``, at most :data:`MAX_MODELS`), never over pixels.
 
-Accuracy on the demo scene: see ``benchmarks/calibrate_intervals.py``.
+Demo scene (``make_demo(seed=0)``, 89 790 pixels, 6 % illumination variation; bundles of two USGS
+spectra per mineral: the scene's own spectrum and the next library spectrum of that mineral, 2^9 = 512
+models; ``benchmarks/calibrate_intervals.py``; abundance RMSE against the truth, coverage of nominal
+90 % residual intervals, share of mineral abundances > 5 % reported with the scene's own spectrum):
+
+=====================  ==================  ======  ========  ==============  ============
+method                 variability         RMSE    coverage  scene spectrum  seconds
+=====================  ==================  ======  ========  ==============  ============
+NNLS + normalisation   bundle unmixing     0.0071  0.911     0.991           1.3
+NNLS + normalisation   MESMA               0.0063  0.877     0.992           73
+FCLS                   bundle unmixing     0.0272  0.904     0.874           2.4
+FCLS                   MESMA               0.0324  0.732     0.822           83
+=====================  ==================  ======  ========  ==============  ============
+
+With a free brightness (NNLS + normalisation) MESMA is the more accurate; with FCLS the illumination
+variation makes MESMA pick the spectrum whose brightness compensates it, and bundle unmixing is
+better. MESMA intervals are conditional on the chosen model (model-choice error is not in them), hence
+their under-coverage. (All 59 USGS spectra of the nine minerals would be 6.5 million models: beyond
+:data:`MAX_MODELS`; use bundle unmixing there.) Seconds on 2 shared cores.
 """
 import itertools
 

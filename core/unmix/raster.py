@@ -170,7 +170,8 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     Returns
     -------
     dict: ``path``, ``band_names``, ``minerals``, ``spectra`` ({mineral: [spectrum names]}), ``method``,
-    ``variability``, ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE). Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
+    ``variability``, ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE).
+    Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
     units), then ``lower_<mineral>`` and ``upper_<mineral>`` (%), then, when a mineral has several
     spectra, ``spectrum_<mineral>`` (1-based index in its bundle of the dominant (bundle) or chosen
     (MESMA) spectrum, 0 = absent).

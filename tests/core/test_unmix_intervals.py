@@ -85,3 +85,61 @@ def test_group_variances_match_explicit_inverses(sum_to_one):
         for k in range(4):
             assert np.isclose(got[r, k], max(reference_factor(G, active[r], owner, k, sum_to_one), 0.0),
                               rtol=1e-8, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def demo_subset(demo_scene):
+    """Every 45th valid pixel of the demo scene (1996 pixels), its true abundances and a 'steady' twin:
+    the same abundances and spectra with brightness exactly 1 (noise 0.004, as the demo)."""
+    from remine.core.demo import mineral_spectra
+    from remine.core.raster import read_cube
+
+    cube = read_cube(demo_scene["cube"])
+    truth = read_cube(demo_scene["truth_abundance"], require_wavelengths=False).data
+    X = cube.data.reshape(cube.data.shape[0], -1).T
+    T = truth.reshape(truth.shape[0], -1).T.astype(float)
+    keep = np.flatnonzero(np.isfinite(X).all(axis=1))[::45]
+    X, T = X[keep], T[keep]
+    spectra = mineral_spectra()[3]
+    steady = T @ spectra + np.random.default_rng(1).normal(0, 0.004, (len(T), spectra.shape[1]))
+    return X, T, steady, cube.wavelengths_nm, cube.fwhm_nm
+
+
+def endmember_set(kind, wl, fwhm):
+    from remine.core.demo import MINERALS, mineral_spectra
+    from remine.core.spectra.library import SpectralLibrary
+    from remine.core.unmix import library_endmembers
+
+    if kind == "usgs":  # all 59 USGS spectra of the nine minerals, as bundles
+        return library_endmembers(SpectralLibrary.usgs(), wl, fwhm, minerals=list(MINERALS))
+    names, lib_wl, lib_fwhm, spectra = mineral_spectra()
+    return library_endmembers(SpectralLibrary(names, lib_wl, spectra, fwhm_nm=lib_fwhm), wl, fwhm)
+
+
+@pytest.mark.parametrize("kind", ["true", "usgs"])
+def test_fcls_intervals_calibrated_on_the_demo_scene(demo_subset, kind):
+    """Demo scene (6 % illumination variation): nominal 90 % FCLS intervals with the model-form term
+    cover 0.945 (true spectra) / 0.896 (USGS bundles) of the true abundances over all 89 790 pixels
+    (benchmarks/calibrate_intervals.py); noise-only intervals 0.374 / 0.697."""
+    from remine.core.unmix import unmix_pixels
+
+    X, T, _, wl, fwhm = demo_subset
+    res = unmix_pixels(X, endmember_set(kind, wl, fwhm), "fcls", "residual", 0.9)
+    assert 0.85 <= coverage(T, res["lower"], res["upper"])[1] <= 0.97
+    noise_only = unmix_pixels(X, endmember_set(kind, wl, fwhm), "fcls", "residual", 0.9, model_form=False)
+    assert coverage(T, noise_only["lower"], noise_only["upper"])[1] < 0.8
+
+
+@pytest.mark.parametrize("kind", ["true", "usgs"])
+def test_model_form_term_is_small_when_brightness_is_one(demo_subset, kind):
+    """Brightness exactly 1 (the FCLS model holds): the model-form term changes coverage and width little."""
+    from remine.core.unmix import unmix_pixels
+
+    _, T, steady, wl, fwhm = demo_subset
+    es = endmember_set(kind, wl, fwhm)
+    with_term = unmix_pixels(steady, es, "fcls", "residual", 0.9)
+    without = unmix_pixels(steady, es, "fcls", "residual", 0.9, model_form=False)
+    assert 0.87 <= coverage(T, with_term["lower"], with_term["upper"])[1] <= 0.95
+    width = np.mean(with_term["upper"] - with_term["lower"])
+    assert width <= 1.1 * np.mean(without["upper"] - without["lower"])
+    assert np.all(with_term["lower"] <= without["lower"]) and np.all(with_term["upper"] >= without["upper"])

@@ -112,3 +112,35 @@ def test_close_composition_band_count_mismatch(remine_processing, members, tmp_p
         processing.run("remine:closecomposition", {"INPUT": members, "MINERALS": "kaolinite, calcite",
                                                    "OUTPUT": str(out)})
     assert not out.exists()
+
+
+def test_unmix_mesma_reports_the_spectra_used(remine_processing, demo_scene, tmp_path):
+    """VARIABILITY = MESMA: two USGS spectra for kaolinite and calcite (4 models); the scene was made
+    with the first of each, which MESMA picks for most pixels where the mineral is abundant."""
+    import json
+
+    import processing
+
+    names, wl, fwhm, spectra = mineral_spectra()
+    lib = SpectralLibrary.usgs()
+    extra = [lib.index("Kaolinite KGa-1"), lib.index("Calcite HS48.3B")]
+    path = str(tmp_path / "two_per_mineral.csv")
+    write_library(SpectralLibrary(list(lib.names[i] for i in extra) + list(names), wl,
+                                  np.vstack([lib.values[extra], spectra]), fwhm_nm=fwhm), path)
+    out = str(tmp_path / "mesma.tif")
+    processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 0, "LIBRARY": path,
+                                    "METHOD": 1, "NORMALISE": True, "INTERVALS": True, "VARIABILITY": 1,
+                                    "OUTPUT": out})
+    data, band_names = read(out)
+    minerals = ["kaolinite", "calcite"] + [m for m in MINERALS if m not in ("kaolinite", "calcite")]
+    assert band_names[:M + 1] == minerals + ["rmse"] and band_names[-M:] == [f"spectrum_{m}" for m in minerals]
+    valid = np.isfinite(data[0])
+    assert np.allclose(np.nansum(data[:M], axis=0)[valid], 100, atol=1e-3)
+    for k in range(2):
+        used = data[-M + k][valid]
+        assert set(np.unique(used)) <= {0.0, 1.0, 2.0}
+        abundant = data[k][valid] > 20
+        assert np.mean(used[abundant] == 2) > 0.9  # the scene's spectrum comes second in the bundle
+    assert set(np.unique(data[-1][valid])) <= {0.0, 1.0}  # one spectrum: 1 where present
+    with open(out + ".passport.json") as f:
+        assert "mesma" in f.read()
