@@ -13,8 +13,8 @@ Each row: abundance RMSE against the truth (fractions), coverage of nominal 90 %
 the per-mineral range), mean interval width (%), seconds; for the pair rows also the share of mineral
 abundances above 5 % for which the scene's own spectrum is reported.
 
-Usage: python benchmarks/calibrate_intervals.py [--out result.json] [--step 1]
-(about 6 minutes on 2 cores at step 1, most of it MESMA's 512 models.)
+Usage: python benchmarks/calibrate_intervals.py [--out result.json] [--step 1] [--variability bundle|mesma]
+(about 10 minutes on 2 cores at step 1, most of it MESMA's 512 models, twice with intervals.)
 """
 import argparse
 import os
@@ -105,12 +105,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out")
     parser.add_argument("--step", type=int, default=1, help="use every step-th valid pixel")
+    parser.add_argument("--variability", choices=["bundle", "mesma"], help="only the rows of this variability")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data, wl, fwhm = scenes(folder, args.step)
     sets = endmember_sets(wl, fwhm)
     rows = []
     for scene, set_name, method, normalise, intervals, variability, model_form in ROWS:
+        if args.variability not in (None, variability):
+            continue
         X, T = data[scene]
         row = {"scene": scene, "endmembers": set_name, "method": method + (" + normalisation" if normalise else ""),
                "intervals": intervals + (" + model form" if model_form and method == "fcls" else ""),

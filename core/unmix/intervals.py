@@ -47,7 +47,7 @@ steady  USGS bundles  FCLS                  residual + model form   0.0082  0.92
 ======  ============  ====================  ======================  ======  ====================  =======
 
 MESMA intervals (:func:`~remine.core.unmix.mesma.mesma_intervals`) are these residual intervals on each
-pixel's chosen model: they do not include the uncertainty of the model choice (see the MESMA module).
+pixel's chosen model, widened to the models that fit as well (calibration in :mod:`~remine.core.unmix.mesma`).
 With varying illumination NNLS + normalisation remains the more accurate estimate (RMSE 0.0050 vs
 0.0468 with the true spectra); the model-form term makes the FCLS intervals honest, not FCLS accurate.
 """

@@ -64,7 +64,8 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
         res = mesma(pixels, es.bundles, method)
         A, rmse, spectrum = res["abundances"], res["rmse"], res["spectrum"]
         if intervals == "residual":
-            lower, upper = mesma_intervals(pixels, es.bundles, res, method, level, model_form)
+            lower, upper = mesma_intervals(pixels, es.bundles, res, method, level, model_form,
+                                           normalise=normalise)
     else:
         A, rmse, spectrum, raw = _bundle_unmixing(pixels, es, method)
         if intervals == "residual":

@@ -53,7 +53,9 @@ normalisation) as far as the brightness departure exceeds its noise. On the demo
 variation), nominal 90 % residual intervals cover 91.5 % of the true abundances with NNLS + normalisation
 (90.4 % with all USGS spectra of the nine minerals as bundles) and 94.5 % with FCLS (89.6 % with USGS
 bundles; 37 % and 70 % without the model-form term). NNLS + normalisation remains the more accurate
-estimate under varying illumination. MESMA intervals are conditional on the chosen model.</li></ul>
+estimate under varying illumination. MESMA intervals also span the models that fit as well as the chosen
+one (91.4 % coverage with NNLS + normalisation and two USGS spectra per mineral on the demo, but 76 % with
+FCLS, whose model choice is biased by the illumination).</li></ul>
 <b>Outputs</b>
 <ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (% , named after the mineral), <i>rmse</i>, then
 <i>lower_&lt;mineral&gt;</i> and <i>upper_&lt;mineral&gt;</i> (%), then, when a mineral has several spectra,

@@ -103,14 +103,36 @@ def test_intervals_on_the_chosen_model():
     bundles, _, _, _ = bundles_of(per_mineral=2)
     X, A, _ = mixtures(bundles, 400, seed=4, noise=0.01, concentration=8.0)
     res = mesma(X, bundles)
-    lower, upper = mesma_intervals(X, bundles, res, "fcls", 0.9)
+    lower, upper = mesma_intervals(X, bundles, res, "fcls", 0.9, model_choice=False)
     key = res["model"][0]
     same = (res["model"] == key).all(axis=1)
     E = np.stack([b[j] for b, j in zip(bundles, key)])
     lo, up = residual_intervals(X[same], E, res["abundances"][same], "fcls", 0.9, groups=np.arange(4),
                                 model_form=True)
     assert np.allclose(lower[same], lo) and np.allclose(upper[same], up)
-    assert 0.85 < coverage(A, lower, upper)[1] < 0.97
+    wide_lower, wide_upper = mesma_intervals(X, bundles, res, "fcls", 0.9)
+    assert np.all(wide_lower <= lower) and np.all(wide_upper >= upper)
+    assert 0.85 < coverage(A, wide_lower, wide_upper)[1] < 0.97
+
+
+def test_model_choice_term_contains_the_competing_models():
+    """The interval spans the abundances of every model whose RSS is within chi2_m(0.9) s^2 of the best."""
+    from scipy.stats import chi2
+
+    bundles, _, _, _ = bundles_of(per_mineral=2)
+    X, _, _ = mixtures(bundles, 100, seed=6, noise=0.01)
+    res = mesma(X, bundles, "nnls")
+    lower, upper = mesma_intervals(X, bundles, res, "nnls", 0.9)
+    b = X.shape[1]
+    limit = res["rmse"] ** 2 * b * (1 + chi2.ppf(0.9, 4) / (b - 4))
+    n_near = 0
+    for model in itertools.product(*(range(len(b_)) for b_ in bundles)):
+        E = np.stack([b_[j] for b_, j in zip(bundles, model)])
+        a = np.array([scipy_nnls(E.T, x)[0] for x in X])
+        near = np.sum((X - a @ E) ** 2, axis=1) <= limit * (1 - 1e-9)
+        n_near += near.sum()
+        assert np.all(lower[near] <= a[near] + 1e-9) and np.all(a[near] <= upper[near] + 1e-9)
+    assert n_near > len(X)  # other models than the best compete for some pixels
 
 
 def test_too_many_models_is_an_error_naming_the_bundles():
