@@ -17,12 +17,12 @@ import warnings
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
                        QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterVectorLayer, QgsRasterLayer, Qgis)
+                       QgsProcessingParameterVectorLayer, Qgis)
 
 from ..core import __version__
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
 from ..core.progress import Progress
-from ..core.report.passport import file_path, make_passport, write_passport
+from ..core.report.passport import file_path, make_passport, raster_crs, write_passport
 from .icons import remine_icon
 
 
@@ -161,11 +161,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         for out in dict.fromkeys(outputs):
             if out.endswith(".passport.json"):
                 continue
-            crs = None
-            if out.lower().endswith((".tif", ".tiff")):
-                layer = QgsRasterLayer(out, "out", "gdal")
-                if layer.isValid() and layer.crs().isValid():
-                    crs = layer.crs().authid() or layer.crs().toWkt()
+            crs = raster_crs(out) if out.lower().endswith((".tif", ".tiff")) else None
             passport = make_passport(f"remine:{self.name()}", __version__, values, inputs, out, started,
                                      crs=crs, metrics=self.metrics, software=software)
             write_passport(out, passport)

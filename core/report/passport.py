@@ -101,6 +101,22 @@ def make_passport(algorithm, version, parameters, inputs, output, started, finis
     }
 
 
+def raster_crs(path):
+    """CRS of a raster file as ``"EPSG:code"`` (or WKT when it has no EPSG code); None if it has none.
+
+    Read from the file header with rasterio: no statistics or histograms are computed (loading the file
+    as a QGIS layer would compute them for its default renderer).
+    """
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        crs = ds.crs
+    if crs is None:
+        return None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
 def passport_path(output):
     """``<output>.passport.json``."""
     return f"{output}.passport.json"
