@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 _ROWS_PER_CHUNK = 1024  # K chunk (1024 x n_SV) stays in cache for the K @ W product
 _U32 = float(np.finfo(np.float32).eps) / 2  # float32 unit roundoff, 2**-24
 _EXP32_REL_ERR = 1e-6  # bound on the relative error of _rbf_f32's exponential (measured 3e-7)
+_SV_BLOCK = 128  # K @ W is summed over blocks of support vectors in float64 (float32 error ~ block size)
 
 
 @njit(parallel=True, cache=True)
@@ -70,6 +71,77 @@ def _rbf_f32(dots, x_sq, sv_sq, gamma):
         scale = bits.view(np.float32)
         for j in range(n_cols):
             row[j] *= scale[j]
+
+
+@njit(nogil=True, cache=True)
+def _centre_f32(x, center, out, x_sq):
+    """out = float32(x - center) (rows, b) and x_sq[i] = |out[i]|^2 in float64."""
+    for i in range(x.shape[0]):
+        acc = 0.0
+        for j in range(x.shape[1]):
+            v = np.float32(np.float64(x[i, j]) - center[j])
+            out[i, j] = v
+            acc += np.float64(v) * np.float64(v)
+        x_sq[i] = acc
+
+
+@njit(nogil=True, cache=True)
+def _certified_votes(acc, intercept, x_sq, exp_coef, s_max, rel_round, pair_i, pair_j, n_class, dec, bound,
+                     winner, sure):
+    """Decision values, their error bounds, the one-vs-one vote winner and whether it is certain.
+
+    ``acc`` (rows, p + 2 k): float64 sums of K @ [W, U, U * |s|^2] (p pairs, k classes), where U (n_SV, k)
+    holds u_s = max over pairs of |W[s]| in the column of the class of s, so that sum |W[:, (i, j)]| K
+    <= M_i + M_j with M = K @ U. For pixel x the error of the float32 exponent for support vector s is
+    at most ``exp_coef * (|x| + |s|)^2 <= 2 exp_coef (|x|^2 + |s|^2)``; the exponential and the float32
+    sums add ``rel_round`` relative to sum |W| K.
+    The winner is libsvm's (f_ij > 0 votes for i, ties to the first class); it is certain when no
+    decision values within the bounds could change it.
+    """
+    n_pairs = intercept.shape[0]
+    low = np.zeros(n_class, np.int64)
+    high = np.zeros(n_class, np.int64)
+    votes = np.zeros(n_class, np.int64)
+    for r in range(acc.shape[0]):
+        x_norm = np.sqrt(x_sq[r])
+        e_max = exp_coef * (x_norm + s_max) ** 2
+        grow = (1.0 + e_max) * (1.0 + rel_round) / (1.0 - e_max - rel_round)
+        low[:] = 0
+        high[:] = 0
+        votes[:] = 0
+        for q in range(n_pairs):
+            i, j = pair_i[q], pair_j[q]
+            m0 = acc[r, n_pairs + i] + acc[r, n_pairs + j]
+            m2 = acc[r, n_pairs + n_class + i] + acc[r, n_pairs + n_class + j]
+            d = acc[r, q] + intercept[q]
+            e = 1.01 * grow * (2.0 * exp_coef * (x_sq[r] * m0 + m2) + rel_round * m0) + 1e-30
+            dec[r, q] = d
+            bound[r, q] = e
+            if d > 0:
+                votes[i] += 1
+            else:
+                votes[j] += 1
+            if d > e:
+                low[i] += 1
+                high[i] += 1
+            elif d < -e:
+                low[j] += 1
+                high[j] += 1
+            else:
+                high[i] += 1
+                high[j] += 1
+        w = 0
+        for c in range(1, n_class):
+            if votes[c] > votes[w]:
+                w = c
+        ok = True
+        for c in range(n_class):
+            if c < w and high[c] >= low[w]:
+                ok = False
+            elif c > w and high[c] > low[w]:
+                ok = False
+        winner[r] = w
+        sure[r] = ok
 
 
 class FastSVC(SVC):
@@ -127,48 +199,62 @@ class FastSVC(SVC):
         return out
 
     def _ovo_values_f32(self, X):
-        """One-vs-one values (n, n_pairs) in float32 arithmetic and a rigorous bound (n, n_pairs) on
-        their distance to the exact values.
+        """Float32 one-vs-one values with rigorous error bounds, and the certified vote winners.
 
         Data and support vectors are centred on the support-vector mean before the float32 GEMM (less
-        cancellation in |x|^2 + |s|^2 - 2 x.s). The bound adds, per pixel: the rounding of the centring
-        cast, of the GEMM (gamma_b |x||s|, b bands) and of the kernel arithmetic in the exponent, the
-        error of the exponential, and the rounding of the float32 product K @ W (gamma_nSV sum |W| K),
-        computed from M = K @ |W| (Higham 2002, Accuracy and Stability of Numerical Algorithms, ch. 3).
-        Chunks of rows run in a pool of single-threaded workers (BLAS limited to one thread): on a
-        few cores this avoids the spinning of BLAS and numba thread teams against each other.
+        cancellation in |x|^2 + |s|^2 - 2 x.s). The bound on |f32 value - exact value| sums, per pixel
+        and pair: the rounding of the centring cast, of the GEMM (gamma_b |x||s|, b bands) and of the
+        kernel arithmetic in the exponent (per support vector, through |x|^2 and |s|^2), the error of
+        the exponential, and the rounding of K @ W (float32 over blocks of _SV_BLOCK support vectors,
+        float64 across blocks), from per-class sums of max |W| K (Higham 2002, Accuracy and Stability of Numerical
+        Algorithms, ch. 3). Chunks of rows run in a pool of single-threaded workers (BLAS limited to one
+        thread): on a few cores this avoids BLAS and numba thread teams spinning against each other.
+
+        Returns
+        -------
+        dec, bound : (n, n_pairs) float64; winner : (n,) int class index; sure : (n,) bool.
         """
         import numba
         from threadpoolctl import threadpool_limits
 
-        w, b, _ = self._pair_weights()
+        w, b, pairs = self._pair_weights()
         sv = np.asarray(self.support_vectors_, dtype=np.float64)
         center = sv.mean(axis=0)
-        sv_c = (sv - center).astype(np.float32)
-        sv_sq = np.einsum("ij,ij->i", sv_c.astype(np.float64), sv_c.astype(np.float64))
+        sv_c = np.empty(sv.shape, np.float32)
+        sv_sq = np.empty(len(sv))
+        _centre_f32(sv, center, sv_c, sv_sq)
         gamma = float(self._gamma)
         n_sv, n_pairs = w.shape
-        g_nsv = n_sv * _U32 / (1 - n_sv * _U32)
-        wa = np.hstack([w, np.abs(w)]).astype(np.float32)
-        dec = np.empty((X.shape[0], n_pairs))
-        bound = np.empty((X.shape[0], n_pairs))
+        block = min(_SV_BLOCK, n_sv)
+        exp_coef = gamma * _U32 * (sv.shape[1] + 16)
+        rel_round = _EXP32_REL_ERR + 2 * _U32 + block * _U32 / (1 - block * _U32)
+        owner = np.repeat(np.arange(len(self.classes_)), self._n_support)
+        u = np.zeros((n_sv, len(self.classes_)))
+        u[np.arange(n_sv), owner] = np.abs(w).max(axis=1)
+        wa = np.hstack([w, u, u * sv_sq[:, None]]).astype(np.float32)
+        pair_i = np.array([p[0] for p in pairs], dtype=np.int64)
+        pair_j = np.array([p[1] for p in pairs], dtype=np.int64)
+        n = X.shape[0]
+        dec, bound = np.empty((n, n_pairs)), np.empty((n, n_pairs))
+        winner, sure = np.empty(n, np.int64), np.empty(n, np.bool_)
 
         def chunk(start):
-            stop = min(start + _ROWS_PER_CHUNK, X.shape[0])
-            x_c = (np.asarray(X[start:stop], dtype=np.float64) - center).astype(np.float32)
-            x_sq = np.einsum("ij,ij->i", x_c.astype(np.float64), x_c.astype(np.float64))
+            stop = min(start + _ROWS_PER_CHUNK, n)
+            x_c = np.empty((stop - start, sv.shape[1]), np.float32)
+            x_sq = np.empty(stop - start)
+            _centre_f32(X[start:stop], center, x_c, x_sq)
             k = x_c @ sv_c.T
             _rbf_f32(k, x_sq.astype(np.float32), sv_sq.astype(np.float32), np.float32(gamma))
-            kw = k @ wa
-            dec[start:stop] = kw[:, :n_pairs] + b
-            exponent_err = gamma * _U32 * (sv.shape[1] + 16) * (np.sqrt(x_sq) + np.sqrt(sv_sq.max())) ** 2
-            rho = np.expm1(exponent_err) * (1 + _EXP32_REL_ERR) + _EXP32_REL_ERR
-            rel = (rho / (1 - rho) * (1 + _U32) + _U32 + g_nsv) / (1 - g_nsv)
-            bound[start:stop] = 1.01 * rel[:, None] * kw[:, n_pairs:] + 1e-30
+            acc = np.zeros((stop - start, wa.shape[1]))
+            for s0 in range(0, n_sv, block):
+                acc += k[:, s0:s0 + block] @ wa[s0:s0 + block]
+            _certified_votes(acc, b, x_sq, exp_coef, np.sqrt(sv_sq.max()), rel_round, pair_i, pair_j,
+                             len(self.classes_), dec[start:stop], bound[start:stop], winner[start:stop],
+                             sure[start:stop])
 
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(numba.get_num_threads()) as pool:
-            list(pool.map(chunk, range(0, X.shape[0], _ROWS_PER_CHUNK)))
-        return dec, bound
+            list(pool.map(chunk, range(0, n, _ROWS_PER_CHUNK)))
+        return dec, bound, winner, sure
 
     def _check_predict_input(self, X):
         check_is_fitted(self)
@@ -196,33 +282,11 @@ class FastSVC(SVC):
         if not self._fast():
             return super().predict(X)
         X = self._check_predict_input(X)
-        dec, bound = self._ovo_values_f32(X)
-        winner = self._votes_argmax(dec)
-        doubtful = np.flatnonzero(~self._certain(dec, bound, winner))
+        _, _, winner, sure = self._ovo_values_f32(X)
+        doubtful = np.flatnonzero(~sure)
         if doubtful.size:
             winner[doubtful] = self._votes_argmax(self._ovo_values(X[doubtful]))
         return self.classes_[winner]
-
-    def _certain(self, dec, bound, winner):
-        """(n,) bool: the vote winner cannot change for any decision values within ``dec +- bound``."""
-        sure_i, sure_j = dec > bound, dec < -bound
-        n_class = len(self.classes_)
-        low = np.zeros((dec.shape[0], n_class), dtype=np.int32)
-        high = np.zeros_like(low)
-        col = 0
-        for i in range(n_class):
-            for j in range(i + 1, n_class):
-                low[:, i] += sure_i[:, col]
-                low[:, j] += sure_j[:, col]
-                high[:, i] += ~sure_j[:, col]
-                high[:, j] += ~sure_i[:, col]
-                col += 1
-        rows = np.arange(dec.shape[0])
-        low_w = low[rows, winner][:, None]
-        before = np.arange(n_class)[None, :] < winner[:, None]  # ties go to the first class
-        beats = np.where(before, low_w > high, low_w >= high)
-        beats[rows, winner] = True
-        return beats.all(axis=1)
 
     def decision_function(self, X):
         """As SVC.decision_function ("ovr" aggregates the one-vs-one values like scikit-learn)."""

@@ -117,9 +117,10 @@ def test_fast_svc_float32_labels_are_certified_on_near_ties():
                 hi = mid
         ties += [lo, hi]
     Xall = np.vstack([Xt, ties])
-    dec32, bound = fast._ovo_values_f32(Xall)
+    dec32, bound, winner, sure = fast._ovo_values_f32(Xall)
     assert np.all(np.abs(dec32 - fast._ovo_values(Xall)) <= bound)
-    assert not fast._certain(dec32, bound, fast._votes_argmax(dec32))[len(Xt):].any()
+    assert np.array_equal(winner, fast._votes_argmax(dec32))
+    assert not sure[len(Xt):].any() and sure[:len(Xt)].mean() > 0.9
     assert np.array_equal(fast.predict(Xall), ref.predict(Xall))
     assert np.array_equal(fast.predict(Xall.astype(np.float32)), ref.predict(Xall.astype(np.float32)))
 
