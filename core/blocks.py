@@ -255,3 +255,58 @@ def _write_block(dsts, profiles, outputs, window, result):
             raise ValueError(f"block function returned shape {arr.shape} for {o.path}; "
                              f"expected {(o.count,) + shape}")
         dst.write(fill_nodata(arr, prof["dtype"], prof["nodata"]), window=window)
+
+
+def pixel_table(block, require_nonzero=False):
+    """Pixel table of a cube block, and the mask of usable pixels, in one cache-friendly pass.
+
+    Parameters
+    ----------
+    block : float32 array (bands, rows, cols), NaN at nodata (as ``map_blocks`` gives it)
+    require_nonzero : bool, also mark all-zero pixels unusable (zero-filled borders of some cubes)
+
+    Returns
+    -------
+    X : float32 C-contiguous array (rows * cols, bands), the pixels in row-major order
+    valid : bool array (rows * cols,), True where every band is finite (and, if asked, one is non-zero)
+    """
+    flat = np.ascontiguousarray(block, dtype=np.float32).reshape(block.shape[0], -1)
+    X = np.empty(flat.shape[::-1], dtype=np.float32)
+    valid = np.empty(flat.shape[1], dtype=np.bool_)
+    _table_kernel()(flat, X, valid, require_nonzero)
+    return X, valid
+
+
+def _table_kernel():
+    """Compile (once) the transposing kernel of :func:`pixel_table`: pixels in runs of 64, all bands
+    per run, so that reads (band rows) and writes (pixel rows) both stay in cache."""
+    global _TABLE
+    if _TABLE is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True, boundscheck=False)
+        def table(flat, out, valid, require_nonzero):
+            n_bands, n = flat.shape
+            nonzero = np.empty(64, np.bool_)
+            for p0 in range(0, n, 64):
+                p1 = min(n, p0 + 64)
+                for p in range(p0, p1):
+                    valid[p] = True
+                    nonzero[p - p0] = not require_nonzero
+                for k in range(n_bands):
+                    row = flat[k]
+                    for p in range(p0, p1):
+                        v = row[p]
+                        out[p, k] = v
+                        if not np.isfinite(v):
+                            valid[p] = False
+                        if v != 0.0:
+                            nonzero[p - p0] = True
+                for p in range(p0, p1):
+                    valid[p] = valid[p] and nonzero[p - p0]
+
+        _TABLE = table
+    return _TABLE
+
+
+_TABLE = None

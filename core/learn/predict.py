@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from ..blocks import pixel_table
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 
@@ -150,12 +151,11 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
         X_all = _patch_table(patch[0], info.window, patch[1], resample)
         valid = np.isfinite(X_all[:, :, patch[1] // 2, patch[1] // 2]).all(axis=1)
     else:
-        valid = np.isfinite(cube).all(axis=0).ravel()  # contiguous reduction over the band axis
-        X_all = cube.reshape(cube.shape[0], -1).T
+        X_all, valid = pixel_table(cube)
         if resample is not None:
             X_all = X_all @ resample.astype(np.float32)
             valid &= np.isfinite(X_all).all(axis=1)
-    X = np.ascontiguousarray(X_all) if valid.all() else X_all[valid]
+    X = X_all if valid.all() else X_all[valid]
     n = rows * cols
     out = {}
     unc_names = uncertainty_bands(estimator, task)

@@ -137,3 +137,22 @@ def test_dask_local_cluster_gives_the_same_bytes(cube_path, tmp_path):
 def test_unknown_executor(cube_path, tmp_path):
     with pytest.raises(InputError, match="executor 'gpu' unknown"):
         map_blocks(scale_and_sum, [cube_path], outputs(tmp_path, "x"), executor="gpu")
+
+
+def test_pixel_table_transposes_and_masks_like_numpy():
+    """pixel_table equals the numpy reference (transpose + finite mask, optionally non-zero) on a block
+    with NaN, inf and all-zero pixels, for a size that is not a multiple of its 64-pixel runs."""
+    from remine.core.blocks import pixel_table
+
+    rng = np.random.default_rng(0)
+    block = rng.random((7, 13, 11), dtype=np.float32)
+    block[3, 2, 5] = np.nan
+    block[:, 4, 4] = 0.0
+    block[6, 12, 10] = np.inf
+    X, valid = pixel_table(block)
+    ref = block.reshape(7, -1).T
+    assert X.flags.c_contiguous and X.dtype == np.float32 and np.array_equal(X, ref, equal_nan=True)
+    assert np.array_equal(valid, np.isfinite(ref).all(axis=1))
+    _, valid_nz = pixel_table(block, require_nonzero=True)
+    assert np.array_equal(valid_nz, np.isfinite(ref).all(axis=1) & (ref != 0).any(axis=1))
+    assert valid.sum() == 143 - 2 and valid_nz.sum() == 143 - 3
