@@ -101,12 +101,56 @@ def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
             for r in range(0, height, rows) for c in range(0, width, cols)]
 
 
-def run_block(func, infos, bands, window, transform, crs):
-    """Read ``window`` of every input, apply ``func``; the unit of work sent to executors."""
+def plan_groups(width, height, bytes_per_pixel, in_bytes_per_pixel, max_bytes, tile=256, input_block=None):
+    """Windows to compute, grouped by the window to read: a list of ``(read_window, [windows])``.
+
+    The compute windows come from :func:`plan_windows`. When the input is tiled (``input_block`` = its
+    tile rows, cols) and those windows cut its tiles, a compressed tile would be decoded once per window
+    touching it: then each group reads one whole input tile (all bands) once and computes the windows
+    inside it from memory, in budget ``max_bytes`` minus the tile's bytes. Otherwise (strips, untiled,
+    windows made of whole input tiles, or an input tile larger than half the budget) each group is one
+    window, read and computed.
+    """
+    from rasterio.windows import Window
+
+    windows = plan_windows(width, height, bytes_per_pixel, max_bytes, tile)
+    singles = [(w, [w]) for w in windows]
+    if not input_block:
+        return singles
+    bh, bw = (int(v) for v in input_block)
+    if bw >= width or bh % tile or bw % tile or bh * bw * in_bytes_per_pixel > max_bytes / 2:
+        return singles
+
+    def cuts(off, size, step, total):
+        return off % step != 0 or ((off + size) % step != 0 and off + size != total)
+
+    if not any(cuts(w.row_off, w.height, bh, height) or cuts(w.col_off, w.width, bw, width) for w in windows):
+        return singles
+    groups = []
+    for r0 in range(0, height, bh):
+        for c0 in range(0, width, bw):
+            h, w_ = min(bh, height - r0), min(bw, width - c0)
+            subs = plan_windows(w_, h, bytes_per_pixel, max_bytes - bh * bw * in_bytes_per_pixel, tile)
+            groups.append((Window(c0, r0, w_, h), [Window(c0 + v.col_off, r0 + v.row_off, v.width, v.height)
+                                                   for v in subs]))
+    return groups
+
+
+def run_block(func, infos, bands, read, windows, transform, crs):
+    """Read window ``read`` of every input once, apply ``func`` to each of ``windows`` inside it; the
+    unit of work sent to executors. Returns one result per window."""
     from rasterio.windows import transform as window_transform
 
-    arrays = [read_window(info, window, b) for info, b in zip(infos, bands)]
-    return func(arrays, BlockInfo(window, window_transform(window, transform), crs))
+    arrays = [read_window(info, read, b) for info, b in zip(infos, bands)]
+    results = []
+    for w in windows:
+        if (w.row_off, w.col_off, w.height, w.width) == (read.row_off, read.col_off, read.height, read.width):
+            part = arrays
+        else:
+            r, c = int(w.row_off - read.row_off), int(w.col_off - read.col_off)
+            part = [np.ascontiguousarray(a[:, r:r + int(w.height), c:c + int(w.width)]) for a in arrays]
+        results.append(func(part, BlockInfo(w, window_transform(w, transform), crs)))
+    return results
 
 
 def _concurrency(executor):
@@ -126,40 +170,45 @@ def _concurrency(executor):
                      "'processes' or a dask.distributed.Client")
 
 
-def _results(func, infos, bands, windows, grid, executor, n_concurrent):
-    """Yield ``(window, result)`` in window order, at most ``2 × n_concurrent`` blocks in flight."""
+def _results(func, infos, bands, groups, grid, executor, n_concurrent):
+    """Yield ``(window, result)`` in window order, at most ``2 × n_concurrent`` groups in flight."""
+    for group, results in _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
+        yield from zip(group[1], results)
+
+
+def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
     args = (func, infos, bands)
     if executor in (None, "serial"):
-        # one block at a time, but the next block is read and computed in a thread while this one is
+        # one group at a time, but the next group is read and computed in a thread while this one is
         # written (GDAL releases the GIL): reading overlaps compression
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(run_block, *args, windows[0], grid.transform, grid.crs)
-            for k, w in enumerate(windows):
+            future = pool.submit(run_block, *args, *groups[0], grid.transform, grid.crs)
+            for k, g in enumerate(groups):
                 result = future.result()
-                if k + 1 < len(windows):
-                    future = pool.submit(run_block, *args, windows[k + 1], grid.transform, grid.crs)
-                yield w, result
+                if k + 1 < len(groups):
+                    future = pool.submit(run_block, *args, *groups[k + 1], grid.transform, grid.crs)
+                yield g, result
         return
     if isinstance(executor, str):
         from joblib import Parallel, delayed
 
         backend = "threading" if executor == "threads" else "loky"
         with Parallel(n_jobs=n_concurrent, backend=backend) as parallel:
-            for start in range(0, len(windows), n_concurrent):
-                batch = windows[start:start + n_concurrent]
-                out = parallel(delayed(run_block)(*args, w, grid.transform, grid.crs) for w in batch)
+            for start in range(0, len(groups), n_concurrent):
+                batch = groups[start:start + n_concurrent]
+                out = parallel(delayed(run_block)(*args, *g, grid.transform, grid.crs) for g in batch)
                 yield from zip(batch, out)
         return
     pending = []
-    for w in windows:
-        pending.append((w, executor.submit(run_block, *args, w, grid.transform, grid.crs)))
+    for g in groups:
+        pending.append((g, executor.submit(run_block, *args, *g, grid.transform, grid.crs)))
         if len(pending) >= 2 * n_concurrent:
-            w0, fut = pending.pop(0)
-            yield w0, fut.result()
-    for w0, fut in pending:
-        yield w0, fut.result()
+            g0, fut = pending.pop(0)
+            yield g0, fut.result()
+    for g0, fut in pending:
+        yield g0, fut.result()
 
 
 def _check_grid(infos, grid):
@@ -220,7 +269,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     n_concurrent = _concurrency(executor)
     per_block = max_bytes / n_concurrent
     tile = tile_size(bytes_per_pixel, per_block)
-    windows = plan_windows(grid.width, grid.height, bytes_per_pixel, per_block, tile)
+    groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
+                         infos[0].block_shape if infos else None)
+    n_windows = sum(len(g[1]) for g in groups)
     profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata, tile) for o in outputs]
 
     import rasterio
@@ -229,9 +280,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         tmps = [stack.enter_context(atomic_path(p)) for p in paths]
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
-        for k, (w, result) in enumerate(_results(func, infos, bands, windows, grid, executor, n_concurrent)):
+        for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent)):
             _write_block(dsts, profiles, outputs, w, result)
-            progress.report((k + 1) / len(windows), f"block {k + 1}/{len(windows)}")
+            progress.report((k + 1) / n_windows, f"block {k + 1}/{n_windows}")
             progress.check()
         for dst, tmp, o in zip(dsts, tmps, outputs):
             write_spectral_tags(dst, o.wavelengths_nm, o.fwhm_nm, o.band_names)

@@ -29,6 +29,11 @@ GTIFF_EXTENSIONS = (".tif", ".tiff")
 #: GDAL block cache while remine reads/writes (rasterio takes GDAL_CACHEMAX in bytes). GDAL's default,
 #: 5 % of RAM, counts towards the process's memory and would break the block engine's budget.
 GDAL_CACHE_BYTES = 64 * 2**20
+#: GDAL options while remine reads pixels: uncompressed GeoTIFFs are read straight into the output
+#: array (GTIFF_DIRECT_IO), not through the block cache, so that a window cutting through tiles reads only
+#: its rows. Measured on a 200-band, 316 x 316 px uncompressed cube read as 3 windows of 128 rows:
+#: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s); compressed files are unaffected.
+READ_OPTIONS = {"GDAL_CACHEMAX": GDAL_CACHE_BYTES, "GTIFF_DIRECT_IO": "YES"}
 
 
 # --------------------------------------------------------------------------------------------- units
@@ -127,6 +132,8 @@ class RasterInfo:
     band_names: List[str]
     bbl: Optional[np.ndarray]
     order: np.ndarray = field(repr=False, default=None)
+    #: GDAL block (rows, cols) of the first band: tiles of a tiled GeoTIFF, strips otherwise
+    block_shape: tuple = field(repr=False, default=None)
 
 
 def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, require_crs=False):
@@ -157,7 +164,7 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
         info = RasterInfo(path=str(path), width=ds.width, height=ds.height, count=ds.count,
                           dtype=ds.dtypes[0], transform=ds.transform, crs=ds.crs, nodata=nodata,
                           wavelengths_nm=None, fwhm_nm=None, band_names=names, bbl=bbl,
-                          order=np.arange(ds.count))
+                          order=np.arange(ds.count), block_shape=tuple(ds.block_shapes[0]))
     if wavelengths is not None:
         wl, fwhm, file_units = wavelengths, None, units
         if len(wl) != info.count:
@@ -300,7 +307,7 @@ def read_window(info, window, bands=None):
 
     sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
     indexes = [int(info.order[b]) + 1 for b in sel]
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), _open(info.path) as ds:
+    with rasterio.Env(**READ_OPTIONS), _open(info.path) as ds:
         data = ds.read(indexes, window=window, out_dtype="float32")
     if info.nodata is not None and not np.isnan(info.nodata):
         data[data == np.float32(info.nodata)] = np.nan

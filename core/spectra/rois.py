@@ -126,7 +126,7 @@ def read_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, see
     """
     import rasterio
 
-    from ..raster import GDAL_CACHE_BYTES, raster_info
+    from ..raster import READ_OPTIONS, raster_info
 
     progress = as_progress(progress)
     if int(patch_size) < 1 or int(patch_size) % 2 == 0:
@@ -136,7 +136,7 @@ def read_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, see
     rng = np.random.default_rng(seed)
     indexes = [int(b) + 1 for b in info.order]
     found, done = [None] * len(windows), 0
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(info.path) as ds:
+    with rasterio.Env(**READ_OPTIONS), rasterio.open(info.path) as ds:
         for group, union in _read_groups(windows, 4 * info.count, max_bytes):
             progress.check()
             block = ds.read(indexes, window=union, out_dtype="float32")

@@ -156,3 +156,40 @@ def test_pixel_table_transposes_and_masks_like_numpy():
     _, valid_nz = pixel_table(block, require_nonzero=True)
     assert np.array_equal(valid_nz, np.isfinite(ref).all(axis=1) & (ref != 0).any(axis=1))
     assert valid.sum() == 143 - 2 and valid_nz.sum() == 143 - 3
+
+
+def centre_x(arrays, info):
+    """Block function using the window's georeference: the cube as it is and each cell's x coordinate."""
+    x, _ = info.xy()
+    return [arrays[0], x[None].astype(np.float32)]
+
+
+def test_tiled_input_is_read_once_per_tile_and_computed_in_windows(tmp_path):
+    """With a tiled, compressed input whose tiles are cut by the compute windows, each input tile is
+    read once (one group) and the windows inside it are computed from memory: same pixels and
+    georeference as reading every window."""
+    from remine.core.blocks import plan_groups
+    from remine.core.raster import raster_info
+
+    grid = GridSpec(600, 520, from_origin(500000, 5560000, 0.5, 0.5), CRS.from_epsg(32630))
+    data = np.random.default_rng(1).random((40, grid.height, grid.width)).astype(np.float32)
+    src = write_raster(str(tmp_path / "tiled.tif"), data, like=grid)
+    info = raster_info(src)
+    assert info.block_shape == (256, 256)
+    bpp, budget = 4 * 41 * 3, 24 * 2**20
+    tile = tile_size(bpp, budget)
+    groups = plan_groups(grid.width, grid.height, bpp, 4 * 40, budget, tile, info.block_shape)
+    windows = [w for _, ws in groups for w in ws]
+    assert len(groups) == 9 and len(windows) > len(groups)  # 3 x 3 input tiles, several windows each
+    covered = np.zeros((grid.height, grid.width), int)
+    for read, ws in groups:
+        for w in ws:
+            assert read.row_off <= w.row_off and w.row_off + w.height <= read.row_off + read.height
+            assert read.col_off <= w.col_off and w.col_off + w.width <= read.col_off + read.width
+            covered[w.row_off:w.row_off + w.height, w.col_off:w.col_off + w.width] += 1
+    assert (covered == 1).all()
+    outs = [BlockOutput(str(tmp_path / "copy.tif"), 40), BlockOutput(str(tmp_path / "x.tif"), 1)]
+    map_blocks(centre_x, [src], outs, max_bytes=2 * budget)
+    assert np.array_equal(read_cube(outs[0].path, require_wavelengths=False).data, data)
+    x = read_cube(outs[1].path, require_wavelengths=False).data[0]
+    assert np.allclose(x, 500000 + 0.5 * (np.arange(grid.width) + 0.5)[None, :].repeat(grid.height, 0))
