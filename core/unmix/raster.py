@@ -43,8 +43,9 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
     intervals : None | "residual" | "bootstrap"
     level : float, nominal interval coverage
     normalise : bool
-        Divide the abundances (and bounds) by their sum: a free per-pixel brightness factor
-        (use with ``"nnls"`` when illumination varies; the result sums to one).
+        Divide the abundances by their sum: a free per-pixel brightness factor (use with ``"nnls"`` when
+        illumination varies; the result sums to one). Residual intervals are then those of the
+        normalised abundances (delta method); bootstrap bounds are divided by the sum.
     n_draws : int, bootstrap draws
     variability : "bundle" | "mesma"
         ``"bundle"``: every spectrum of a mineral in one model, abundances summed; ``"mesma"``: the
@@ -71,14 +72,14 @@ def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", lev
         if intervals == "residual":
             flat, owner = es.flat()
             lower, upper = residual_intervals(pixels, flat, raw, method, level, rmse=rmse, groups=owner,
-                                              model_form=model_form)
+                                              model_form=model_form, normalise=normalise)
     if intervals == "bootstrap":
         lower, upper = bootstrap_intervals(pixels, es.bundles, method, level, n_draws, random_state)
     if normalise:
         total = A.sum(axis=1, keepdims=True)
         total = np.where(total > 0, total, np.nan)
         A = A / total
-        if lower is not None:
+        if intervals == "bootstrap":  # residual intervals are computed for the normalised abundances
             lower, upper = lower / total, upper / total
     return {"abundances": A, "rmse": rmse, "lower": lower, "upper": upper, "spectrum": spectrum}
 
@@ -207,10 +208,10 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     progress.info(f"unmixing {info.width}x{info.height} pixels, {len(es.band_index)} bands, "
                   f"{len(es.minerals)} minerals ({sum(len(b) for b in es.bundles)} spectra), method {method}")
     # temporaries per pixel beyond the block itself: float64 (n, k) arrays of the solver (about 4 of them),
-    # and for the bootstrap the (draws, n, m) stack and its quantile copy
+    # for the bootstrap the (draws, n, m) stack and its quantile copy, for MESMA about 12 (n, m) arrays
     n_spectra = sum(len(b) for b in es.bundles)
     extra = 8 * (4 * n_spectra + (2 * n_draws * len(es.minerals) if intervals and interval_method == "bootstrap"
-                                  else 0))
+                                  else 0) + (12 * len(es.minerals) if variability == "mesma" else 0))
     io_bytes = 4 * (len(es.band_index) + len(names))
     map_blocks(func, [cube_path], [BlockOutput(out_path, len(names), band_names=names)], max_bytes=max_bytes,
                progress=progress, executor=executor, bands=[list(es.band_index)],

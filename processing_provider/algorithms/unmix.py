@@ -49,13 +49,13 @@ illumination varies).</li>
 <li><b>Intervals</b>: residual (noise and conditioning of the active endmembers) or bootstrap over the
 spectra of each mineral; <b>Interval level</b> (0.9 = 90 %). FCLS (and SCLS) residual intervals include a
 model-form term: they reach towards the estimate of the same model with a free brightness (NNLS +
-normalisation) as far as the brightness departure exceeds its noise. On the demo scene (6 % illumination
-variation), nominal 90 % residual intervals cover 91.5 % of the true abundances with NNLS + normalisation
-(90.4 % with all USGS spectra of the nine minerals as bundles) and 94.5 % with FCLS (89.6 % with USGS
-bundles; 37 % and 70 % without the model-form term). NNLS + normalisation remains the more accurate
-estimate under varying illumination. MESMA intervals also span the models that fit as well as the chosen
-one (91.4 % coverage with NNLS + normalisation and two USGS spectra per mineral on the demo, but 76 % with
-FCLS, whose model choice is biased by the illumination).</li></ul>
+normalisation) as far as the brightness departure exceeds its noise; with normalisation the intervals are
+those of the normalised abundances. On the demo scene (6 % illumination variation), nominal 90 % residual
+intervals cover 91.6 % of the true abundances with NNLS + normalisation (92.1 % with all USGS spectra of the
+nine minerals as bundles) and 95.1 % with FCLS (90.9 % with USGS bundles; 37 % and 70 % without the
+model-form term). NNLS + normalisation remains the more accurate estimate under varying illumination.
+MESMA intervals also span the models that fit as well as the chosen one (91.5 % with NNLS + normalisation
+and two USGS spectra per mineral, 94.5 % with FCLS).</li></ul>
 <b>Outputs</b>
 <ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (% , named after the mineral), <i>rmse</i>, then
 <i>lower_&lt;mineral&gt;</i> and <i>upper_&lt;mineral&gt;</i> (%), then, when a mineral has several spectra,
