@@ -104,8 +104,8 @@ def plan_windows(width, height, bytes_per_pixel, max_bytes, tile=256):
 def plan_groups(width, height, bytes_per_pixel, in_bytes_per_pixel, max_bytes, tile=256, input_block=None):
     """Windows to compute, grouped by the window to read: a list of ``(read_window, [windows])``.
 
-    The compute windows come from :func:`plan_windows`. When the input is tiled (``input_block`` = its
-    tile rows, cols) and those windows cut its tiles, a compressed tile would be decoded once per window
+    The compute windows come from :func:`plan_windows`. When the input has compressed tiles
+    (``input_block`` = their rows, cols) and those windows cut them, a tile would be decoded once per window
     touching it: then each group reads one whole input tile (all bands) once and computes the windows
     inside it from memory, in budget ``max_bytes`` minus the tile's bytes. Otherwise (strips, untiled,
     windows made of whole input tiles, or an input tile larger than half the budget) each group is one
@@ -269,8 +269,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     n_concurrent = _concurrency(executor)
     per_block = max_bytes / n_concurrent
     tile = tile_size(bytes_per_pixel, per_block)
+    compressed_tiles = infos[0].block_shape if infos and infos[0].compression else None  # raw: direct I/O
     groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
-                         infos[0].block_shape if infos else None)
+                         compressed_tiles)
     n_windows = sum(len(g[1]) for g in groups)
     profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata, tile) for o in outputs]
 

@@ -134,6 +134,8 @@ class RasterInfo:
     order: np.ndarray = field(repr=False, default=None)
     #: GDAL block (rows, cols) of the first band: tiles of a tiled GeoTIFF, strips otherwise
     block_shape: tuple = field(repr=False, default=None)
+    #: compression of the file (e.g. "ZSTD", "DEFLATE"), None when uncompressed
+    compression: Optional[str] = field(repr=False, default=None)
 
 
 def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, require_crs=False):
@@ -164,7 +166,8 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
         info = RasterInfo(path=str(path), width=ds.width, height=ds.height, count=ds.count,
                           dtype=ds.dtypes[0], transform=ds.transform, crs=ds.crs, nodata=nodata,
                           wavelengths_nm=None, fwhm_nm=None, band_names=names, bbl=bbl,
-                          order=np.arange(ds.count), block_shape=tuple(ds.block_shapes[0]))
+                          order=np.arange(ds.count), block_shape=tuple(ds.block_shapes[0]),
+                          compression=ds.compression.name.upper() if ds.compression else None)
     if wavelengths is not None:
         wl, fwhm, file_units = wavelengths, None, units
         if len(wl) != info.count:
