@@ -110,6 +110,7 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     """Noise intervals (n, g) of the group sums (divided by the abundance sum with ``normalise``) and,
     with ``total``, the noise variance (n,) of the abundance sum. ``E`` (m, b), ``A`` (n, m), ``rmse``
     (n,), ``owner`` (m,) group of each endmember; see :func:`residual_intervals`."""
+    from ._interval_kernels import total_covariances
     from ._kernels import group_variances
 
     n, m = A.shape
@@ -127,10 +128,11 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     variances = s2[:, None] * group_variances(G, active, owner, n_groups, sum_to_one)
     total_variance = None
     if total or normalise:
-        total_variance = s2 * group_variances(G, active, np.zeros_like(owner), 1, sum_to_one)[:, 0]
+        covariances = s2[:, None] * total_covariances(G, active, owner, n_groups, sum_to_one)
+        total_variance = covariances[:, -1]
     Ag = A @ indicator
     if normalise:
-        Ag, variances = _normalised(G, active, owner, s2, Ag, variances, total_variance, sum_to_one)
+        Ag, variances = _normalised(Ag, variances, covariances[:, :-1], total_variance)
     half = norm.ppf(0.5 + level / 2.0) * np.sqrt(variances)
     lower = np.where(active @ indicator > 0, Ag - half, 0.0)
     upper = Ag + half
@@ -143,24 +145,12 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     return lower, upper, total_variance
 
 
-def _normalised(G, active, owner, s2, Ag, variances, total_variance, sum_to_one):
-    """Group sums divided by the abundance sum ``g`` and their delta-method variances (n, g).
-
-    The covariance of group k with ``g`` comes from ``var(g) = var(a_k) + var(rest) + 2 cov(a_k, rest)``
-    (rest: the other groups; ``cov(a_k, g) = var(a_k)`` when no other group is active)."""
-    from ._kernels import group_variances
-
+def _normalised(Ag, variances, covariances, total_variance):
+    """Group sums (n, g) divided by the abundance sum ``g`` and their delta-method variances
+    ``(V_kk - 2 r_k C_k + r_k^2 V_gg) / g^2`` (``r_k = a_k / g``, ``C_k = cov(a_k, g)``)."""
     g = Ag.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = Ag / g[:, None]
-    covariances = variances.copy()
-    for k in range(Ag.shape[1] if Ag.shape[1] > 1 else 0):
-        rest = (owner != k).astype(owner.dtype)
-        var_rest = s2 * group_variances(G, active, rest, 2, sum_to_one)[:, 1]
-        rest_active = (active & (owner != k)[None, :]).any(axis=1)
-        covariances[:, k] = np.where(rest_active, (total_variance + variances[:, k] - var_rest) / 2.0,
-                                     variances[:, k])
-    with np.errstate(divide="ignore", invalid="ignore"):
         out = (variances - 2.0 * ratio * covariances + ratio**2 * total_variance[:, None]) / (g**2)[:, None]
     return ratio, np.maximum(out, 0.0)
 
