@@ -40,7 +40,7 @@ def mixtures(bundles, n, seed, noise=0.0, concentration=3.0):
     return X + noise * rng.standard_normal(X.shape), A, pick
 
 
-@pytest.mark.parametrize("method", ["fcls", "nnls"])
+@pytest.mark.parametrize("method", ["fcls", "nnls", "scls", "ucls"])  # compiled, and closed forms
 def test_exact_recovery_of_the_members_used(method):
     bundles, _, _, _ = bundles_of()
     X, A, pick = mixtures(bundles, 300, seed=0)
