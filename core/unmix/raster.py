@@ -11,7 +11,7 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ..raster import check_output_path, raster_info
+from ..raster import READ_OPTIONS, check_output_path, raster_info
 from .closure import CLOSE_METHODS, close, ensemble_intervals
 from .endmembers import EndmemberSet, array_endmembers, library_endmembers, mineral_of
 from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
@@ -297,7 +297,7 @@ def band_statistics(path):
     """Per-band ``{name: (sum, mean)}`` over the valid (finite) cells of a raster, window by window."""
     import rasterio
 
-    with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(path) as ds:
+    with rasterio.Env(**READ_OPTIONS), rasterio.open(path) as ds:
         sums, counts = np.zeros(ds.count), np.zeros(ds.count)
         for _, window in ds.block_windows(1):
             data = ds.read(window=window)
