@@ -49,8 +49,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import InputError
-from .solvers import (KKT_TOL, NON_NEGATIVE, SUM_TO_ONE, WARM_START_MAX, _active_set_gram, _equality_solution, _gram,
-                      check_method)
+from .solvers import KKT_TOL, NON_NEGATIVE, SUM_TO_ONE, WARM_START_MAX, _equality_solution, _gram, check_method
 
 #: largest number of models (one spectrum per mineral) MESMA tries
 MAX_MODELS = 5000
@@ -147,14 +146,11 @@ class _Problem:
 
 
 def _model_solutions(problem, method):
-    """Yield ``(model (m,) 0-based spectrum per bundle, abundances (n, m), residual sum of squares (n,))``
-    for every model, each solved for all pixels at once."""
+    """Closed-form methods (SCLS, UCLS): yield ``(model (m,) 0-based spectrum per bundle, abundances
+    (n, m), residual sum of squares (n,))`` for every model, each solved for all pixels at once."""
     for rows, Gm in zip(problem.models, problem.grams):
         Cm = problem.C[:, rows]
-        if NON_NEGATIVE[method]:
-            A = _active_set_gram(Gm, Cm, problem.bad, SUM_TO_ONE[method])
-        else:
-            A = _equality_solution(Gm, Cm, SUM_TO_ONE[method])
+        A = _equality_solution(Gm, Cm, SUM_TO_ONE[method])
         ss = problem.xx - 2.0 * np.einsum("ij,ij->i", A, Cm) + np.einsum("ij,ij->i", A @ Gm, A)
         yield rows - problem.offsets, A, ss
 
