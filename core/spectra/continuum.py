@@ -26,13 +26,15 @@ def _kernel():
     monotone chain
     over the remaining bands; (3) the continuum is filled segment by segment and (4) applied in one
     vectorisable loop. Spectra are processed in chunks (one set of buffers per chunk) in parallel;
-    arithmetic is float64. NaN bands are skipped (output NaN there).
+    arithmetic is float64, compiled with re-association allowed (vectorises the NaN check and the
+    chord tests: +10 % px/s; NaN/inf semantics are kept, a point within rounding of a chord may go
+    either way, which moves the continuum by rounding only). NaN bands are skipped (output NaN there).
     """
     global _HULL
     if _HULL is None:
         import numba
 
-        @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True)
+        @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True, fastmath={"reassoc"})
         def hull(values, wl, mode, out):
             n, b = values.shape
             span = np.zeros(b)
