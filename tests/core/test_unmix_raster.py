@@ -38,7 +38,7 @@ def truth(demo_scene):
 
 def test_demo_abundances_and_interval_coverage(demo_scene, truth, tmp_path):
     """Demo scene (true spectra, 6 % illumination variation, noise 0.004): NNLS + sum normalisation.
-    remine: abundance RMSE 0.0050; coverage of nominal 90 % residual intervals 0.915 (per mineral
+    remine: abundance RMSE 0.0050; coverage of nominal 90 % residual intervals 0.916 (per mineral
     0.89-0.93). Run in several blocks (small max_bytes)."""
     out = str(tmp_path / "abund.tif")
     result = unmix_raster(demo_scene["cube"], demo_library(), out, method="nnls", normalise=True,
