@@ -329,6 +329,43 @@ def pixel_table(block, require_nonzero=False):
     return X, valid
 
 
+def pixel_mask(block, require_nonzero=False):
+    """Mask (rows * cols,) of usable pixels of a cube block, in one compiled pass and without copying.
+
+    ``block`` float32 (bands, rows, cols); True where every band is finite (and, if asked, one is non-zero).
+    """
+    flat = np.ascontiguousarray(block).reshape(block.shape[0], -1)
+    valid = np.empty(flat.shape[1], dtype=np.bool_)
+    _mask_kernel()(flat, valid, require_nonzero)
+    return valid
+
+
+def _mask_kernel():
+    """Compile (once) the kernel of :func:`pixel_mask`: band rows streamed in order (vectorised)."""
+    global _MASK
+    if _MASK is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True, boundscheck=False)
+        def mask(flat, valid, require_nonzero):
+            n_bands, n = flat.shape
+            finite = np.zeros(n, np.float32)  # stays 0 unless a band is NaN or infinite
+            nonzero = np.zeros(n, np.bool_)
+            for k in range(n_bands):
+                row = flat[k]
+                for p in range(n):
+                    finite[p] += row[p] * np.float32(0.0)
+                    nonzero[p] |= row[p] != 0
+            for p in range(n):
+                valid[p] = finite[p] == 0 and (nonzero[p] or not require_nonzero)
+
+        _MASK = mask
+    return _MASK
+
+
+_MASK = None
+
+
 def _table_kernel():
     """Compile (once) the transposing kernel of :func:`pixel_table`: pixels in runs of 64, all bands
     per run, so that reads (band rows) and writes (pixel rows) both stay in cache."""

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, pixel_mask
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import READ_OPTIONS, check_output_path, raster_info
@@ -27,8 +27,7 @@ VARIABILITY = ("bundle", "mesma")
 def _valid_pixels(block):
     """Pixel table (n, b) of a (b, rows, cols) block and the mask of usable pixels: finite in every
     band and not all zero (zero-filled borders are nodata)."""
-    X = block.reshape(block.shape[0], -1).T
-    return X, np.isfinite(X).all(axis=1) & (X != 0).any(axis=1)
+    return block.reshape(block.shape[0], -1).T, pixel_mask(block, require_nonzero=True)
 
 
 def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", level=0.9, normalise=False,

@@ -140,9 +140,9 @@ def test_unknown_executor(cube_path, tmp_path):
 
 
 def test_pixel_table_transposes_and_masks_like_numpy():
-    """pixel_table equals the numpy reference (transpose + finite mask, optionally non-zero) on a block
+    """pixel_table (and pixel_mask) equal the numpy reference (transpose + finite mask, optionally non-zero) on a block
     with NaN, inf and all-zero pixels, for a size that is not a multiple of its 64-pixel runs."""
-    from remine.core.blocks import pixel_table
+    from remine.core.blocks import pixel_mask, pixel_table
 
     rng = np.random.default_rng(0)
     block = rng.random((7, 13, 11), dtype=np.float32)
@@ -155,6 +155,7 @@ def test_pixel_table_transposes_and_masks_like_numpy():
     assert np.array_equal(valid, np.isfinite(ref).all(axis=1))
     _, valid_nz = pixel_table(block, require_nonzero=True)
     assert np.array_equal(valid_nz, np.isfinite(ref).all(axis=1) & (ref != 0).any(axis=1))
+    assert np.array_equal(pixel_mask(block), valid) and np.array_equal(pixel_mask(block, True), valid_nz)
     assert valid.sum() == 143 - 2 and valid_nz.sum() == 143 - 3
 
 
