@@ -198,7 +198,7 @@ class FastSVC(SVC):
             out[start:start + x.shape[0]] = k @ w + b
         return out
 
-    def _ovo_values_f32(self, X):
+    def _ovo_values_f32(self, X, keep_values=False):
         """Float32 one-vs-one values with rigorous error bounds, and the certified vote winners.
 
         Data and support vectors are centred on the support-vector mean before the float32 GEMM (less
@@ -212,7 +212,8 @@ class FastSVC(SVC):
 
         Returns
         -------
-        dec, bound : (n, n_pairs) float64; winner : (n,) int class index; sure : (n,) bool.
+        dec, bound : (n, n_pairs) float64 with ``keep_values``, else None (memory stays per chunk);
+        winner : (n,) int class index; sure : (n,) bool.
         """
         import numba
         from threadpoolctl import threadpool_limits
@@ -235,7 +236,7 @@ class FastSVC(SVC):
         pair_i = np.array([p[0] for p in pairs], dtype=np.int64)
         pair_j = np.array([p[1] for p in pairs], dtype=np.int64)
         n = X.shape[0]
-        dec, bound = np.empty((n, n_pairs)), np.empty((n, n_pairs))
+        dec, bound = (np.empty((n, n_pairs)), np.empty((n, n_pairs))) if keep_values else (None, None)
         winner, sure = np.empty(n, np.int64), np.empty(n, np.bool_)
 
         def chunk(start):
@@ -248,9 +249,12 @@ class FastSVC(SVC):
             acc = np.zeros((stop - start, wa.shape[1]))
             for s0 in range(0, n_sv, block):
                 acc += k[:, s0:s0 + block] @ wa[s0:s0 + block]
+            if keep_values:
+                dec_c, bound_c = dec[start:stop], bound[start:stop]
+            else:
+                dec_c, bound_c = np.empty((stop - start, n_pairs)), np.empty((stop - start, n_pairs))
             _certified_votes(acc, b, x_sq, exp_coef, np.sqrt(sv_sq.max()), rel_round, pair_i, pair_j,
-                             len(self.classes_), dec[start:stop], bound[start:stop], winner[start:stop],
-                             sure[start:stop])
+                             len(self.classes_), dec_c, bound_c, winner[start:stop], sure[start:stop])
 
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(numba.get_num_threads()) as pool:
             list(pool.map(chunk, range(0, n, _ROWS_PER_CHUNK)))

@@ -117,7 +117,7 @@ def test_fast_svc_float32_labels_are_certified_on_near_ties():
                 hi = mid
         ties += [lo, hi]
     Xall = np.vstack([Xt, ties])
-    dec32, bound, winner, sure = fast._ovo_values_f32(Xall)
+    dec32, bound, winner, sure = fast._ovo_values_f32(Xall, keep_values=True)
     assert np.all(np.abs(dec32 - fast._ovo_values(Xall)) <= bound)
     assert np.array_equal(winner, fast._votes_argmax(dec32))
     assert not sure[len(Xt):].any() and sure[:len(Xt)].mean() > 0.9
