@@ -20,8 +20,8 @@ import numpy as np
 
 from .errors import InputError
 from .progress import as_progress
-from .raster import (GDAL_CACHE_BYTES, RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile, raster_info,
-                     read_window, write_classes, write_spectral_tags)
+from .raster import (GDAL_CACHE_BYTES, RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile,
+                     open_raster, raster_info, read_window, write_classes, write_spectral_tags)
 from .style import write_style
 
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -136,12 +136,13 @@ def plan_groups(width, height, bytes_per_pixel, in_bytes_per_pixel, max_bytes, t
     return groups
 
 
-def run_block(func, infos, bands, read, windows, transform, crs):
+def run_block(func, infos, bands, read, windows, transform, crs, datasets=None):
     """Read window ``read`` of every input once, apply ``func`` to each of ``windows`` inside it; the
-    unit of work sent to executors. Returns one result per window."""
+    unit of work sent to executors. ``datasets``: the inputs already open (serial executor), else each
+    is opened for this read. Returns one result per window."""
     from rasterio.windows import transform as window_transform
 
-    arrays = [read_window(info, read, b) for info, b in zip(infos, bands)]
+    arrays = [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
     results = []
     for w in windows:
         if (w.row_off, w.col_off, w.height, w.width) == (read.row_off, read.col_off, read.height, read.width):
@@ -181,14 +182,17 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
     if executor in (None, "serial"):
         # one group at a time, but the next group is read and computed in a thread while this one is
         # written (GDAL releases the GIL): reading overlaps compression
+        # the inputs stay open for the whole run (only the worker thread reads them)
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(run_block, *args, *groups[0], grid.transform, grid.crs)
+        with contextlib.ExitStack() as stack:
+            datasets = [stack.enter_context(open_raster(info.path)) for info in infos]
+            pool = stack.enter_context(ThreadPoolExecutor(1))
+            future = pool.submit(run_block, *args, *groups[0], grid.transform, grid.crs, datasets)
             for k, g in enumerate(groups):
                 result = future.result()
                 if k + 1 < len(groups):
-                    future = pool.submit(run_block, *args, *groups[k + 1], grid.transform, grid.crs)
+                    future = pool.submit(run_block, *args, *groups[k + 1], grid.transform, grid.crs, datasets)
                 yield g, result
         return
     if isinstance(executor, str):

@@ -198,6 +198,11 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
     return info
 
 
+def open_raster(path):
+    """The raster at ``path`` opened for reading (a rasterio dataset; close it), or InputError."""
+    return _open(path)
+
+
 def _open(path):
     import rasterio
     from rasterio.errors import RasterioIOError
@@ -301,17 +306,22 @@ def as_window(window, height, width, path=""):
     return window
 
 
-def read_window(info, window, bands=None):
+def read_window(info, window, bands=None, dataset=None):
     """Pixels of a window as float32 ``(bands, rows, cols)`` with NaN at nodata, bands in ``info`` order.
 
-    ``bands`` are 0-based indices into ``info``'s (ascending-wavelength) band order.
+    ``bands`` are 0-based indices into ``info``'s (ascending-wavelength) band order. ``dataset``: the file
+    already open (:func:`open_raster`), else it is opened and closed here (about 6 ms for a 200-band file).
     """
     import rasterio
 
     sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
     indexes = [int(info.order[b]) + 1 for b in sel]
-    with rasterio.Env(**READ_OPTIONS), _open(info.path) as ds:
-        data = ds.read(indexes, window=window, out_dtype="float32")
+    with rasterio.Env(**READ_OPTIONS):
+        if dataset is None:
+            with _open(info.path) as ds:
+                data = ds.read(indexes, window=window, out_dtype="float32")
+        else:
+            data = dataset.read(indexes, window=window, out_dtype="float32")
     if info.nodata is not None and not np.isnan(info.nodata):
         data[data == np.float32(info.nodata)] = np.nan
     return data
