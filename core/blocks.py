@@ -11,6 +11,7 @@ The same block function runs serially, on local processes/threads (joblib), or o
 from the input paths, so data never has to fit on one machine's memory.
 """
 import contextlib
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -344,62 +345,52 @@ def pixel_mask(block, require_nonzero=False):
     return valid
 
 
+@functools.lru_cache(maxsize=None)
 def _mask_kernel():
     """Compile (once) the kernel of :func:`pixel_mask`: band rows streamed in order (vectorised)."""
-    global _MASK
-    if _MASK is None:
-        import numba
+    import numba
 
-        @numba.njit(cache=True, nogil=True, boundscheck=False)
-        def mask(flat, valid, require_nonzero):
-            n_bands, n = flat.shape
-            finite = np.zeros(n, np.float32)  # stays 0 unless a band is NaN or infinite
-            nonzero = np.zeros(n, np.bool_)
-            for k in range(n_bands):
-                row = flat[k]
-                for p in range(n):
-                    finite[p] += row[p] * np.float32(0.0)
-                    nonzero[p] |= row[p] != 0
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def mask(flat, valid, require_nonzero):
+        n_bands, n = flat.shape
+        finite = np.zeros(n, np.float32)  # stays 0 unless a band is NaN or infinite
+        nonzero = np.zeros(n, np.bool_)
+        for k in range(n_bands):
+            row = flat[k]
             for p in range(n):
-                valid[p] = finite[p] == 0 and (nonzero[p] or not require_nonzero)
+                finite[p] += row[p] * np.float32(0.0)
+                nonzero[p] |= row[p] != 0
+        for p in range(n):
+            valid[p] = finite[p] == 0 and (nonzero[p] or not require_nonzero)
 
-        _MASK = mask
-    return _MASK
+    return mask
 
 
-_MASK = None
-
-
+@functools.lru_cache(maxsize=None)
 def _table_kernel():
     """Compile (once) the transposing kernel of :func:`pixel_table`: pixels in runs of 64, all bands
     per run, so that reads (band rows) and writes (pixel rows) both stay in cache."""
-    global _TABLE
-    if _TABLE is None:
-        import numba
+    import numba
 
-        @numba.njit(cache=True, nogil=True, boundscheck=False)
-        def table(flat, out, valid, require_nonzero):
-            n_bands, n = flat.shape
-            nonzero = np.empty(64, np.bool_)
-            for p0 in range(0, n, 64):
-                p1 = min(n, p0 + 64)
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def table(flat, out, valid, require_nonzero):
+        n_bands, n = flat.shape
+        nonzero = np.empty(64, np.bool_)
+        for p0 in range(0, n, 64):
+            p1 = min(n, p0 + 64)
+            for p in range(p0, p1):
+                valid[p] = True
+                nonzero[p - p0] = not require_nonzero
+            for k in range(n_bands):
+                row = flat[k]
                 for p in range(p0, p1):
-                    valid[p] = True
-                    nonzero[p - p0] = not require_nonzero
-                for k in range(n_bands):
-                    row = flat[k]
-                    for p in range(p0, p1):
-                        v = row[p]
-                        out[p, k] = v
-                        if not np.isfinite(v):
-                            valid[p] = False
-                        if v != 0.0:
-                            nonzero[p - p0] = True
-                for p in range(p0, p1):
-                    valid[p] = valid[p] and nonzero[p - p0]
+                    v = row[p]
+                    out[p, k] = v
+                    if not np.isfinite(v):
+                        valid[p] = False
+                    if v != 0.0:
+                        nonzero[p - p0] = True
+            for p in range(p0, p1):
+                valid[p] = valid[p] and nonzero[p - p0]
 
-        _TABLE = table
-    return _TABLE
-
-
-_TABLE = None
+    return table

@@ -7,6 +7,8 @@ interpolation between consecutive hull vertices. Compiled with numba, in paralle
 Reference: Clark & Roush (1984), "Reflectance spectroscopy: quantitative analysis techniques for
 remote sensing applications", JGR 89(B7) — continuum removal by division.
 """
+import functools
+
 import numpy as np
 
 from ..errors import InputError
@@ -15,6 +17,7 @@ from .library import check_wavelengths
 METHODS = ("divide", "subtract")
 
 
+@functools.lru_cache(maxsize=None)
 def _kernel():
     """Compile (once) and return the numba kernel ``hull(values, wl, mode, out)``.
 
@@ -30,102 +33,96 @@ def _kernel():
     chord tests: +10 % px/s; NaN/inf semantics are kept, a point within rounding of a chord may go
     either way, which moves the continuum by rounding only). NaN bands are skipped (output NaN there).
     """
-    global _HULL
-    if _HULL is None:
-        import numba
+    import numba
 
-        @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True, fastmath={"reassoc"})
-        def hull(values, wl, mode, out):
-            n, b = values.shape
-            span = np.zeros(b)
-            left = np.zeros(b)
-            for i in range(1, b - 1):
-                span[i] = wl[i + 1] - wl[i - 1]
-                left[i] = wl[i] - wl[i - 1]
-            chunk = 256
-            for c in numba.prange((n + chunk - 1) // chunk):
-                y = np.empty(b)
-                cand = np.empty(b, np.int64)
-                vx = np.empty(b, np.int64)
-                vy = np.empty(b)
-                vw = np.empty(b)
-                cont = np.empty(b)
-                keep = np.empty(b, np.uint8)
-                cx = np.empty(b)
-                cy = np.empty(b)
-                for p in range(c * chunk, min(n, (c + 1) * chunk)):
-                    nan_check = 0.0  # stays 0 unless a band is NaN or infinite (vectorisable)
+    @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True, fastmath={"reassoc"})
+    def hull(values, wl, mode, out):
+        n, b = values.shape
+        span = np.zeros(b)
+        left = np.zeros(b)
+        for i in range(1, b - 1):
+            span[i] = wl[i + 1] - wl[i - 1]
+            left[i] = wl[i] - wl[i - 1]
+        chunk = 256
+        for c in numba.prange((n + chunk - 1) // chunk):
+            y = np.empty(b)
+            cand = np.empty(b, np.int64)
+            vx = np.empty(b, np.int64)
+            vy = np.empty(b)
+            vw = np.empty(b)
+            cont = np.empty(b)
+            keep = np.empty(b, np.uint8)
+            cx = np.empty(b)
+            cy = np.empty(b)
+            for p in range(c * chunk, min(n, (c + 1) * chunk)):
+                nan_check = 0.0  # stays 0 unless a band is NaN or infinite (vectorisable)
+                for i in range(b):
+                    y[i] = values[p, i]
+                    nan_check += y[i] * 0.0
+                m = 0
+                if nan_check == 0.0 and b > 2:
+                    keep[0] = 1
+                    keep[b - 1] = 1
+                    for i in range(1, b - 1):
+                        keep[i] = (y[i] - y[i - 1]) * span[i] >= (y[i + 1] - y[i - 1]) * left[i]
                     for i in range(b):
-                        y[i] = values[p, i]
-                        nan_check += y[i] * 0.0
-                    m = 0
-                    if nan_check == 0.0 and b > 2:
+                        cand[m] = i
+                        m += keep[i]
+                    prev = b + 1
+                    while m < prev:  # the same test between neighbours in the list, until stable
+                        prev = m
+                        for j in range(m):
+                            cx[j] = wl[cand[j]]
+                            cy[j] = y[cand[j]]
+                        for j in range(1, m - 1):
+                            keep[j] = ((cy[j] - cy[j - 1]) * (cx[j + 1] - cx[j - 1])
+                                       >= (cy[j + 1] - cy[j - 1]) * (cx[j] - cx[j - 1]))
                         keep[0] = 1
-                        keep[b - 1] = 1
-                        for i in range(1, b - 1):
-                            keep[i] = (y[i] - y[i - 1]) * span[i] >= (y[i + 1] - y[i - 1]) * left[i]
-                        for i in range(b):
-                            cand[m] = i
-                            m += keep[i]
-                        prev = b + 1
-                        while m < prev:  # the same test between neighbours in the list, until stable
-                            prev = m
-                            for j in range(m):
-                                cx[j] = wl[cand[j]]
-                                cy[j] = y[cand[j]]
-                            for j in range(1, m - 1):
-                                keep[j] = ((cy[j] - cy[j - 1]) * (cx[j + 1] - cx[j - 1])
-                                           >= (cy[j + 1] - cy[j - 1]) * (cx[j] - cx[j - 1]))
-                            keep[0] = 1
-                            keep[m - 1] = 1
-                            kept = 0
-                            for j in range(m):
-                                cand[kept] = cand[j]
-                                kept += keep[j]
-                            m = kept
-                    else:
-                        for i in range(b):
-                            cand[m] = i
-                            m += np.isfinite(y[i])
-                    k = 0
-                    for j in range(m):
-                        i = cand[j]
-                        yy, xx = y[i], wl[i]
-                        while k >= 2:
-                            x0, y0 = vw[k - 2], vy[k - 2]
-                            if (vw[k - 1] - x0) * (yy - y0) - (vy[k - 1] - y0) * (xx - x0) >= 0.0:
-                                k -= 1
-                            else:
-                                break
-                        vx[k] = i
-                        vy[k] = yy
-                        vw[k] = xx
-                        k += 1
+                        keep[m - 1] = 1
+                        kept = 0
+                        for j in range(m):
+                            cand[kept] = cand[j]
+                            kept += keep[j]
+                        m = kept
+                else:
                     for i in range(b):
-                        cont[i] = np.nan
-                    for j in range(k - 1):
-                        a, ya, xa = vx[j], vy[j], vw[j]
-                        slope = (vy[j + 1] - ya) / (vw[j + 1] - xa)
-                        for i in range(a, vx[j + 1]):
-                            cont[i] = ya + slope * (wl[i] - xa)
-                    if k > 0:
-                        cont[vx[k - 1]] = vy[k - 1]
-                    res = out[p]
-                    if mode == 0:
-                        for i in range(b):
-                            res[i] = cont[i] + 0.0 * y[i]  # NaN where the spectrum is NaN
-                    elif mode == 1:
-                        for i in range(b):
-                            res[i] = y[i] / cont[i] if cont[i] > 0 else np.nan
-                    else:
-                        for i in range(b):
-                            res[i] = y[i] - cont[i]
+                        cand[m] = i
+                        m += np.isfinite(y[i])
+                k = 0
+                for j in range(m):
+                    i = cand[j]
+                    yy, xx = y[i], wl[i]
+                    while k >= 2:
+                        x0, y0 = vw[k - 2], vy[k - 2]
+                        if (vw[k - 1] - x0) * (yy - y0) - (vy[k - 1] - y0) * (xx - x0) >= 0.0:
+                            k -= 1
+                        else:
+                            break
+                    vx[k] = i
+                    vy[k] = yy
+                    vw[k] = xx
+                    k += 1
+                for i in range(b):
+                    cont[i] = np.nan
+                for j in range(k - 1):
+                    a, ya, xa = vx[j], vy[j], vw[j]
+                    slope = (vy[j + 1] - ya) / (vw[j + 1] - xa)
+                    for i in range(a, vx[j + 1]):
+                        cont[i] = ya + slope * (wl[i] - xa)
+                if k > 0:
+                    cont[vx[k - 1]] = vy[k - 1]
+                res = out[p]
+                if mode == 0:
+                    for i in range(b):
+                        res[i] = cont[i] + 0.0 * y[i]  # NaN where the spectrum is NaN
+                elif mode == 1:
+                    for i in range(b):
+                        res[i] = y[i] / cont[i] if cont[i] > 0 else np.nan
+                else:
+                    for i in range(b):
+                        res[i] = y[i] - cont[i]
 
-        _HULL = hull
-    return _HULL
-
-
-_HULL = None
+    return hull
 
 
 def _as_table(values, wavelengths_nm):

@@ -10,6 +10,8 @@ Computers & Geosciences 64) and the feature parameters of van der Meer (2004, JA
 mission minerals; shoulders were chosen at the local maxima around each absorption in the USGS
 splib spectra (Clark et al. 2007) shipped with remine.
 """
+import functools
+
 import numpy as np
 
 from ..errors import InputError
@@ -69,67 +71,62 @@ def absorption_feature(values, wavelengths_nm, window_nm=(2150.0, 2250.0)):
     return {k: (out[i, 0] if values.ndim == 1 else out[i]) for i, k in enumerate(keys)}
 
 
+@functools.lru_cache(maxsize=None)
 def _kernel():
     """Compile (once) the numba feature kernel ``feature(cr (n, w), wl (w,), out (4, n))``."""
-    global _FEATURE
-    if _FEATURE is None:
-        import numba
+    import numba
 
-        @numba.njit(parallel=True, cache=True, nogil=True)
-        def feature(cr, wl, out):
-            n, w = cr.shape
-            for p in numba.prange(n):
-                row = cr[p]
-                m = -1
-                for i in range(w):
-                    if np.isfinite(row[i]) and (m < 0 or row[i] < row[m]):
-                        m = i
-                if m < 0:
-                    out[0, p] = np.nan
-                    out[1, p] = np.nan
-                    out[2, p] = np.nan
-                    out[3, p] = np.nan
-                    continue
-                pos, ymin = wl[m], row[m]
-                if 0 < m < w - 1 and np.isfinite(row[m - 1]) and np.isfinite(row[m + 1]):
-                    x0, x1, x2 = wl[m - 1], wl[m], wl[m + 1]
-                    y0, y1, y2 = row[m - 1], row[m], row[m + 1]
-                    den = (x0 - x1) * (x0 - x2) * (x1 - x2)
-                    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
-                    b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / den
-                    if a > 0:
-                        c = y0 - a * x0 * x0 - b * x0
-                        pos = min(max(-b / (2 * a), x0), x2)
-                        ymin = min(a * pos * pos + b * pos + c, y1)
-                depth = 1.0 - ymin
-                if not depth > 0:
-                    out[0, p] = np.nan
-                    out[1, p] = 0.0
-                    out[2, p] = np.nan
-                    out[3, p] = np.nan
-                    continue
-                level = 1.0 - depth / 2
-                left = wl[0]
-                for i in range(m - 1, -1, -1):
-                    if row[i] >= level:
-                        left = wl[i] + (wl[i + 1] - wl[i]) * (row[i] - level) / (row[i] - row[i + 1])
-                        break
-                right = wl[w - 1]
-                for i in range(m + 1, w):
-                    if row[i] >= level:
-                        right = wl[i] - (wl[i] - wl[i - 1]) * (row[i] - level) / (row[i] - row[i - 1])
-                        break
-                width = right - left
-                out[0, p] = pos
-                out[1, p] = depth
-                out[2, p] = width
-                out[3, p] = ((right - pos) - (pos - left)) / width if width > 0 else 0.0
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def feature(cr, wl, out):
+        n, w = cr.shape
+        for p in numba.prange(n):
+            row = cr[p]
+            m = -1
+            for i in range(w):
+                if np.isfinite(row[i]) and (m < 0 or row[i] < row[m]):
+                    m = i
+            if m < 0:
+                out[0, p] = np.nan
+                out[1, p] = np.nan
+                out[2, p] = np.nan
+                out[3, p] = np.nan
+                continue
+            pos, ymin = wl[m], row[m]
+            if 0 < m < w - 1 and np.isfinite(row[m - 1]) and np.isfinite(row[m + 1]):
+                x0, x1, x2 = wl[m - 1], wl[m], wl[m + 1]
+                y0, y1, y2 = row[m - 1], row[m], row[m + 1]
+                den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+                a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+                b = (x2 * x2 * (y0 - y1) + x1 * x1 * (y2 - y0) + x0 * x0 * (y1 - y2)) / den
+                if a > 0:
+                    c = y0 - a * x0 * x0 - b * x0
+                    pos = min(max(-b / (2 * a), x0), x2)
+                    ymin = min(a * pos * pos + b * pos + c, y1)
+            depth = 1.0 - ymin
+            if not depth > 0:
+                out[0, p] = np.nan
+                out[1, p] = 0.0
+                out[2, p] = np.nan
+                out[3, p] = np.nan
+                continue
+            level = 1.0 - depth / 2
+            left = wl[0]
+            for i in range(m - 1, -1, -1):
+                if row[i] >= level:
+                    left = wl[i] + (wl[i + 1] - wl[i]) * (row[i] - level) / (row[i] - row[i + 1])
+                    break
+            right = wl[w - 1]
+            for i in range(m + 1, w):
+                if row[i] >= level:
+                    right = wl[i] - (wl[i] - wl[i - 1]) * (row[i] - level) / (row[i] - row[i - 1])
+                    break
+            width = right - left
+            out[0, p] = pos
+            out[1, p] = depth
+            out[2, p] = width
+            out[3, p] = ((right - pos) - (pos - left)) / width if width > 0 else 0.0
 
-        _FEATURE = feature
-    return _FEATURE
-
-
-_FEATURE = None
+    return feature
 
 
 def band_depth(values, wavelengths_nm, centre_nm, left_nm, right_nm):

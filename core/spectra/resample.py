@@ -8,6 +8,8 @@ band no wider than the source band (σ_eff below a tenth of the local band spaci
 falls between two source bands) is linearly interpolated. Without target FWHM the spectrum is linearly interpolated. The weights form a sparse
 matrix, so a pixel table is resampled with one sparse product.
 """
+import functools
+
 import numpy as np
 
 from ..errors import InputError
@@ -98,23 +100,18 @@ def resample(values, wavelengths_nm, target_wavelengths_nm, target_fwhm_nm=None,
     return out[0] if values.ndim == 1 else out.reshape(values.shape[:-1] + (out.shape[1],))
 
 
+@functools.lru_cache(maxsize=None)
 def _kernel():
     """Numba sparse product ``out[p, j] = Σ_k data[k] · values[p, indices[k]]`` (NaN if no weight)."""
-    global _PRODUCT
-    if _PRODUCT is None:
-        import numba
+    import numba
 
-        @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True)
-        def product(values, indptr, indices, data, out):
-            for p in numba.prange(values.shape[0]):
-                for j in range(out.shape[1]):
-                    acc = 0.0
-                    for k in range(indptr[j], indptr[j + 1]):
-                        acc += data[k] * values[p, indices[k]]
-                    out[p, j] = acc if indptr[j + 1] > indptr[j] else np.nan
+    @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True)
+    def product(values, indptr, indices, data, out):
+        for p in numba.prange(values.shape[0]):
+            for j in range(out.shape[1]):
+                acc = 0.0
+                for k in range(indptr[j], indptr[j + 1]):
+                    acc += data[k] * values[p, indices[k]]
+                out[p, j] = acc if indptr[j + 1] > indptr[j] else np.nan
 
-        _PRODUCT = product
-    return _PRODUCT
-
-
-_PRODUCT = None
+    return product
