@@ -146,7 +146,7 @@ def run_block(func, infos, bands, read, windows, transform, crs, datasets=None):
     arrays = [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
     results = []
     for w in windows:
-        if (w.row_off, w.col_off, w.height, w.width) == (read.row_off, read.col_off, read.height, read.width):
+        if w == read:
             part = arrays
         else:
             r, c = int(w.row_off - read.row_off), int(w.col_off - read.col_off)
@@ -182,8 +182,8 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
     args = (func, infos, bands)
     if executor in (None, "serial"):
         # one group at a time, but the next group is read and computed in a thread while this one is
-        # written (GDAL releases the GIL): reading overlaps compression
-        # the inputs stay open for the whole run (only the worker thread reads them)
+        # written (GDAL releases the GIL): reading overlaps compression. The inputs stay open for the
+        # whole run; only that thread reads them.
         from concurrent.futures import ThreadPoolExecutor
 
         with contextlib.ExitStack() as stack:

@@ -156,7 +156,7 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
     -------
     RasterInfo
     """
-    ds = _open(path)
+    ds = open_raster(path)
     with ds:
         wl, fwhm, bbl, file_units, names = _spectral_tags(ds)
         nodata = ds.nodata
@@ -200,10 +200,6 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
 
 def open_raster(path):
     """The raster at ``path`` opened for reading (a rasterio dataset; close it), or InputError."""
-    return _open(path)
-
-
-def _open(path):
     import rasterio
     from rasterio.errors import RasterioIOError
 
@@ -318,7 +314,7 @@ def read_window(info, window, bands=None, dataset=None):
     indexes = [int(info.order[b]) + 1 for b in sel]
     with rasterio.Env(**READ_OPTIONS):
         if dataset is None:
-            with _open(info.path) as ds:
+            with open_raster(info.path) as ds:
                 data = ds.read(indexes, window=window, out_dtype="float32")
         else:
             data = dataset.read(indexes, window=window, out_dtype="float32")
@@ -587,7 +583,7 @@ def write_classes(dst, colormap=None, category_names=None):
 
 def read_class_names(path):
     """Class names stored by :func:`write_classes` (list of str), or None."""
-    ds = _open(path)
+    ds = open_raster(path)
     with ds:
         text = ds.tags(1).get("class_names")
     return json.loads(text) if text else None

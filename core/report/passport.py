@@ -107,9 +107,9 @@ def raster_crs(path):
     Read from the file header with rasterio: no statistics or histograms are computed (loading the file
     as a QGIS layer would compute them for its default renderer).
     """
-    import rasterio
+    from ..raster import open_raster
 
-    with rasterio.open(path) as ds:
+    with open_raster(path) as ds:
         crs = ds.crs
     if crs is None:
         return None
