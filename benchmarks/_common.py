@@ -49,3 +49,13 @@ def write_json(path, result):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
             f.write(text + "\n")
+
+
+def best_of(repeats, work):
+    """Best wall time (s) of ``repeats`` runs of ``work()`` (the machine is shared: the least disturbed run)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t)
+    return min(times)

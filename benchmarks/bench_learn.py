@@ -97,27 +97,17 @@ def part_raster(args):
         crop = read_cube(args.cube, window=((0, 32), (0, 32)))
         small = write_raster(args.map + ".warmup.tif", crop.data, like=crop, wavelengths_nm=crop.wavelengths_nm)
         predict_raster(model, small, args.map + ".warmup_map.tif", probabilities=args.proba, uncertainty=args.proba)
-        seconds = best_of(args.repeats, lambda: predict_raster(model, args.cube, args.map, probabilities=args.proba,
-                                                               uncertainty=args.proba, max_bytes=args.max_bytes))
+        seconds = _common.best_of(args.repeats, lambda: predict_raster(
+            model, args.cube, args.map, probabilities=args.proba, uncertainty=args.proba, max_bytes=args.max_bytes))
     else:
         import rasterio
 
         with rasterio.open(args.cube) as ds:
             X = ds.read().reshape(ds.count, -1).T.copy()
         model.estimator.predict(X[:1024])  # warm-up outside the timing
-        seconds = best_of(args.repeats, lambda: model.estimator.predict(X))
+        seconds = _common.best_of(args.repeats, lambda: model.estimator.predict(X))
     return {"seconds": seconds, "peak_rss_mb": _common.peak_rss_mb(), "rss_after_imports_and_model_mb": loaded,
             "model_file_mb": os.path.getsize(args.model) / 2**20}
-
-
-def best_of(repeats, work):
-    """Best wall time of ``repeats`` runs of ``work()`` (the machine is shared: the least disturbed run)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def child(part, side, **kw):
