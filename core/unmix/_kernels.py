@@ -343,3 +343,37 @@ def group_variances(G, active, owner, n_groups, sum_to_one):
                     acc -= last * last / (total + (wsum - 1.0) ** 2 / s)
             out[r, k] = max(acc, 0.0)
     return out
+
+
+@njit(cache=True, parallel=True)
+def band_major_products(X, E, C, xx):
+    """``C[p, j] = sum_k E[j, k] X[k, p]`` and ``xx[p] = sum_k X[k, p]^2`` in float64, for a band-major
+    table ``X`` (b, n) (a C-ordered cube block reshaped, float32 or float64) and ``E`` (m, b) float64.
+
+    One pass over the pixels, in parallel over chunks of 256: per band, the chunk's row (contiguous)
+    updates m + 1 accumulator rows that stay in L1 cache (vectorised along pixels). This replaces a float64
+    copy of the block, a BLAS product and a separate sum of squares (100k px x 200 bands, 8 endmembers:
+    1.4x faster on one core, 3x on two, where the copy and the sum of squares ran on one).
+    NaN bands propagate to ``C`` and ``xx``.
+    """
+    b, n = X.shape
+    m = E.shape[0]
+    chunk = 256
+    for c in prange((n + chunk - 1) // chunk):
+        p0 = c * chunk
+        w = min(n, p0 + chunk) - p0
+        acc = np.zeros((m + 1, w))
+        for k in range(b):
+            row = X[k, p0:p0 + w]
+            sq = acc[m]
+            for q in range(w):
+                sq[q] += np.float64(row[q]) * np.float64(row[q])
+            for j in range(m):
+                e = E[j, k]
+                dst = acc[j]
+                for q in range(w):
+                    dst[q] += e * np.float64(row[q])
+        for q in range(w):
+            for j in range(m):
+                C[p0 + q, j] = acc[j, q]
+            xx[p0 + q] = acc[m, q]

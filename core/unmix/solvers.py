@@ -86,31 +86,30 @@ def _gram(pixels, endmembers, check=True, squares=False):
     non-finite band (their rows of C are NaN: NaN propagates through the product), and with
     ``squares=True`` the squared norms ``x'x`` (n,) (else None).
 
-    Float64 products over chunks of :data:`CHUNK` pixels (no full float64 copy of the pixels); a
-    band-major table (the transpose of a C-ordered (b, n) cube block) is read band-major.
+    A band-major table (the transpose of a C-ordered (b, n) cube block, as the raster drivers pass) is
+    read band-major by a compiled pass (:func:`._kernels.band_major_products`); other tables by float64
+    BLAS products over chunks of :data:`CHUNK` pixels (no full float64 copy of the pixels).
     ``check=False`` skips the duplicate/collinearity checks (bundles of similar spectra of one mineral).
     """
     E = check_endmembers(endmembers) if check else np.asarray(endmembers, dtype=np.float64)
     X = _pixels(pixels, E.shape[1])
     n = X.shape[0]
-    band_major = X.T.flags.c_contiguous and not X.flags.c_contiguous
     C = np.empty((n, E.shape[0]))
-    xx = np.empty(n) if squares else None
-    for i in range(0, n, CHUNK):
-        j = min(n, i + CHUNK)
-        if band_major:
-            chunk = X.T[:, i:j].astype(np.float64)
-            C[i:j] = (E @ chunk).T
-            if squares:
-                xx[i:j] = np.einsum("ij,ij->j", chunk, chunk)
-        else:
-            chunk = X[i:j].astype(np.float64)
+    xx = np.empty(n)
+    if X.T.flags.c_contiguous and not X.flags.c_contiguous and X.dtype in (np.float32, np.float64):
+        from ._kernels import band_major_products
+
+        band_major_products(X.T, np.ascontiguousarray(E), C, xx)
+    else:
+        for i in range(0, n, CHUNK):
+            j = min(n, i + CHUNK)
+            chunk = np.asarray(X[i:j], dtype=np.float64)
             C[i:j] = chunk @ E.T
             if squares:
                 xx[i:j] = np.einsum("ij,ij->i", chunk, chunk)
     bad = ~np.isfinite(C).all(axis=1)
     C[bad] = np.nan
-    return E @ E.T, C, bad, xx
+    return E @ E.T, C, bad, xx if squares else None
 
 
 def _n_chunks(n):
