@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..blocks import pixel_table
+from ..blocks import pixel_mask, pixel_table
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 
@@ -72,6 +72,20 @@ def _through_pipeline(estimator, X):
     for _, step in getattr(estimator, "steps", [])[:-1]:
         X = step.transform(X)
     return X
+
+
+def _reads_column_major(estimator):
+    """True when the step that receives X reads a column-major (n, bands) table as fast as a row-major one:
+    XGBoost (measured equal) and the one-GEMM linear models PLS-DA and ridge. :func:`predict_block` then
+    hands it the band-major block as a view instead of transposing it (0.12 s per 200k px x 224 bands);
+    trees and LDA are 30-90 % slower on column-major input and get the row-major table."""
+    from sklearn.linear_model import Ridge, RidgeClassifier
+
+    from .boosting import _XGBoostBase
+    from .plsda import PLSDA
+
+    first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
+    return isinstance(first, (_XGBoostBase, PLSDA, Ridge, RidgeClassifier))
 
 
 def _is_regression_ensemble(final):
@@ -151,7 +165,11 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
         X_all = _patch_table(patch[0], info.window, patch[1], resample)
         valid = np.isfinite(X_all[:, :, patch[1] // 2, patch[1] // 2]).all(axis=1)
     else:
-        X_all, valid = pixel_table(cube)
+        valid = pixel_mask(cube) if _reads_column_major(estimator) else None
+        if valid is not None and valid.all():
+            X_all = cube.reshape(cube.shape[0], -1).T
+        else:
+            X_all, valid = pixel_table(cube)
         if resample is not None:
             X_all = X_all @ resample.astype(np.float32)
             valid &= np.isfinite(X_all).all(axis=1)

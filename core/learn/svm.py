@@ -24,12 +24,12 @@ Wu, Lin & Weng (2004) Probability estimates for multi-class classification by pa
 JMLR 5, 975-1005.
 """
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .pool import in_pool
 
 _ROWS_PER_CHUNK = 1024  # K chunk (1024 x n_SV) stays in cache for the K @ W product
 _U32 = float(np.finfo(np.float32).eps) / 2  # float32 unit roundoff, 2**-24
@@ -41,21 +41,10 @@ _SV_BLOCK = 128  # K @ W is summed over blocks of support vectors in float64 (fl
 def _rbf_from_dots(dots, out, x_sq, sv_sq, gamma):
     """out[i, j] = exp(-gamma * (x_sq[i] + sv_sq[j] - 2 dots[i, j])) in float64 (``out`` may be ``dots``).
 
-    Serial and GIL-free: chunks run in a pool of workers (:func:`_in_pool`)."""
+    Serial and GIL-free: chunks run in a pool of workers (:func:`.pool.in_pool`)."""
     for i in range(dots.shape[0]):
         for j in range(dots.shape[1]):
             out[i, j] = np.exp(gamma * (2.0 * dots[i, j] - x_sq[i] - sv_sq[j]))
-
-
-def _in_pool(chunk, n):
-    """Run ``chunk(start)`` for every chunk of :data:`_ROWS_PER_CHUNK` rows out of ``n`` in a pool of
-    single-threaded workers (BLAS limited to one thread): on a few cores this avoids BLAS and numba
-    thread teams spinning against each other (measured 2x on 2 cores)."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(numba.get_num_threads()) as pool:
-        list(pool.map(chunk, range(0, n, _ROWS_PER_CHUNK)))
 
 
 @njit(fastmath=True, nogil=True, cache=True)
@@ -212,7 +201,7 @@ class FastSVC(SVC):
             _rbf_from_dots(k, k, np.einsum("ij,ij->i", x, x), sv_sq, float(self._gamma))
             out[start:start + x.shape[0]] = k @ w + b
 
-        _in_pool(chunk, X.shape[0])
+        in_pool(chunk, X.shape[0], _ROWS_PER_CHUNK)
         return out
 
     def _ovo_values_f32(self, X, keep_values=False):
@@ -224,7 +213,7 @@ class FastSVC(SVC):
         kernel arithmetic in the exponent (per support vector, through |x|^2 and |s|^2), the error of
         the exponential, and the rounding of K @ W (float32 over blocks of _SV_BLOCK support vectors,
         float64 across blocks), from per-class sums of max |W| K (Higham 2002, Accuracy and Stability of Numerical
-        Algorithms, ch. 3). Chunks of rows run in a pool of single-threaded workers (:func:`_in_pool`).
+        Algorithms, ch. 3). Chunks of rows run in a pool of single-threaded workers (:func:`.pool.in_pool`).
 
         Returns
         -------
@@ -269,7 +258,7 @@ class FastSVC(SVC):
             _certified_votes(acc, b, x_sq, exp_coef, np.sqrt(sv_sq.max()), rel_round, pair_i, pair_j,
                              len(self.classes_), dec_c, bound_c, winner[start:stop], sure[start:stop])
 
-        _in_pool(chunk, n)
+        in_pool(chunk, n, _ROWS_PER_CHUNK)
         return dec, bound, winner, sure
 
     def _check_predict_input(self, X):

@@ -158,3 +158,33 @@ def test_threads_executor_gives_the_same_map(tmp_path, class_set):
     for key in ("map", "probabilities", "uncertainty"):
         with rasterio.open(a[key]) as x, rasterio.open(b[key]) as y:
             assert np.array_equal(x.read(), y.read(), equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["xgboost", "plsda"])
+def test_column_major_blocks_give_the_row_major_answers(tmp_path, class_set, cube, name):
+    # XGBoost and PLS-DA get all-valid blocks as a band-major view (no transposing copy), blocks with nodata
+    # as the row-major table: with small blocks both kinds occur, and the map and probabilities must equal
+    # the estimator's answers on the C-ordered pixel table.
+    model = fit_model(name, class_set)
+    out = predict_raster(model, CUBE, str(tmp_path / "map.tif"), uncertainty=False, max_bytes=60_000)
+    X = np.ascontiguousarray(_pixels(cube))
+    valid = np.isfinite(X).all(axis=1)
+    with rasterio.open(out["map"]) as ds:
+        codes = ds.read(1).ravel()
+    with rasterio.open(out["probabilities"]) as ds:
+        proba = ds.read().reshape(len(model.classes), -1).T
+    assert np.array_equal(np.array(["no data"] + model.classes)[codes[valid]], model.estimator.predict(X[valid]))
+    assert np.allclose(proba[valid], model.estimator.predict_proba(X[valid]), atol=1e-6)
+    assert np.all(codes[~valid] == 0)
+
+
+def test_xgboost_pooled_prediction_equals_one_booster_call(class_set):
+    # rows beyond one chunk are predicted in a pool of single-threaded calls: same values as one call
+    from remine.core.learn.boosting import _ROWS_PER_CHUNK
+
+    model = fit_model("xgboost", class_set)
+    rng = np.random.default_rng(0)
+    X = class_set.X[rng.integers(0, len(class_set.X), 2 * _ROWS_PER_CHUNK + 123)].astype(np.float32)
+    X += rng.normal(0, 0.01, X.shape).astype(np.float32)
+    booster = model.estimator.booster_
+    assert np.array_equal(model.estimator.predict_proba(X), booster.inplace_predict(X).astype(np.float64))
