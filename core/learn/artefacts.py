@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import sys
+import types
 import zipfile
 from dataclasses import dataclass, field
 
@@ -131,15 +132,39 @@ def _versions():
     return versions
 
 
+def _skops_io():
+    """``skops.io``, imported without importing PyTorch.
+
+    Importing skops.io lists scikit-learn's estimators by importing every sklearn module, among them
+    ``sklearn.externals.array_api_compat.torch``, which imports torch when it is installed (+180 MB of
+    memory and 1-2 s on every qgis_process run that loads a model). remine hands scikit-learn numpy
+    arrays only, so that one module is held by an empty placeholder during the import and released after
+    it (a later import loads the real module). Without torch installed, or with it already imported,
+    this is a plain import.
+    """
+    name = "sklearn.externals.array_api_compat.torch"
+    if "skops.io" in sys.modules or "torch" in sys.modules or name in sys.modules:
+        import skops.io
+
+        return skops.io
+    placeholder = sys.modules[name] = types.ModuleType(name)
+    try:
+        import skops.io
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+    return skops.io
+
+
 def save_model(path, model, overwrite=True):
     """Write ``model`` (a :class:`TrainedModel`) to ``path`` (``.rmodel``), atomically.
 
     Returns ``path``. Raises InputError for a bad output path, or an existing file when
     ``overwrite`` is False.
     """
-    import skops.io as sio
-
     from ..raster import atomic_path, check_output_path
+
+    sio = _skops_io()
 
     if not isinstance(model, TrainedModel):
         raise InputError(f"save_model expects a TrainedModel (see fit_model); got {type(model).__name__}")
@@ -200,7 +225,7 @@ def load_model(path):
     else (e.g. a function reference smuggled into a FunctionTransformer) raises InputError naming it.
     """
     manifest = read_manifest(path)  # refusals (pickle, not a model, newer format) come before the skops import
-    import skops.io as sio  # costly: skops lists sklearn's estimators, which imports torch when installed
+    sio = _skops_io()  # costly (skops imports every scikit-learn module): after the refusals
 
     with zipfile.ZipFile(path) as z:
         payload = z.read("estimator.skops")

@@ -131,3 +131,31 @@ def test_refusing_a_pickle_imports_neither_skops_nor_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "refused:" in out.stdout and "refuses to load pickles" in out.stdout, out.stderr
     assert "loaded: []" in out.stdout, out.stdout
+
+
+def test_loading_a_model_does_not_import_torch_and_leaves_it_importable(tmp_path):
+    # load_model holds sklearn.externals.array_api_compat.torch by a placeholder while skops.io imports every
+    # sklearn module (see test above); the model must load and predict, torch must stay unimported, and both
+    # torch and the real compat module must import normally afterwards.
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")  # the placeholder matters only where torch is installed (the dev/CI venv)
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 5))
+    y = np.repeat(["a", "b", "c"], 20)
+    model = TrainedModel(estimator=make_estimator("ridge", task="classification").fit(X, y),
+                         wavelengths_nm=np.arange(5.0) * 10 + 500, task="classification", classes=["a", "b", "c"])
+    path = save_model(str(tmp_path / "m.rmodel"), model)
+    np.save(tmp_path / "X.npy", X)
+    code = ("import sys, numpy as np\n"
+            "from remine.core.learn import load_model\n"
+            f"m = load_model({path!r})\n"
+            f"print('labels:', ''.join(m.estimator.predict(np.load({str(tmp_path / 'X.npy')!r}))))\n"
+            "print('torch imported:', 'torch' in sys.modules)\n"
+            "import sklearn.externals.array_api_compat.torch as compat, torch\n"
+            "print('compat is real:', hasattr(compat, 'asarray'), torch.ones(2).sum().item())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert f"labels: {''.join(model.estimator.predict(X))}" in out.stdout, out.stderr
+    assert "torch imported: False" in out.stdout, out.stdout
+    assert "compat is real: True 2.0" in out.stdout, out.stdout + out.stderr
