@@ -32,11 +32,10 @@ GDAL_CACHE_BYTES = 64 * 2**20
 #: GDAL options while remine reads pixels: uncompressed GeoTIFFs are read straight into the output
 #: array (GTIFF_DIRECT_IO), not through the block cache, so that a window cutting through tiles reads only
 #: its rows. Measured on a 200-band, 316 x 316 px uncompressed cube read as 3 windows of 128 rows:
-#: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s); compressed files are unaffected. Local
-#: uncompressed files that fit in RAM are read through a memory map of the file (GTIFF_VIRTUAL_MEM_IO:
-#: one copy from the page cache instead of a read into a buffer and a copy): whole 316 x 316 x 200 cube
-#: 0.031 -> 0.015 s, half of it 0.021 -> 0.012 s.
-READ_OPTIONS = {"GDAL_CACHEMAX": GDAL_CACHE_BYTES, "GTIFF_DIRECT_IO": "YES", "GTIFF_VIRTUAL_MEM_IO": "IF_ENOUGH_RAM"}
+#: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s); compressed files are unaffected. (GDAL's memory-mapped
+#: reading, GTIFF_VIRTUAL_MEM_IO, reads twice as fast again but keeps every page read mapped until the file is
+#: closed: the process's resident memory would grow with the cube.)
+READ_OPTIONS = {"GDAL_CACHEMAX": GDAL_CACHE_BYTES, "GTIFF_DIRECT_IO": "YES"}
 
 
 # --------------------------------------------------------------------------------------------- units
@@ -202,9 +201,7 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
 
 
 def open_raster(path):
-    """The raster at ``path`` opened for reading (a rasterio dataset; close it), or InputError.
-
-    Opened under :data:`READ_OPTIONS` (GDAL decides on memory-mapped reading when the file is opened)."""
+    """The raster at ``path`` opened for reading (a rasterio dataset; close it), or InputError."""
     import rasterio
     from rasterio.errors import RasterioIOError
 
@@ -217,8 +214,7 @@ def open_raster(path):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            with rasterio.Env(**READ_OPTIONS):
-                return rasterio.open(str(path))
+            return rasterio.open(str(path))
     except RasterioIOError as exc:
         raise InputError(f"not a raster GDAL can read: {path} ({exc})") from None
 
