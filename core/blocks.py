@@ -12,7 +12,6 @@ from the input paths, so data never has to fit on one machine's memory.
 """
 import contextlib
 import functools
-import math
 import os
 from dataclasses import dataclass
 from typing import List, Optional
@@ -21,8 +20,8 @@ import numpy as np
 
 from .errors import InputError
 from .progress import as_progress
-from .raster import (GDAL_CACHE_BYTES, RasterInfo, atomic_path, check_output_path, fill_nodata, gtiff_profile,
-                     open_raster, raster_info, read_window, write_classes, write_spectral_tags)
+from .raster import (GDAL_CACHE_BYTES, BandStatistics, RasterInfo, atomic_path, check_output_path, fill_nodata,
+                     gtiff_profile, open_raster, raster_info, read_window, write_classes, write_spectral_tags)
 from .style import write_style
 
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -44,6 +43,9 @@ class BlockOutput:
 
     ``colormap``/``category_names`` make a class map (colour table, names, paletted QGIS style);
     ``value_range`` gives continuous outputs a pseudocolour QGIS style (e.g. (0, 100) for %).
+    ``statistics`` accumulates per-band statistics while the blocks are written (in the thread that
+    otherwise waits for the next block) and stores them as GDAL statistics (read with
+    :func:`remine.core.raster.band_statistics`): meant for outputs of a few bands, e.g. abundances.
     """
 
     path: str
@@ -56,6 +58,7 @@ class BlockOutput:
     colormap: Optional[dict] = None
     category_names: Optional[List[str]] = None
     value_range: Optional[tuple] = None
+    statistics: bool = False  #: store per-band statistics (:class:`remine.core.raster.BandStatistics`)
 
 
 @dataclass
@@ -286,12 +289,19 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
         tmps = [stack.enter_context(atomic_path(p)) for p in paths]
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
+        stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
+                 for o, prof in zip(outputs, profiles)]
         for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent)):
             _write_block(dsts, profiles, outputs, w, result)
+            for st, arr in zip(stats, result):
+                if st is not None:
+                    st.add(arr)
             progress.report((k + 1) / n_windows, f"block {k + 1}/{n_windows}")
             progress.check()
-        for dst, tmp, o in zip(dsts, tmps, outputs):
+        for dst, tmp, o, st in zip(dsts, tmps, outputs, stats):
             write_spectral_tags(dst, o.wavelengths_nm, o.fwhm_nm, o.band_names)
+            if st is not None:
+                st.write(dst)
             write_classes(dst, o.colormap, o.category_names)
             dst.close()
             write_style(tmp, o.colormap, o.category_names, o.value_range)

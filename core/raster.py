@@ -583,6 +583,66 @@ def write_classes(dst, colormap=None, category_names=None):
         dst.update_tags(1, class_names=json.dumps(list(category_names)))
 
 
+class BandStatistics:
+    """Per-band count, sum, sum of squares, minimum and maximum of the valid cells, accumulated block by
+    block (:func:`remine.core.blocks.map_blocks` with ``BlockOutput(statistics=True)``) and stored as GDAL
+    band statistics (``STATISTICS_MINIMUM/MAXIMUM/MEAN/STDDEV/VALID_PERCENT``): QGIS styles the layer from
+    them without a pass over the pixels, and :func:`band_statistics` reads them back.
+    """
+
+    def __init__(self, count, nodata=None):
+        self.nodata = nodata
+        self.n = np.zeros(count)
+        self.total = np.zeros(count)
+        self.squares = np.zeros(count)
+        self.minimum = np.full(count, np.inf)
+        self.maximum = np.full(count, -np.inf)
+
+    def add(self, block):
+        """Add a block (count, rows, cols); NaN and the nodata value are not counted."""
+        a = np.asarray(block, dtype=np.float64).reshape(len(self.n), -1)
+        valid = np.isfinite(a)
+        if self.nodata is not None and np.isfinite(self.nodata):
+            valid &= a != self.nodata
+        z = np.where(valid, a, 0.0)
+        self.n += valid.sum(axis=1)
+        self.total += z.sum(axis=1)
+        self.squares += (z * z).sum(axis=1)
+        self.minimum = np.minimum(self.minimum, np.where(valid, a, np.inf).min(axis=1, initial=np.inf))
+        self.maximum = np.maximum(self.maximum, np.where(valid, a, -np.inf).max(axis=1, initial=-np.inf))
+
+    def write(self, dst):
+        """Store the statistics on the open dataset ``dst`` (a band without valid cells: valid percent 0 only)."""
+        cells = dst.width * dst.height
+        for b in range(len(self.n)):
+            tags = {"STATISTICS_VALID_PERCENT": repr(float(100.0 * self.n[b] / cells))}
+            if self.n[b]:
+                mean = self.total[b] / self.n[b]
+                std = np.sqrt(max(self.squares[b] / self.n[b] - mean * mean, 0.0))
+                tags.update(STATISTICS_MINIMUM=repr(float(self.minimum[b])),
+                            STATISTICS_MAXIMUM=repr(float(self.maximum[b])), STATISTICS_MEAN=repr(float(mean)),
+                            STATISTICS_STDDEV=repr(float(std)))
+            dst.update_tags(b + 1, **tags)
+
+
+def band_statistics(path):
+    """Statistics stored by :class:`BandStatistics`: ``{band name: {"count", "sum", "mean", "stddev",
+    "minimum", "maximum"}}`` (count 0 and NaN values for a band without valid cells)."""
+    with open_raster(path) as ds:
+        cells = ds.width * ds.height
+        names = [d or f"band {i + 1}" for i, d in enumerate(ds.descriptions)]
+        tags = [ds.tags(b + 1) for b in range(ds.count)]
+    out = {}
+    for name, t in zip(names, tags):
+        if "STATISTICS_VALID_PERCENT" not in t:
+            raise InputError(f"{path} band {name!r} has no stored statistics "
+                             "(BlockOutput(statistics=True) writes them)")
+        count = int(round(float(t["STATISTICS_VALID_PERCENT"]) * cells / 100.0))
+        values = {k: float(t.get(f"STATISTICS_{k.upper()}", "nan")) for k in ("mean", "stddev", "minimum", "maximum")}
+        out[name] = dict(count=count, sum=values["mean"] * count if count else 0.0, **values)
+    return out
+
+
 def read_class_names(path):
     """Class names stored by :func:`write_classes` (list of str), or None."""
     ds = open_raster(path)

@@ -11,7 +11,7 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, pixel_mask
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ..raster import READ_OPTIONS, check_output_path, raster_info
+from ..raster import band_statistics, check_output_path, raster_info
 from .closure import CLOSE_METHODS, close, ensemble_intervals
 from .endmembers import EndmemberSet, array_endmembers, library_endmembers, mineral_of
 from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
@@ -212,8 +212,8 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     extra = 8 * (4 * n_spectra + (2 * n_draws * len(es.minerals) if intervals and interval_method == "bootstrap"
                                   else 0) + (12 * len(es.minerals) if variability == "mesma" else 0))
     io_bytes = 4 * (len(es.band_index) + len(names))
-    map_blocks(func, [cube_path], [BlockOutput(out_path, len(names), band_names=names)], max_bytes=max_bytes,
-               progress=progress, executor=executor, bands=[list(es.band_index)],
+    map_blocks(func, [cube_path], [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
+               max_bytes=max_bytes, progress=progress, executor=executor, bands=[list(es.band_index)],
                work_factor=3.0 + extra / io_bytes)
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
@@ -283,38 +283,23 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
         names += [f"lower_{x}" for x in minerals] + [f"upper_{x}" for x in minerals]
     names.append("n_clipped")
     func = functools.partial(_close_block, method=method, level=level, scale=100.0 if input_percent else 1.0)
-    map_blocks(func, paths, [BlockOutput(out_path, len(names), band_names=names)], max_bytes=max_bytes,
-               progress=progress, executor=executor)
-    n_clipped = int(round(band_statistics(out_path)["n_clipped"][0]))
+    map_blocks(func, paths, [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
+               max_bytes=max_bytes, progress=progress, executor=executor)
+    n_clipped = int(round(band_statistics(out_path)["n_clipped"]["sum"]))
     if n_clipped:
         warnings.warn(f"{n_clipped} input value(s) outside [0, {100 if input_percent else 1}] were clipped "
                       "before closure", RemineWarning, stacklevel=2)
     return {"path": out_path, "band_names": names, "n_clipped": n_clipped}
 
 
-def band_statistics(path):
-    """Per-band ``{name: (sum, mean)}`` over the valid (finite) cells of a raster, window by window."""
-    import rasterio
-
-    with rasterio.Env(**READ_OPTIONS), rasterio.open(path) as ds:
-        sums, counts = np.zeros(ds.count), np.zeros(ds.count)
-        for _, window in ds.block_windows(1):
-            data = ds.read(window=window)
-            sums += np.nansum(data, axis=(1, 2))
-            counts += np.isfinite(data).sum(axis=(1, 2))
-        names = [d or f"band {i + 1}" for i, d in enumerate(ds.descriptions)]
-    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return {n: (float(t), float(mu)) for n, t, mu in zip(names, sums, means)}
-
-
 def _summary(path, minerals, intervals):
     """Passport summary of an abundance raster: mean abundance, mean interval width (%), mean RMSE."""
     stats = band_statistics(path)
-    summary = {"mean_abundance_percent": {m: round(stats[m][1], 3) for m in minerals},
-               "mean_rmse": stats["rmse"][1]}
+    summary = {"mean_abundance_percent": {m: round(stats[m]["mean"], 3) for m in minerals},
+               "mean_rmse": stats["rmse"]["mean"]}
     if intervals:
         summary["mean_interval_width_percent"] = {
-            m: round(stats[f"upper_{m}"][1] - stats[f"lower_{m}"][1], 3) for m in minerals}
+            m: round(stats[f"upper_{m}"]["mean"] - stats[f"lower_{m}"]["mean"], 3) for m in minerals}
     return summary
 
 

@@ -194,3 +194,39 @@ def test_tiled_input_is_read_once_per_tile_and_computed_in_windows(tmp_path):
     assert np.array_equal(read_cube(outs[0].path, require_wavelengths=False).data, data)
     x = read_cube(outs[1].path, require_wavelengths=False).data[0]
     assert np.allclose(x, 500000 + 0.5 * (np.arange(grid.width) + 0.5)[None, :].repeat(grid.height, 0))
+
+
+def _with_empty_band(arrays, info):
+    """Scaled cube plus a band with no valid cells (NaN everywhere)."""
+    cube = arrays[0]
+    return [np.concatenate([cube * 2.0, np.full((1,) + cube.shape[1:], np.nan, np.float32)])]
+
+
+def test_statistics_accumulated_per_block_equal_numpy_and_gdal_reads_them(cube_path, tmp_path):
+    # BlockOutput(statistics=True): per-band statistics over the blocks (small budget: many blocks), stored as
+    # GDAL statistics that GDAL returns without computing (force=False), and read back by band_statistics
+    from osgeo import gdal
+
+    from remine.core.raster import band_statistics
+
+    names = [f"b{i}" for i in range(7)]
+    out = BlockOutput(str(tmp_path / "stats.tif"), 7, band_names=names, statistics=True)
+    map_blocks(_with_empty_band, [cube_path], [out], max_bytes=2_000_000)
+    expected = read_cube(cube_path).data.astype(np.float64) * 2.0
+    stats = band_statistics(out.path)
+    for b in range(6):
+        v = expected[b][np.isfinite(expected[b])]
+        s = stats[names[b]]
+        assert s["count"] == v.size == GRID.width * GRID.height - 100
+        assert np.isclose(s["sum"], v.sum(), rtol=1e-12) and np.isclose(s["stddev"], v.std(), rtol=1e-9)
+        assert (s["minimum"], s["maximum"]) == (v.min(), v.max())
+    assert stats["b6"]["count"] == 0 and np.isnan(stats["b6"]["mean"])
+    ds = gdal.Open(out.path)
+    assert ds.GetRasterBand(1).GetStatistics(False, False) == pytest.approx(
+        [expected[0][np.isfinite(expected[0])].min(), np.nanmax(expected[0]), np.nanmean(expected[0]),
+         np.nanstd(expected[0])], rel=1e-9)
+    ds = None
+    plain = BlockOutput(str(tmp_path / "plain.tif"), 7, band_names=names)
+    map_blocks(_with_empty_band, [cube_path], [plain], max_bytes=2_000_000)
+    with pytest.raises(InputError, match="no stored statistics"):
+        band_statistics(plain.path)
