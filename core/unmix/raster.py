@@ -212,7 +212,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     extra = 8 * (4 * n_spectra + (2 * n_draws * len(es.minerals) if intervals and interval_method == "bootstrap"
                                   else 0) + (12 * len(es.minerals) if variability == "mesma" else 0))
     io_bytes = 4 * (len(es.band_index) + len(names))
-    map_blocks(func, [cube_path], [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
+    map_blocks(func, [info], [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
                max_bytes=max_bytes, progress=progress, executor=executor, bands=[list(es.band_index)],
                work_factor=3.0 + extra / io_bytes)
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
@@ -283,7 +283,7 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
         names += [f"lower_{x}" for x in minerals] + [f"upper_{x}" for x in minerals]
     names.append("n_clipped")
     func = functools.partial(_close_block, method=method, level=level, scale=100.0 if input_percent else 1.0)
-    map_blocks(func, paths, [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
+    map_blocks(func, infos, [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
                max_bytes=max_bytes, progress=progress, executor=executor)
     n_clipped = int(round(band_statistics(out_path)["n_clipped"]["sum"]))
     if n_clipped:
