@@ -324,23 +324,22 @@ def _write_block(dsts, profiles, outputs, window, result):
         dst.write(fill_nodata(arr, prof["dtype"], prof["nodata"]), window=window)
 
 
-def pixel_table(block, require_nonzero=False):
+def pixel_table(block):
     """Pixel table of a cube block, and the mask of usable pixels, in one cache-friendly pass.
 
     Parameters
     ----------
     block : float32 array (bands, rows, cols), NaN at nodata (as ``map_blocks`` gives it)
-    require_nonzero : bool, also mark all-zero pixels unusable (zero-filled borders of some cubes)
 
     Returns
     -------
     X : float32 C-contiguous array (rows * cols, bands), the pixels in row-major order
-    valid : bool array (rows * cols,), True where every band is finite (and, if asked, one is non-zero)
+    valid : bool array (rows * cols,), True where every band is finite
     """
     flat = np.ascontiguousarray(block, dtype=np.float32).reshape(block.shape[0], -1)
     X = np.empty(flat.shape[::-1], dtype=np.float32)
     valid = np.empty(flat.shape[1], dtype=np.bool_)
-    _table_kernel()(flat, X, valid, require_nonzero)
+    _table_kernel()(flat, X, valid)
     return X, valid
 
 
@@ -383,14 +382,12 @@ def _table_kernel():
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def table(flat, out, valid, require_nonzero):
+    def table(flat, out, valid):
         n_bands, n = flat.shape
-        nonzero = np.empty(64, np.bool_)
         for p0 in range(0, n, 64):
             p1 = min(n, p0 + 64)
             for p in range(p0, p1):
                 valid[p] = True
-                nonzero[p - p0] = not require_nonzero
             for k in range(n_bands):
                 row = flat[k]
                 for p in range(p0, p1):
@@ -398,9 +395,5 @@ def _table_kernel():
                     out[p, k] = v
                     if not np.isfinite(v):
                         valid[p] = False
-                    if v != 0.0:
-                        nonzero[p - p0] = True
-            for p in range(p0, p1):
-                valid[p] = valid[p] and nonzero[p - p0]
 
     return table
