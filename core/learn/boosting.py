@@ -52,13 +52,13 @@ class _XGBoostBase(BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         booster = self.booster_
         booster.set_param({"nthread": 1})
-        if len(X) <= _ROWS_PER_CHUNK:
+        if len(X) <= 1024:  # a few ms single-threaded: not worth the pool
             return booster.inplace_predict(X)
         row = booster.inplace_predict(X[:1])
         out = np.empty((len(X),) + row.shape[1:], row.dtype)
 
-        def chunk(start):
-            out[start:start + _ROWS_PER_CHUNK] = booster.inplace_predict(X[start:start + _ROWS_PER_CHUNK])
+        def chunk(start, stop):
+            out[start:stop] = booster.inplace_predict(X[start:stop])
 
         in_pool(chunk, len(X), _ROWS_PER_CHUNK, self.n_jobs if self.n_jobs and self.n_jobs > 0 else None)
         return out

@@ -20,25 +20,33 @@ def _executor(workers):
 
 
 def in_pool(chunk, n, rows, workers=None):
-    """Run ``chunk(start)`` for ``start`` in ``range(0, n, rows)`` in a pool of ``workers`` threads.
+    """Run ``chunk(start, stop)`` over ``range(n)`` cut into chunks of at most ``rows`` rows, in a pool of
+    ``workers`` threads.
 
     Parameters
     ----------
-    chunk : callable(start) computing rows ``start:start + rows`` (it writes its own results).
+    chunk : callable(start, stop) computing rows ``start:stop`` (it writes its own results).
     n : int, number of rows.
-    rows : int, rows per chunk.
+    rows : int, most rows per chunk (cache or call-overhead size of the caller).
     workers : int or None (numba's thread count: the cores remine may use).
 
-    BLAS is limited to one thread while the pool runs. Exceptions of a chunk are raised here. Called from
-    a worker of the pool itself (nested models), the chunks run in that worker, one after the other.
+    The number of chunks is a multiple of ``workers`` and the chunks are of equal size (within one row),
+    so that every worker gets the same work (25k rows in chunks of 8192 would leave one of two workers
+    idle a third of the time). BLAS is limited to one thread while the pool runs. Exceptions of a chunk
+    are raised here. Called from a worker of the pool itself (nested models), the chunks run in that
+    worker, one after the other.
     """
     import numba
     from threadpoolctl import threadpool_limits
 
-    starts = range(0, n, rows)
+    workers = int(workers or numba.get_num_threads())
+    n_chunks = -(-max(n, 1) // rows)
+    n_chunks = -(-n_chunks // workers) * workers
+    bounds = [(n * k // n_chunks, n * (k + 1) // n_chunks) for k in range(n_chunks)]
+    bounds = [(a, b) for a, b in bounds if b > a]
     if threading.current_thread().name.startswith(_PREFIX):
-        for start in starts:
-            chunk(start)
+        for a, b in bounds:
+            chunk(a, b)
         return
     with threadpool_limits(1, user_api="blas"):
-        list(_executor(int(workers or numba.get_num_threads())).map(chunk, starts))
+        list(_executor(workers).map(lambda ab: chunk(*ab), bounds))

@@ -195,11 +195,11 @@ class FastSVC(SVC):
         sv_sq = np.einsum("ij,ij->i", sv, sv)
         out = np.empty((X.shape[0], w.shape[1]))
 
-        def chunk(start):
-            x = np.asarray(X[start:start + _ROWS_PER_CHUNK], dtype=float)
+        def chunk(start, stop):
+            x = np.asarray(X[start:stop], dtype=float)
             k = x @ sv.T
             _rbf_from_dots(k, k, np.einsum("ij,ij->i", x, x), sv_sq, float(self._gamma))
-            out[start:start + x.shape[0]] = k @ w + b
+            out[start:stop] = k @ w + b
 
         in_pool(chunk, X.shape[0], _ROWS_PER_CHUNK)
         return out
@@ -241,8 +241,7 @@ class FastSVC(SVC):
         dec, bound = (np.empty((n, n_pairs)), np.empty((n, n_pairs))) if keep_values else (None, None)
         winner, sure = np.empty(n, np.int64), np.empty(n, np.bool_)
 
-        def chunk(start):
-            stop = min(start + _ROWS_PER_CHUNK, n)
+        def chunk(start, stop):
             x_c = np.empty((stop - start, sv.shape[1]), np.float32)
             x_sq = np.empty(stop - start)
             _centre_f32(X[start:stop], center, x_c, x_sq)

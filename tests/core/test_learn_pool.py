@@ -9,18 +9,22 @@ from remine.core.learn.pool import in_pool
 
 def test_every_chunk_runs_once_and_errors_propagate():
     out = np.zeros(1000, dtype=int)
+    sizes = []
 
-    def chunk(start):
-        out[start:start + 64] += 1
+    def chunk(start, stop):
+        out[start:stop] += 1
+        sizes.append(stop - start)
 
     in_pool(chunk, 1000, 64, workers=2)
     assert np.all(out == 1)
+    # 16 chunks (a multiple of the 2 workers) of 62 or 63 rows, none above 64
+    assert len(sizes) == 16 and set(sizes) == {62, 63}
 
-    def failing(start):
-        if start == 128:
-            raise ValueError("chunk 128 failed")
+    def failing(start, stop):
+        if start == 0:
+            raise ValueError("chunk 0 failed")
 
-    with pytest.raises(ValueError, match="chunk 128"):
+    with pytest.raises(ValueError, match="chunk 0"):
         in_pool(failing, 1000, 64, workers=2)
 
 
@@ -28,7 +32,7 @@ def test_workers_persist_across_calls():
     # libraries keep per-thread state (XGBoost's prediction buffers): fresh threads per call would pile it up
     names = set()
     for _ in range(5):
-        in_pool(lambda start: names.add(threading.current_thread().name), 400, 100, workers=2)
+        in_pool(lambda start, stop: names.add(threading.current_thread().name), 400, 100, workers=2)
     assert 1 <= len(names) <= 2 and all(n.startswith("remine-pool") for n in names)
 
 
@@ -37,9 +41,9 @@ def test_nested_call_runs_inline():
     # workers that are all busy with the outer chunks
     out = np.zeros((4, 100))
 
-    def outer(start):
-        def inner(s):
-            out[start, s:s + 10] = 1
+    def outer(start, stop):
+        def inner(a, b):
+            out[start, a:b] = 1
 
         in_pool(inner, 100, 10, workers=2)
 
