@@ -142,11 +142,20 @@ def plan_groups(width, height, bytes_per_pixel, in_bytes_per_pixel, max_bytes, t
 
 def run_block(func, infos, bands, read, windows, transform, crs, datasets=None):
     """Read window ``read`` of every input once, apply ``func`` to each of ``windows`` inside it; the
-    unit of work sent to executors. ``datasets``: the inputs already open (serial executor), else each
-    is opened for this read. Returns one result per window."""
+    unit of work sent to executors. ``datasets``: the inputs already open, else each is opened for this
+    read. Returns one result per window."""
+    return compute_windows(func, read_inputs(infos, bands, read, datasets), read, windows, transform, crs)
+
+
+def read_inputs(infos, bands, read, datasets=None):
+    """Window ``read`` of every input: a list of float32 (bands, rows, cols) arrays (see :func:`run_block`)."""
+    return [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
+
+
+def compute_windows(func, arrays, read, windows, transform, crs):
+    """``func`` applied to each of ``windows`` cut from ``arrays`` (the inputs read over window ``read``)."""
     from rasterio.windows import transform as window_transform
 
-    arrays = [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
     results = []
     for w in windows:
         if w == read:
@@ -159,7 +168,9 @@ def run_block(func, infos, bands, read, windows, transform, crs, datasets=None):
 
 
 def _concurrency(executor):
-    """Blocks in memory at once (serial: the block being written and the next one being computed)."""
+    """Blocks in memory at once, for the budget per block. Serial: 2 — the block being written (its outputs),
+    the one being computed (inputs, outputs, temporaries) and the one being read (inputs) together hold at
+    most 2 (inputs + outputs) <= 2 budgets per block when ``work_factor`` >= 1."""
     if executor in (None, "serial"):
         return 2
     if isinstance(executor, str):
@@ -184,19 +195,30 @@ def _results(func, infos, bands, groups, grid, executor, n_concurrent):
 def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
     args = (func, infos, bands)
     if executor in (None, "serial"):
-        # one group at a time, but the next group is read and computed in a thread while this one is
-        # written (GDAL releases the GIL): reading overlaps compression. The inputs stay open for the
-        # whole run; only that thread reads them.
+        # a pipeline of three stages, one group each: the caller writes group k while a thread computes
+        # group k + 1 and another reads group k + 2 (GDAL and compiled kernels release the GIL), so that
+        # reading and writing overlap computing (unmixing 100k px x 200 bands: 0.215 -> 0.189 s). The inputs
+        # stay open for the whole run; only the reading thread reads them.
         from concurrent.futures import ThreadPoolExecutor
 
         with contextlib.ExitStack() as stack:
             datasets = [stack.enter_context(open_raster(info.path)) for info in infos]
-            pool = stack.enter_context(ThreadPoolExecutor(1))
-            future = pool.submit(run_block, *args, *groups[0], grid.transform, grid.crs, datasets)
+            reader = stack.enter_context(ThreadPoolExecutor(1))
+            computer = stack.enter_context(ThreadPoolExecutor(1))
+            reads = [reader.submit(read_inputs, infos, bands, g[0], datasets) for g in groups[:2]]
+
+            def compute(k):
+                read, windows = groups[k]
+                return compute_windows(func, reads[k].result(), read, windows, grid.transform, grid.crs)
+
+            future = computer.submit(compute, 0)
             for k, g in enumerate(groups):
                 result = future.result()
+                reads[k] = None  # computed: its input arrays can go
                 if k + 1 < len(groups):
-                    future = pool.submit(run_block, *args, *groups[k + 1], grid.transform, grid.crs, datasets)
+                    future = computer.submit(compute, k + 1)
+                if k + 2 < len(groups):
+                    reads.append(reader.submit(read_inputs, infos, bands, groups[k + 2][0], datasets))
                 yield g, result
         return
     if isinstance(executor, str):
