@@ -318,6 +318,8 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
             for st, arr in zip(stats, result):
                 if st is not None:
                     st.add(arr)
+            del result
+            _release_freed_memory()
             progress.report((k + 1) / n_windows, f"block {k + 1}/{n_windows}")
             progress.check()
         for dst, tmp, o, st in zip(dsts, tmps, outputs, stats):
@@ -328,6 +330,29 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
             dst.close()
             write_style(tmp, o.colormap, o.category_names, o.value_range)
     return paths
+
+
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _release_freed_memory():
+    """Give memory freed by a block back to the operating system. glibc keeps freed heap memory of each
+    thread's arena for reuse, and block-sized arrays freed in one thread and allocated in another pile up.
+    Measured on predict_raster (ExtraTrees, 256 MB budget, three runs in one process): resident set after
+    the runs 601 -> 688 -> 689 MB, peak 279 -> 340 MB over the loaded model; trimming after each block
+    (0.2 ms): 481 -> 486 -> 486 MB, peak 255 MB over it."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _write_block(dsts, profiles, outputs, window, result):
