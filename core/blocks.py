@@ -403,21 +403,26 @@ def pixel_mask(block, require_nonzero=False):
 
 @functools.lru_cache(maxsize=None)
 def _mask_kernel():
-    """Compile (once) the kernel of :func:`pixel_mask`: band rows streamed in order (vectorised)."""
+    """Compile (once) the kernel of :func:`pixel_mask`: in parallel over runs of 4096 pixels, band rows
+    streamed in order within a run (vectorised)."""
     import numba
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    @numba.njit(cache=True, nogil=True, boundscheck=False, parallel=True)
     def mask(flat, valid, require_nonzero):
         n_bands, n = flat.shape
-        finite = np.zeros(n, np.float32)  # stays 0 unless a band is NaN or infinite
-        nonzero = np.zeros(n, np.bool_)
-        for k in range(n_bands):
-            row = flat[k]
-            for p in range(n):
-                finite[p] += row[p] * np.float32(0.0)
-                nonzero[p] |= row[p] != 0
-        for p in range(n):
-            valid[p] = finite[p] == 0 and (nonzero[p] or not require_nonzero)
+        run = 4096
+        for c in numba.prange((n + run - 1) // run):
+            p0 = c * run
+            w = min(n, p0 + run) - p0
+            finite = np.zeros(w, np.float32)  # stays 0 unless a band is NaN or infinite
+            nonzero = np.zeros(w, np.bool_)
+            for k in range(n_bands):
+                row = flat[k, p0:p0 + w]
+                for q in range(w):
+                    finite[q] += row[q] * np.float32(0.0)
+                    nonzero[q] |= row[q] != 0
+            for q in range(w):
+                valid[p0 + q] = finite[q] == 0 and (nonzero[q] or not require_nonzero)
 
     return mask
 
