@@ -63,11 +63,14 @@ class BlockOutput:
 
 @dataclass
 class BlockInfo:
-    """Where a block lies: rasterio ``window``, the block's affine ``transform`` and the ``crs``."""
+    """Where a block lies: rasterio ``window``, the block's affine ``transform`` and the ``crs``; ``valid``:
+    the usable-pixel mask (rows * cols,) of the first input (see :func:`pixel_mask`) when ``map_blocks``
+    was asked for it (``mask=``), computed by the reading stage while the block is in cache, else None."""
 
     window: object
     transform: object
     crs: object = None
+    valid: object = None
 
     def xy(self):
         """Map coordinates of the cell centres: ``(x, y)``, each ``(rows, cols)`` float64."""
@@ -140,30 +143,38 @@ def plan_groups(width, height, bytes_per_pixel, in_bytes_per_pixel, max_bytes, t
     return groups
 
 
-def run_block(func, infos, bands, read, windows, transform, crs, datasets=None):
+def run_block(func, infos, bands, read, windows, transform, crs, datasets=None, mask=None):
     """Read window ``read`` of every input once, apply ``func`` to each of ``windows`` inside it; the
     unit of work sent to executors. ``datasets``: the inputs already open, else each is opened for this
-    read. Returns one result per window."""
-    return compute_windows(func, read_inputs(infos, bands, read, datasets), read, windows, transform, crs)
+    read. ``mask``: see :func:`read_inputs`. Returns one result per window."""
+    return compute_windows(func, read_inputs(infos, bands, read, datasets, mask), read, windows, transform, crs)
 
 
-def read_inputs(infos, bands, read, datasets=None):
-    """Window ``read`` of every input: a list of float32 (bands, rows, cols) arrays (see :func:`run_block`)."""
-    return [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
+def read_inputs(infos, bands, read, datasets=None, mask=None):
+    """Window ``read`` of every input — float32 (bands, rows, cols) arrays — and, with ``mask`` "finite"
+    or "nonzero", the usable-pixel mask of the first (:func:`pixel_mask`; "nonzero": all-zero pixels are
+    unusable too), else None."""
+    arrays = [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
+    return arrays, (pixel_mask(arrays[0], mask == "nonzero") if mask and arrays else None)
 
 
-def compute_windows(func, arrays, read, windows, transform, crs):
-    """``func`` applied to each of ``windows`` cut from ``arrays`` (the inputs read over window ``read``)."""
+def compute_windows(func, inputs, read, windows, transform, crs):
+    """``func`` applied to each of ``windows`` cut from ``inputs`` (:func:`read_inputs` over window ``read``)."""
     from rasterio.windows import transform as window_transform
 
+    arrays, valid = inputs
     results = []
     for w in windows:
+        part_valid = valid
         if w == read:
             part = arrays
         else:
             r, c = int(w.row_off - read.row_off), int(w.col_off - read.col_off)
-            part = [np.ascontiguousarray(a[:, r:r + int(w.height), c:c + int(w.width)]) for a in arrays]
-        results.append(func(part, BlockInfo(w, window_transform(w, transform), crs)))
+            h, wd = int(w.height), int(w.width)
+            part = [np.ascontiguousarray(a[:, r:r + h, c:c + wd]) for a in arrays]
+            if valid is not None:
+                part_valid = valid.reshape(int(read.height), int(read.width))[r:r + h, c:c + wd].ravel()
+        results.append(func(part, BlockInfo(w, window_transform(w, transform), crs, part_valid)))
     return results
 
 
@@ -186,13 +197,13 @@ def _concurrency(executor):
                      "'processes' or a dask.distributed.Client")
 
 
-def _results(func, infos, bands, groups, grid, executor, n_concurrent):
+def _results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None):
     """Yield ``(window, result)`` in window order, at most ``2 × n_concurrent`` groups in flight."""
-    for group, results in _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
+    for group, results in _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask):
         yield from zip(group[1], results)
 
 
-def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
+def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None):
     args = (func, infos, bands)
     if executor in (None, "serial"):
         # a pipeline of three stages, one group each: the caller writes group k while a thread computes
@@ -205,7 +216,7 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
             datasets = [stack.enter_context(open_raster(info.path)) for info in infos]
             reader = stack.enter_context(ThreadPoolExecutor(1))
             computer = stack.enter_context(ThreadPoolExecutor(1))
-            reads = [reader.submit(read_inputs, infos, bands, g[0], datasets) for g in groups[:2]]
+            reads = [reader.submit(read_inputs, infos, bands, g[0], datasets, mask) for g in groups[:2]]
 
             def compute(k):
                 read, windows = groups[k]
@@ -218,7 +229,7 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
                 if k + 1 < len(groups):
                     future = computer.submit(compute, k + 1)
                 if k + 2 < len(groups):
-                    reads.append(reader.submit(read_inputs, infos, bands, groups[k + 2][0], datasets))
+                    reads.append(reader.submit(read_inputs, infos, bands, groups[k + 2][0], datasets, mask))
                 yield g, result
         return
     if isinstance(executor, str):
@@ -228,12 +239,12 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent):
         with Parallel(n_jobs=n_concurrent, backend=backend) as parallel:
             for start in range(0, len(groups), n_concurrent):
                 batch = groups[start:start + n_concurrent]
-                out = parallel(delayed(run_block)(*args, *g, grid.transform, grid.crs) for g in batch)
+                out = parallel(delayed(run_block)(*args, *g, grid.transform, grid.crs, None, mask) for g in batch)
                 yield from zip(batch, out)
         return
     pending = []
     for g in groups:
-        pending.append((g, executor.submit(run_block, *args, *g, grid.transform, grid.crs)))
+        pending.append((g, executor.submit(run_block, *args, *g, grid.transform, grid.crs, None, mask)))
         if len(pending) >= 2 * n_concurrent:
             g0, fut = pending.pop(0)
             yield g0, fut.result()
@@ -254,7 +265,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, work_factor=3.0):
+               bands=None, work_factor=3.0, mask=None):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -278,12 +289,17 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         0-based band selection per input.
     work_factor : float
         Multiplier for ``func``'s temporary memory per block byte (default 3).
+    mask : None | "finite" | "nonzero"
+        Compute the usable-pixel mask of the first input while reading (``BlockInfo.valid``; "nonzero":
+        all-zero pixels are unusable too), off the computing thread and while the block is in cache.
 
     Returns
     -------
     list of str : output paths.
     """
     progress = as_progress(progress)
+    if mask not in (None, "finite", "nonzero"):
+        raise InputError(f"mask must be None, 'finite' or 'nonzero'; got {mask!r}")
     infos = [i if isinstance(i, RasterInfo) else raster_info(i) for i in inputs]
     if grid is None:
         if not infos:
@@ -313,7 +329,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
                  for o, prof in zip(outputs, profiles)]
-        for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent)):
+        for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent, mask)):
             _write_block(dsts, profiles, outputs, w, result)
             for st, arr in zip(stats, result):
                 if st is not None:
@@ -403,26 +419,22 @@ def pixel_mask(block, require_nonzero=False):
 
 @functools.lru_cache(maxsize=None)
 def _mask_kernel():
-    """Compile (once) the kernel of :func:`pixel_mask`: in parallel over runs of 4096 pixels, band rows
-    streamed in order within a run (vectorised)."""
+    """Compile (once) the kernel of :func:`pixel_mask`: band rows streamed in order (vectorised); serial,
+    as it runs on map_blocks' reading thread beside the computing one."""
     import numba
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False, parallel=True)
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def mask(flat, valid, require_nonzero):
         n_bands, n = flat.shape
-        run = 4096
-        for c in numba.prange((n + run - 1) // run):
-            p0 = c * run
-            w = min(n, p0 + run) - p0
-            finite = np.zeros(w, np.float32)  # stays 0 unless a band is NaN or infinite
-            nonzero = np.zeros(w, np.bool_)
-            for k in range(n_bands):
-                row = flat[k, p0:p0 + w]
-                for q in range(w):
-                    finite[q] += row[q] * np.float32(0.0)
-                    nonzero[q] |= row[q] != 0
-            for q in range(w):
-                valid[p0 + q] = finite[q] == 0 and (nonzero[q] or not require_nonzero)
+        finite = np.zeros(n, np.float32)  # stays 0 unless a band is NaN or infinite
+        nonzero = np.zeros(n, np.bool_)
+        for k in range(n_bands):
+            row = flat[k]
+            for p in range(n):
+                finite[p] += row[p] * np.float32(0.0)
+                nonzero[p] |= row[p] != 0
+        for p in range(n):
+            valid[p] = finite[p] == 0 and (nonzero[p] or not require_nonzero)
 
     return mask
 

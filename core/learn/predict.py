@@ -154,7 +154,8 @@ def _patch_table(cube_info, window, k, resample):
 def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None, proba_classes=None):
     """Block function of :func:`predict_raster` (pure; picklable through functools.partial).
 
-    ``arrays[0]``: cube block (bands, rows, cols). ``classes``: class names, or target names for
+    ``arrays[0]``: cube block (bands, rows, cols); ``info``: its BlockInfo (``info.valid``, the finite-pixel
+    mask computed while reading, is used when given). ``classes``: class names, or target names for
     regression (None: one target). ``products``: tuple of "main", "proba",
     "uncertainty". ``patch``: (RasterInfo, k) for patch models. ``proba_classes``: classes whose
     probability bands are written (None: all). Returns one array per product.
@@ -165,7 +166,9 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
         X_all = _patch_table(patch[0], info.window, patch[1], resample)
         valid = np.isfinite(X_all[:, :, patch[1] // 2, patch[1] // 2]).all(axis=1)
     else:
-        valid = pixel_mask(cube) if _reads_column_major(estimator) else None
+        valid = None
+        if _reads_column_major(estimator):
+            valid = info.valid if info is not None and info.valid is not None else pixel_mask(cube)
         if valid is not None and valid.all():
             X_all = cube.reshape(cube.shape[0], -1).T
         else:
@@ -316,7 +319,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
                              proba_classes=probability_classes)
     work_factor = 4.0 if patch is None else 4.0 * model.patch_size ** 2
     map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-               bands=[[0]] if patch else None, work_factor=work_factor)
+               bands=[[0]] if patch else None, work_factor=work_factor,
+               mask="finite" if patch is None and _reads_column_major(est) else None)
     paths["band_names"] = {"map": main.band_names, "probabilities": outputs[1].band_names if paths["probabilities"]
                            else None, "uncertainty": unc_names if paths["uncertainty"] else None}
     return paths

@@ -24,10 +24,12 @@ INTERVAL_METHODS = ("residual", "bootstrap")
 VARIABILITY = ("bundle", "mesma")
 
 
-def _valid_pixels(block):
+def _valid_pixels(block, info=None):
     """Pixel table (n, b) of a (b, rows, cols) block and the mask of usable pixels: finite in every
-    band and not all zero (zero-filled borders are nodata)."""
-    return block.reshape(block.shape[0], -1).T, pixel_mask(block, require_nonzero=True)
+    band and not all zero (zero-filled borders are nodata); the mask from ``info.valid`` when the block
+    engine computed it while reading."""
+    valid = info.valid if info is not None and info.valid is not None else pixel_mask(block, require_nonzero=True)
+    return block.reshape(block.shape[0], -1).T, valid
 
 
 def unmix_pixels(pixels, endmember_set, method="fcls", intervals="residual", level=0.9, normalise=False,
@@ -108,7 +110,7 @@ def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalis
     block = arrays[0]
     _, rows, cols = block.shape
     m = len(endmember_set.minerals)
-    X, valid = _valid_pixels(block)  # X: (n, b) band-major view of the block, no copy
+    X, valid = _valid_pixels(block, info)  # X: (n, b) band-major view of the block, no copy
     if not valid.any():
         n_out = m + 1 + (2 * m if intervals else 0) + (m if report_spectra else 0)
         return [np.full((n_out, rows, cols), np.nan, dtype=np.float32)]
@@ -218,7 +220,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     base = 3.0 if bootstrap or variability == "mesma" else 1.25
     map_blocks(func, [info], [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
                max_bytes=max_bytes, progress=progress, executor=executor, bands=[list(es.band_index)],
-               work_factor=base + extra / io_bytes)
+               work_factor=base + extra / io_bytes, mask="nonzero")
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
             "summary": _summary(out_path, es.minerals, intervals)}

@@ -230,3 +230,29 @@ def test_statistics_accumulated_per_block_equal_numpy_and_gdal_reads_them(cube_p
     map_blocks(_with_empty_band, [cube_path], [plain], max_bytes=2_000_000)
     with pytest.raises(InputError, match="no stored statistics"):
         band_statistics(plain.path)
+
+
+def mask_check(arrays, info, nonzero=True):
+    """Block function: 1 where BlockInfo.valid (computed while reading) equals pixel_mask of the block."""
+    from remine.core.blocks import pixel_mask
+
+    cube = arrays[0]
+    same = info.valid is not None and np.array_equal(info.valid, pixel_mask(cube, require_nonzero=nonzero))
+    return [np.full((1,) + cube.shape[1:], 1.0 if same else 0.0, np.float32)]
+
+
+@pytest.mark.parametrize("executor", [None, "threads"])
+def test_mask_computed_while_reading_equals_the_block_mask(tmp_path, executor):
+    # map_blocks(mask=...) hands each block its usable-pixel mask (here with NaN and all-zero pixels, and windows
+    # cut from input tiles read once, so the mask is sliced per window)
+    grid = GridSpec(600, 520, from_origin(500000, 5560000, 0.5, 0.5), CRS.from_epsg(32630))
+    data = np.random.default_rng(2).random((40, grid.height, grid.width)).astype(np.float32)
+    data[3, 100:140, 300:350] = np.nan
+    data[:, 400:410, 10:500] = 0.0
+    src = write_raster(str(tmp_path / "masked.tif"), data, like=grid)
+    out = BlockOutput(str(tmp_path / "same.tif"), 1)
+    map_blocks(mask_check, [src], [out], max_bytes=48 * 2**20, mask="nonzero", executor=executor)  # as above: 9 groups
+    assert (read_cube(out.path, require_wavelengths=False).data == 1).all()
+    with pytest.raises(InputError, match="mask must be"):
+        map_blocks(mask_check, [src], [BlockOutput(str(tmp_path / "bad.tif"), 1)], mask="zero")
+    assert not os.path.exists(tmp_path / "bad.tif")
