@@ -65,12 +65,15 @@ class BlockOutput:
 class BlockInfo:
     """Where a block lies: rasterio ``window``, the block's affine ``transform`` and the ``crs``; ``valid``:
     the usable-pixel mask (rows * cols,) of the first input (see :func:`pixel_mask`) when ``map_blocks``
-    was asked for it (``mask=``), computed by the reading stage while the block is in cache, else None."""
+    was asked for it (``mask=``), and ``table``: its row-major pixel table (rows * cols, bands) float32
+    (``table=True``; None for windows cut from a larger read), both computed by the reading stage while
+    the block is in cache, else None."""
 
     window: object
     transform: object
     crs: object = None
     valid: object = None
+    table: object = None
 
     def xy(self):
         """Map coordinates of the cell centres: ``(x, y)``, each ``(rows, cols)`` float64."""
@@ -143,38 +146,46 @@ def plan_groups(width, height, bytes_per_pixel, in_bytes_per_pixel, max_bytes, t
     return groups
 
 
-def run_block(func, infos, bands, read, windows, transform, crs, datasets=None, mask=None):
+def run_block(func, infos, bands, read, windows, transform, crs, datasets=None, mask=None, table=False):
     """Read window ``read`` of every input once, apply ``func`` to each of ``windows`` inside it; the
     unit of work sent to executors. ``datasets``: the inputs already open, else each is opened for this
-    read. ``mask``: see :func:`read_inputs`. Returns one result per window."""
-    return compute_windows(func, read_inputs(infos, bands, read, datasets, mask), read, windows, transform, crs)
+    read. ``mask``, ``table``: see :func:`read_inputs`. Returns one result per window."""
+    return compute_windows(func, read_inputs(infos, bands, read, datasets, mask, table), read, windows, transform,
+                           crs)
 
 
-def read_inputs(infos, bands, read, datasets=None, mask=None):
-    """Window ``read`` of every input — float32 (bands, rows, cols) arrays — and, with ``mask`` "finite"
-    or "nonzero", the usable-pixel mask of the first (:func:`pixel_mask`; "nonzero": all-zero pixels are
-    unusable too), else None."""
+def read_inputs(infos, bands, read, datasets=None, mask=None, table=False):
+    """Window ``read`` of every input — float32 (bands, rows, cols) arrays — then, for the first: with
+    ``mask`` "finite" or "nonzero" its usable-pixel mask (:func:`pixel_mask`; "nonzero": all-zero pixels
+    are unusable too), with ``table`` its row-major pixel table and finite mask (:func:`pixel_table`).
+    Returns (arrays, mask or None, table or None)."""
     arrays = [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
-    return arrays, (pixel_mask(arrays[0], mask == "nonzero") if mask and arrays else None)
+    valid = rows = None
+    if arrays and table:
+        rows, valid = pixel_table(arrays[0])
+    if arrays and (mask == "nonzero" or (mask and valid is None)):
+        valid = pixel_mask(arrays[0], mask == "nonzero")
+    return arrays, valid, rows
 
 
 def compute_windows(func, inputs, read, windows, transform, crs):
     """``func`` applied to each of ``windows`` cut from ``inputs`` (:func:`read_inputs` over window ``read``)."""
     from rasterio.windows import transform as window_transform
 
-    arrays, valid = inputs
+    arrays, valid, rows = inputs
     results = []
     for w in windows:
-        part_valid = valid
+        part_valid, part_rows = valid, rows
         if w == read:
             part = arrays
         else:
             r, c = int(w.row_off - read.row_off), int(w.col_off - read.col_off)
             h, wd = int(w.height), int(w.width)
             part = [np.ascontiguousarray(a[:, r:r + h, c:c + wd]) for a in arrays]
+            part_rows = None
             if valid is not None:
                 part_valid = valid.reshape(int(read.height), int(read.width))[r:r + h, c:c + wd].ravel()
-        results.append(func(part, BlockInfo(w, window_transform(w, transform), crs, part_valid)))
+        results.append(func(part, BlockInfo(w, window_transform(w, transform), crs, part_valid, part_rows)))
     return results
 
 
@@ -197,13 +208,13 @@ def _concurrency(executor):
                      "'processes' or a dask.distributed.Client")
 
 
-def _results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None):
+def _results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None, table=False):
     """Yield ``(window, result)`` in window order, at most ``2 × n_concurrent`` groups in flight."""
-    for group, results in _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask):
+    for group, results in _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask, table):
         yield from zip(group[1], results)
 
 
-def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None):
+def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None, table=False):
     args = (func, infos, bands)
     if executor in (None, "serial"):
         # a pipeline of three stages, one group each: the caller writes group k while a thread computes
@@ -216,7 +227,7 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mas
             datasets = [stack.enter_context(open_raster(info.path)) for info in infos]
             reader = stack.enter_context(ThreadPoolExecutor(1))
             computer = stack.enter_context(ThreadPoolExecutor(1))
-            reads = [reader.submit(read_inputs, infos, bands, g[0], datasets, mask) for g in groups[:2]]
+            reads = [reader.submit(read_inputs, infos, bands, g[0], datasets, mask, table) for g in groups[:2]]
 
             def compute(k):
                 read, windows = groups[k]
@@ -229,7 +240,7 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mas
                 if k + 1 < len(groups):
                     future = computer.submit(compute, k + 1)
                 if k + 2 < len(groups):
-                    reads.append(reader.submit(read_inputs, infos, bands, groups[k + 2][0], datasets, mask))
+                    reads.append(reader.submit(read_inputs, infos, bands, groups[k + 2][0], datasets, mask, table))
                 yield g, result
         return
     if isinstance(executor, str):
@@ -239,12 +250,13 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mas
         with Parallel(n_jobs=n_concurrent, backend=backend) as parallel:
             for start in range(0, len(groups), n_concurrent):
                 batch = groups[start:start + n_concurrent]
-                out = parallel(delayed(run_block)(*args, *g, grid.transform, grid.crs, None, mask) for g in batch)
+                out = parallel(delayed(run_block)(*args, *g, grid.transform, grid.crs, None, mask, table)
+                               for g in batch)
                 yield from zip(batch, out)
         return
     pending = []
     for g in groups:
-        pending.append((g, executor.submit(run_block, *args, *g, grid.transform, grid.crs, None, mask)))
+        pending.append((g, executor.submit(run_block, *args, *g, grid.transform, grid.crs, None, mask, table)))
         if len(pending) >= 2 * n_concurrent:
             g0, fut = pending.pop(0)
             yield g0, fut.result()
@@ -265,7 +277,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, work_factor=3.0, mask=None):
+               bands=None, work_factor=3.0, mask=None, table=False):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -292,6 +304,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     mask : None | "finite" | "nonzero"
         Compute the usable-pixel mask of the first input while reading (``BlockInfo.valid``; "nonzero":
         all-zero pixels are unusable too), off the computing thread and while the block is in cache.
+    table : bool
+        Also build the first input's row-major pixel table while reading (``BlockInfo.table``, with its
+        finite mask in ``BlockInfo.valid``): for block functions on (n, bands) tables; count it in
+        ``work_factor``.
 
     Returns
     -------
@@ -329,7 +345,8 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
                  for o, prof in zip(outputs, profiles)]
-        for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent, mask)):
+        for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent, mask,
+                                                 table)):
             _write_block(dsts, profiles, outputs, w, result)
             for st, arr in zip(stats, result):
                 if st is not None:

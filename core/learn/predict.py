@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..blocks import pixel_mask, pixel_table
+from ..blocks import pixel_table
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 
@@ -72,20 +72,6 @@ def _through_pipeline(estimator, X):
     for _, step in getattr(estimator, "steps", [])[:-1]:
         X = step.transform(X)
     return X
-
-
-def _reads_column_major(estimator):
-    """True when the step that receives X reads a column-major (n, bands) table as fast as a row-major one:
-    XGBoost (measured equal) and the one-GEMM linear models PLS-DA and ridge. :func:`predict_block` then
-    hands it the band-major block as a view instead of transposing it (0.12 s per 200k px x 224 bands);
-    trees and LDA are 30-90 % slower on column-major input and get the row-major table."""
-    from sklearn.linear_model import Ridge, RidgeClassifier
-
-    from .boosting import _XGBoostBase
-    from .plsda import PLSDA
-
-    first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
-    return isinstance(first, (_XGBoostBase, PLSDA, Ridge, RidgeClassifier))
 
 
 def _is_regression_ensemble(final):
@@ -154,25 +140,21 @@ def _patch_table(cube_info, window, k, resample):
 def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None, proba_classes=None):
     """Block function of :func:`predict_raster` (pure; picklable through functools.partial).
 
-    ``arrays[0]``: cube block (bands, rows, cols); ``info``: its BlockInfo (``info.valid``, the finite-pixel
-    mask computed while reading, is used when given). ``classes``: class names, or target names for
-    regression (None: one target). ``products``: tuple of "main", "proba",
-    "uncertainty". ``patch``: (RasterInfo, k) for patch models. ``proba_classes``: classes whose
-    probability bands are written (None: all). Returns one array per product.
+    ``arrays[0]``: cube block (bands, rows, cols); ``info``: its BlockInfo (``info.table`` and ``info.valid``,
+    the pixel table and finite mask built while reading, are used when given). ``classes``: class names, or
+    target names for regression (None: one target). ``products``: tuple of "main", "proba", "uncertainty".
+    ``patch``: (RasterInfo, k) for patch models. ``proba_classes``: classes whose probability bands are
+    written (None: all). Returns one array per product.
     """
     cube = arrays[0]
     rows, cols = cube.shape[1:]
     if patch is not None:
         X_all = _patch_table(patch[0], info.window, patch[1], resample)
         valid = np.isfinite(X_all[:, :, patch[1] // 2, patch[1] // 2]).all(axis=1)
+    elif info is not None and info.table is not None:  # built by the block engine's reading stage
+        X_all, valid = info.table, info.valid
     else:
-        valid = None
-        if _reads_column_major(estimator):
-            valid = info.valid if info is not None and info.valid is not None else pixel_mask(cube)
-        if valid is not None and valid.all():
-            X_all = cube.reshape(cube.shape[0], -1).T
-        else:
-            X_all, valid = pixel_table(cube)
+        X_all, valid = pixel_table(cube)
         if resample is not None:
             X_all = X_all @ resample.astype(np.float32)
             valid &= np.isfinite(X_all).all(axis=1)
@@ -319,8 +301,7 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
                              proba_classes=probability_classes)
     work_factor = 4.0 if patch is None else 4.0 * model.patch_size ** 2
     map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-               bands=[[0]] if patch else None, work_factor=work_factor,
-               mask="finite" if patch is None and _reads_column_major(est) else None)
+               bands=[[0]] if patch else None, work_factor=work_factor, table=patch is None)
     paths["band_names"] = {"map": main.band_names, "probabilities": outputs[1].band_names if paths["probabilities"]
                            else None, "uncertainty": unc_names if paths["uncertainty"] else None}
     return paths

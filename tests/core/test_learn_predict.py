@@ -161,10 +161,10 @@ def test_threads_executor_gives_the_same_map(tmp_path, class_set):
 
 
 @pytest.mark.parametrize("name", ["xgboost", "plsda"])
-def test_column_major_blocks_give_the_row_major_answers(tmp_path, class_set, cube, name):
-    # XGBoost and PLS-DA get all-valid blocks as a band-major view (no transposing copy), blocks with nodata
-    # as the row-major table: with small blocks both kinds occur, and the map and probabilities must equal
-    # the estimator's answers on the C-ordered pixel table.
+def test_tables_built_while_reading_give_the_estimator_answers(tmp_path, class_set, cube, name):
+    # predict_block gets each block's pixel table and finite mask from the block engine's reading stage; with
+    # small blocks, some with nodata, the map and probabilities must equal the estimator's answers on the
+    # whole C-ordered pixel table.
     model = fit_model(name, class_set)
     out = predict_raster(model, CUBE, str(tmp_path / "map.tif"), uncertainty=False, max_bytes=60_000)
     X = np.ascontiguousarray(_pixels(cube))
