@@ -586,8 +586,9 @@ def write_classes(dst, colormap=None, category_names=None):
 class BandStatistics:
     """Per-band count, sum, sum of squares, minimum and maximum of the valid cells, accumulated block by
     block (:func:`remine.core.blocks.map_blocks` with ``BlockOutput(statistics=True)``) and stored as GDAL
-    band statistics (``STATISTICS_MINIMUM/MAXIMUM/MEAN/STDDEV/VALID_PERCENT``): QGIS styles the layer from
-    them without a pass over the pixels, and :func:`band_statistics` reads them back.
+    band statistics (``STATISTICS_MINIMUM/MAXIMUM/MEAN/STDDEV/VALID_PERCENT``): GDAL returns them without
+    computing (``GetStatistics`` with force off), so readers need not scan the pixels, and
+    :func:`band_statistics` reads them back.
     """
 
     def __init__(self, count, nodata=None):
