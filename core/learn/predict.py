@@ -151,13 +151,14 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
     if patch is not None:
         X_all = _patch_table(patch[0], info.window, patch[1], resample)
         valid = np.isfinite(X_all[:, :, patch[1] // 2, patch[1] // 2]).all(axis=1)
-    elif info is not None and info.table is not None:  # built by the block engine's reading stage
-        X_all, valid = info.table, info.valid
     else:
-        X_all, valid = pixel_table(cube)
+        if info is not None and info.table is not None:  # built by the block engine's reading stage
+            X_all, valid = info.table, info.valid
+        else:
+            X_all, valid = pixel_table(cube)
         if resample is not None:
             X_all = X_all @ resample.astype(np.float32)
-            valid &= np.isfinite(X_all).all(axis=1)
+            valid = valid & np.isfinite(X_all).all(axis=1)
     X = X_all if valid.all() else X_all[valid]
     n = rows * cols
     out = {}

@@ -109,6 +109,14 @@ def test_wavelength_checks(tmp_path, class_set, cube):
         agree = np.mean(a.read(1)[3:, 3:] == rasterio.open(
             predict_raster(model, CUBE, str(tmp_path / "ref.tif"), False, False)["map"]).read(1)[3:, 3:])
     assert agree > 0.95
+    # a cube on a coarser grid (every other band; fewer bands than the model) is resampled to the model's
+    # bands in every block, whichever way the block's pixel table was built
+    every_other = np.r_[0:len(cube.wavelengths_nm):2, len(cube.wavelengths_nm) - 1]  # same range, half the bands
+    coarse = _cube_with(tmp_path, cube, every_other, name="coarse.tif")
+    with pytest.warns(RemineWarning, match="resampling it linearly"):
+        out = predict_raster(model, coarse, str(tmp_path / "coarse_map.tif"), uncertainty=False, max_bytes=60_000)
+    with rasterio.open(out["map"]) as a, rasterio.open(str(tmp_path / "ref.tif")) as r:
+        assert np.mean(a.read(1)[3:, 3:] == r.read(1)[3:, 3:]) > 0.9
     short = _cube_with(tmp_path, cube, slice(0, 40), name="short.tif")
     target = tmp_path / "never.tif"
     expected = r"needs 15 bands \(1920.1-2478.5 nm\) that short.tif \(383.1-1849.7 nm, 40 bands\)"
