@@ -191,8 +191,9 @@ def compute_windows(func, inputs, read, windows, transform, crs):
 
 def _concurrency(executor):
     """Blocks in memory at once, for the budget per block. Serial: 2 — the block being written (its outputs),
-    the one being computed (inputs, outputs, temporaries) and the one being read (inputs) together hold at
-    most 2 (inputs + outputs) <= 2 budgets per block when ``work_factor`` >= 1."""
+    the one being computed (inputs, outputs, temporaries) and the one being read (inputs, and its pixel
+    table with ``table=True``) together stay within two blocks' budgets when ``work_factor`` >= 1 counts
+    the temporaries (and, with a table, the table twice: predict_raster uses 4)."""
     if executor in (None, "serial"):
         return 2
     if isinstance(executor, str):

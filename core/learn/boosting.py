@@ -47,7 +47,7 @@ class _XGBoostBase(BaseEstimator):
     def _raw_predict(self, X):
         """Booster output for X (n, bands): chunks of rows predicted in a pool of single-threaded calls
         (:func:`.pool.in_pool`; XGBoost's in-place prediction is thread-safe), 1.1-1.3x faster on 2 cores
-        than one call with XGBoost's OpenMP threads. X may be column-major (a band-major cube view)."""
+        than one call with XGBoost's OpenMP threads."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite="allow-nan")
         booster = self.booster_

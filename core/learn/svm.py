@@ -24,6 +24,7 @@ Wu, Lin & Weng (2004) Probability estimates for multi-class classification by pa
 JMLR 5, 975-1005.
 """
 import warnings
+
 import numpy as np
 from numba import njit
 from sklearn.svm import SVC
