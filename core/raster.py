@@ -20,6 +20,7 @@ from typing import List, Optional
 import numpy as np
 
 from .errors import InputError
+from .rawio import raw_layout, read_raw
 from .style import style_path, write_style
 
 NM_UNITS = {"nm", "nanometer", "nanometers", "nanometre", "nanometres"}
@@ -27,9 +28,15 @@ UM_UNITS = {"um", "µm", "μm", "micrometer", "micrometers", "micrometre", "micr
 WN_UNITS = {"cm-1", "cm^-1", "1/cm", "cm⁻¹", "wavenumber", "wavenumbers", "inverse centimeters"}
 GTIFF_EXTENSIONS = (".tif", ".tiff")
 #: GDAL block cache while remine reads/writes (rasterio takes GDAL_CACHEMAX in bytes). GDAL's default,
-#: 5 % of RAM, counts towards the process's memory and would break the block engine's budget.
-GDAL_CACHE_BYTES = 64 * 2**20
-#: GDAL options while remine reads pixels: uncompressed GeoTIFFs are read straight into the output
+#: 5 % of RAM, counts towards the process's memory and would break the block engine's budget. remine
+#: writes whole output tiles and reads windows of whole input tiles, so the cache need not hold more
+#: than a few tiles; a small one makes GDAL compress and write tiles as they are filled, beside the
+#: computing thread, instead of all at closing (unmix_raster 100k px, median of 11 runs: 0.149 s with
+#: 64 MB, 0.129 s with 4 MB). Reading a 256 x 256 px window of a 224-band ZSTD cube is not slower with a
+#: small cache (64 -> 2 MB: 281 -> 198 ms pixel-interleaved, 103 -> 68 ms band-interleaved).
+GDAL_CACHE_BYTES = 4 * 2**20
+#: GDAL options while remine reads pixels through GDAL (uncompressed band-sequential files are read
+#: directly, see :mod:`remine.core.rawio`): other uncompressed GeoTIFFs are read straight into the output
 #: array (GTIFF_DIRECT_IO), not through the block cache, so that a window cutting through tiles reads only
 #: its rows. Measured on a 200-band, 316 x 316 px uncompressed cube read as 3 windows of 128 rows:
 #: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s); compressed files are unaffected. (GDAL's memory-mapped
@@ -314,15 +321,31 @@ def read_window(info, window, bands=None, dataset=None):
 
     sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
     indexes = [int(info.order[b]) + 1 for b in sel]
-    with rasterio.Env(**READ_OPTIONS):
-        if dataset is None:
-            with open_raster(info.path) as ds:
-                data = ds.read(indexes, window=window, out_dtype="float32")
-        else:
-            data = dataset.read(indexes, window=window, out_dtype="float32")
+    layout = _raw_layout(info, window)
+    if layout is not None:
+        data = read_raw(layout, window, [i - 1 for i in indexes])
+    else:
+        with rasterio.Env(**READ_OPTIONS):
+            if dataset is None:
+                with open_raster(info.path) as ds:
+                    data = ds.read(indexes, window=window, out_dtype="float32")
+            else:
+                data = dataset.read(indexes, window=window, out_dtype="float32")
     if info.nodata is not None and not np.isnan(info.nodata):
         data[data == np.float32(info.nodata)] = np.nan
     return data
+
+
+def _raw_layout(info, window):
+    """The file's :class:`~remine.core.rawio.RawLayout` when ``window`` is best read directly, else None:
+    an uncompressed, band-sequential file, a window inside the raster, and blocks (tiles, strips) at most
+    1024 px wide or, for wider ones (whole BSQ bands), a window using at least half of the bytes read."""
+    layout = raw_layout(info.path)
+    if layout is None or (layout.width, layout.height, len(layout.offsets)) != (info.width, info.height, info.count):
+        return None
+    r0, c0, h, w = (int(v) for v in (window.row_off, window.col_off, window.height, window.width))
+    inside = h > 0 and w > 0 and r0 >= 0 and c0 >= 0 and r0 + h <= info.height and c0 + w <= info.width
+    return layout if inside and (layout.block_cols <= 1024 or layout.use(window) >= 0.5) else None
 
 
 def check_bands(bands, count, path=""):

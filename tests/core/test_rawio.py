@@ -1,0 +1,129 @@
+"""Direct reads of uncompressed band-sequential rasters (core/rawio.py) against GDAL, on files GDAL writes."""
+import os
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+
+from remine.core.raster import READ_OPTIONS, raster_info, read_window
+from remine.core.rawio import raw_layout, read_raw
+
+H, W, B = 150, 173, 7  # not multiples of the 64 px tiles used below: partial edge tiles
+
+
+def _write(path, data, **options):
+    profile = dict(driver="GTiff", width=W, height=H, count=data.shape[0], dtype=data.dtype.name,
+                   crs="EPSG:32630", transform=from_origin(500000, 7000000, 1, 1))
+    profile.update(options)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return str(path)
+
+
+def _gdal(path, window, indexes):
+    with rasterio.Env(**READ_OPTIONS), rasterio.open(path) as ds:
+        return ds.read(indexes, window=window, out_dtype="float32")
+
+
+def _windows(rng, n=25):
+    out = [Window(0, 0, W, H), Window(64, 64, 64, 64), Window(W - 5, H - 3, 5, 3), Window(0, 63, W, 2)]
+    for _ in range(n):
+        r, c = int(rng.integers(0, H - 1)), int(rng.integers(0, W - 1))
+        out.append(Window(c, r, int(rng.integers(1, W - c + 1)), int(rng.integers(1, H - r + 1))))
+    return out
+
+
+def _cube(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        return rng.normal(0.3, 0.1, (B, H, W)).astype(dtype)
+    return rng.integers(-3000 if np.dtype(dtype).kind == "i" else 0, 3000, (B, H, W)).astype(dtype)
+
+
+LAYOUTS = {
+    "tiled float32": (np.float32, dict(tiled=True, blockxsize=64, blockysize=64, interleave="band")),
+    "strips float32": (np.float32, dict(interleave="band")),
+    "strips of 16 rows int16": (np.int16, dict(interleave="band", blockysize=16)),
+    "tiled uint16 big-endian": (np.uint16, dict(tiled=True, blockxsize=32, blockysize=48, interleave="band",
+                                                endianness="BIG")),
+    "tiled float64 BigTIFF": (np.float64, dict(tiled=True, blockxsize=64, blockysize=64, interleave="band",
+                                               bigtiff="YES")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_raw_windows_equal_gdal(tmp_path, name):
+    dtype, options = LAYOUTS[name]
+    path = _write(tmp_path / "cube.tif", _cube(dtype), **options)
+    layout = raw_layout(path)
+    assert layout is not None and layout.dtype.itemsize == np.dtype(dtype).itemsize
+    rng = np.random.default_rng(1)
+    for window in _windows(rng):
+        bands = sorted(rng.choice(B, size=int(rng.integers(1, B + 1)), replace=False).tolist())
+        got = read_raw(layout, window, bands)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, _gdal(path, window, [b + 1 for b in bands]), err_msg=str(window))
+
+
+def test_envi_bsq_little_and_big_endian(tmp_path):
+    data = _cube(np.int16)
+    for order in (0, 1):  # written by hand: GDAL's ENVI driver writes the machine's byte order only
+        path = str(tmp_path / f"cube_{order}.bsq")
+        np.ascontiguousarray(data, dtype=">i2" if order else "<i2").tofile(path)
+        with open(path[:-4] + ".hdr", "w") as f:
+            f.write(f"ENVI\nsamples = {W}\nlines = {H}\nbands = {B}\nheader offset = 0\nfile type = ENVI Standard\n"
+                    f"data type = 2\ninterleave = bsq\nbyte order = {order}\n")
+        layout = raw_layout(path)
+        assert layout is not None and layout.dtype == np.dtype(">i2" if order else "<i2")
+        for window in _windows(np.random.default_rng(2), 8):
+            np.testing.assert_array_equal(read_raw(layout, window, [0, 3, 6]), _gdal(path, window, [1, 4, 7]))
+
+
+def test_files_gdal_must_read_have_no_layout(tmp_path):
+    data = _cube(np.float32)
+    compressed = _write(tmp_path / "zstd.tif", data, tiled=True, blockxsize=64, blockysize=64, compress="zstd")
+    pixel = _write(tmp_path / "pixel.tif", data, interleave="pixel")
+    sparse = str(tmp_path / "sparse.tif")
+    with rasterio.open(sparse, "w", driver="GTiff", width=W, height=H, count=B, dtype="float32", tiled=True,
+                       blockxsize=64, blockysize=64, interleave="band", SPARSE_OK="TRUE") as dst:
+        dst.write(data[:, :64, :64], window=Window(0, 0, 64, 64))  # the other tiles are never written
+    bil = str(tmp_path / "cube.bil")
+    with rasterio.open(bil, "w", driver="ENVI", width=W, height=H, count=B, dtype="float32", INTERLEAVE="BIL") as d:
+        d.write(data)
+    for path in (compressed, pixel, sparse, bil):
+        assert raw_layout(path) is None, path
+        info = raster_info(path)  # read_window falls back to GDAL for them
+        np.testing.assert_array_equal(read_window(info, Window(10, 20, 100, 90)),
+                                      _gdal(path, Window(10, 20, 100, 90), list(range(1, B + 1))))
+
+
+def test_truncated_file_is_left_to_gdal_and_rewrites_are_seen(tmp_path):
+    path = _write(tmp_path / "cube.tif", _cube(np.float32), tiled=True, blockxsize=64, blockysize=64,
+                  interleave="band")
+    assert raw_layout(path) is not None
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size - 1000)
+    assert raw_layout(path) is None  # a tile runs past the end: GDAL reports it
+    _write(tmp_path / "cube.tif", _cube(np.float32), tiled=True, blockxsize=64, blockysize=64, compress="zstd")
+    assert raw_layout(path) is None  # the same path rewritten compressed: not the cached layout
+
+
+def test_read_window_uses_raw_reads_with_nodata_and_descending_wavelengths(tmp_path):
+    data = _cube(np.float32)
+    data[2, 5:9, 7:11] = -9999.0
+    path = _write(tmp_path / "cube.tif", data, tiled=True, blockxsize=64, blockysize=64, interleave="band",
+                  nodata=-9999.0)
+    with rasterio.open(path, "r+") as ds:  # wavenumbers, descending in nm order: bands are read reversed
+        for b in range(B):
+            ds.update_tags(b + 1, wavelength=str(4000.0 + 100 * b), wavelength_units="cm-1")
+    info = raster_info(path)
+    assert list(info.order) == list(range(B))[::-1]
+    window = Window(3, 2, 120, 100)
+    got = read_window(info, window)
+    expected = _gdal(path, window, [int(i) + 1 for i in info.order])
+    expected[expected == -9999.0] = np.nan
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got[B - 1 - 2, 3:7, 4:8]).all()
