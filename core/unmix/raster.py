@@ -115,12 +115,17 @@ def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalis
         n_out = m + 1 + (2 * m if intervals else 0) + (m if report_spectra else 0)
         return [np.full((n_out, rows, cols), np.nan, dtype=np.float32)]
     res = unmix_pixels(X, endmember_set, method, intervals, level, normalise, n_draws, random_state, variability)
-    bands = [100.0 * res["abundances"].T, res["rmse"][None]]
+    bands = [(100.0, res["abundances"]), (1.0, res["rmse"][:, None])]
     if intervals:
-        bands += [100.0 * res["lower"].T, 100.0 * res["upper"].T]
+        bands += [(100.0, res["lower"]), (100.0, res["upper"])]
     if report_spectra:
-        bands.append(res["spectrum"].T)
-    out = np.concatenate(bands).astype(np.float32)
+        bands.append((1.0, res["spectrum"]))
+    # band-major (C order), as GDAL writes it and the statistics read it: no further copy on the writing thread
+    out = np.empty((sum(b.shape[1] for _, b in bands), rows * cols), dtype=np.float32)
+    k = 0
+    for scale, b in bands:
+        np.multiply(b.T, scale, out=out[k:k + b.shape[1]], casting="unsafe")
+        k += b.shape[1]
     out[:, ~valid] = np.nan
     return [out.reshape(-1, rows, cols)]
 

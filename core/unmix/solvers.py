@@ -99,7 +99,8 @@ def _gram(pixels, endmembers, check=True, squares=False):
     if X.T.flags.c_contiguous and not X.flags.c_contiguous and X.dtype in (np.float32, np.float64):
         from ._kernels import band_major_products
 
-        band_major_products(X.T, np.ascontiguousarray(E), C, xx)
+        with _dynamic_chunks(8):  # 8 of its chunks of 256 px at a time
+            band_major_products(X.T, np.ascontiguousarray(E), C, xx)
     else:
         for i in range(0, n, CHUNK):
             j = min(n, i + CHUNK)
@@ -110,6 +111,16 @@ def _gram(pixels, endmembers, check=True, squares=False):
     bad = ~np.isfinite(C).all(axis=1)
     C[bad] = np.nan
     return E @ E.T, C, bad, xx if squares else None
+
+
+def _dynamic_chunks(iterations):
+    """Context in which the compiled parallel loops hand out ``iterations`` at a time to the threads as they
+    free up, instead of equal shares up front: in the block engine, the reading and writing threads share
+    the cores, and with equal shares the thread they slow down holds up the others at the end of the loop
+    (unmix_raster, 100k px x 200 bands, median of 9 runs: 0.145 -> 0.123 s)."""
+    from numba import parallel_chunksize
+
+    return parallel_chunksize(iterations)
 
 
 def _n_chunks(n):
@@ -146,7 +157,8 @@ def _active_set_gram(G, C, bad, sum_to_one):
     if todo.size:
         tol = KKT_TOL * float(np.max(np.diag(G)))
         warm = G.shape[0] <= WARM_START_MAX
-        out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, warm, _n_chunks(todo.size))
+        with _dynamic_chunks(1):
+            out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, warm, _n_chunks(todo.size))
     out[bad] = np.nan
     return out
 
