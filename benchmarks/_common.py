@@ -51,11 +51,12 @@ def write_json(path, result):
             f.write(text + "\n")
 
 
-def best_of(repeats, work):
-    """Best wall time (s) of ``repeats`` runs of ``work()`` (the machine is shared: the least disturbed run)."""
+def timings(repeats, work):
+    """Wall times (s) of ``repeats`` runs of ``work()``: report the best (the least disturbed run on a shared
+    machine) and the median."""
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         work()
         times.append(time.perf_counter() - t)
-    return min(times)
+    return times
