@@ -63,11 +63,12 @@ def raw_layout(path):
         st = os.stat(path)
     except (OSError, TypeError):
         return None
-    return _cached_layout(str(path), st.st_size, st.st_mtime_ns)
+    return _cached_layout(str(path), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_layout(path, size, mtime_ns):
+def _cached_layout(path, size, *version):
+    """Layout of ``path`` (``version``: inode and times, so that a rewritten file is parsed again)."""
     try:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -111,7 +112,8 @@ def _tiff_layout(f, path, size, head):
     planar = int(tags.get(284, [1])[0])
     bits = set(tags.get(258, [1]).tolist())
     kind = _SAMPLE_KIND.get(int(tags.get(339, [1])[0]))
-    if int(tags.get(259, [1])[0]) != 1 or (samples > 1 and planar != 2) or len(bits) != 1 or kind is None:
+    if int(tags.get(259, [1])[0]) != 1 or (samples > 1 and planar != 2) or kind is None \
+            or len(bits) != 1 or not bits <= {8, 16, 32, 64}:
         return None
     dtype = np.dtype(f"{kind}{bits.pop() // 8}").newbyteorder(end)
     if 322 in tags:  # tiles
@@ -146,11 +148,12 @@ def _envi_layout(path, size):
         text = f.read()
     if not text.lstrip().upper().startswith("ENVI"):
         return None
-    fields = {}
+    fields, depth = {}, 0
     for line in text.splitlines():
-        if "=" in line and "{" not in line:
+        if depth == 0 and "=" in line and "{" not in line:
             key, value = line.split("=", 1)
             fields[key.strip().lower()] = value.strip()
+        depth += line.count("{") - line.count("}")  # lists in braces may span lines
     if fields.get("interleave", "bsq").lower() != "bsq" or fields.get("file type", "envi standard").lower() \
             not in ("envi standard", "envi"):
         return None

@@ -72,9 +72,10 @@ def test_envi_bsq_little_and_big_endian(tmp_path):
     for order in (0, 1):  # written by hand: GDAL's ENVI driver writes the machine's byte order only
         path = str(tmp_path / f"cube_{order}.bsq")
         np.ascontiguousarray(data, dtype=">i2" if order else "<i2").tofile(path)
-        with open(path[:-4] + ".hdr", "w") as f:
-            f.write(f"ENVI\nsamples = {W}\nlines = {H}\nbands = {B}\nheader offset = 0\nfile type = ENVI Standard\n"
-                    f"data type = 2\ninterleave = bsq\nbyte order = {order}\n")
+        with open(path[:-4] + ".hdr", "w") as f:  # a list spanning lines, with '=' inside, is skipped
+            f.write(f"ENVI\ndescription = {{\n  lines = 3 of notes}}\nsamples = {W}\nlines = {H}\nbands = {B}\n"
+                    f"header offset = 0\nfile type = ENVI Standard\ndata type = 2\ninterleave = bsq\n"
+                    f"byte order = {order}\n")
         layout = raw_layout(path)
         assert layout is not None and layout.dtype == np.dtype(">i2" if order else "<i2")
         for window in _windows(np.random.default_rng(2), 8):
@@ -92,7 +93,8 @@ def test_files_gdal_must_read_have_no_layout(tmp_path):
     bil = str(tmp_path / "cube.bil")
     with rasterio.open(bil, "w", driver="ENVI", width=W, height=H, count=B, dtype="float32", INTERLEAVE="BIL") as d:
         d.write(data)
-    for path in (compressed, pixel, sparse, bil):
+    twelve_bits = _write(tmp_path / "nbits.tif", _cube(np.uint16) % 4096, interleave="band", nbits=12)
+    for path in (compressed, pixel, sparse, bil, twelve_bits):
         assert raw_layout(path) is None, path
         info = raster_info(path)  # read_window falls back to GDAL for them
         np.testing.assert_array_equal(read_window(info, Window(10, 20, 100, 90)),
