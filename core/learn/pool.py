@@ -19,6 +19,15 @@ def _executor(workers):
     return ThreadPoolExecutor(workers, thread_name_prefix=_PREFIX)
 
 
+@functools.lru_cache(maxsize=None)
+def _blas():
+    """The BLAS libraries loaded at the first call (numpy's among them), found once: threadpoolctl's
+    ``threadpool_limits`` looks for them at every call (3 ms, against 0.01 ms to limit found ones)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
+
 def in_pool(chunk, n, rows, workers=None):
     """Run ``chunk(start, stop)`` over ``range(n)`` cut into chunks of at most ``rows`` rows, in a pool of
     ``workers`` threads.
@@ -37,7 +46,6 @@ def in_pool(chunk, n, rows, workers=None):
     worker, one after the other.
     """
     import numba
-    from threadpoolctl import threadpool_limits
 
     workers = int(workers or numba.get_num_threads())
     n_chunks = -(-max(n, 1) // rows)
@@ -48,5 +56,5 @@ def in_pool(chunk, n, rows, workers=None):
         for a, b in bounds:
             chunk(a, b)
         return
-    with threadpool_limits(1, user_api="blas"):
+    with _blas().limit(limits=1):
         list(_executor(workers).map(lambda ab: chunk(*ab), bounds))

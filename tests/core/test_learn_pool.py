@@ -51,3 +51,17 @@ def test_nested_call_runs_inline():
     threading.Thread(target=lambda: (in_pool(outer, 4, 1, workers=2), done.set()), daemon=True).start()
     assert done.wait(30), "nested in_pool deadlocked"
     assert np.all(out == 1)
+
+
+def test_blas_is_single_threaded_inside_the_pool_only():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_threads()
+    assert before, "numpy's BLAS should be found"
+    seen = []
+    in_pool(lambda start, stop: seen.append(blas_threads()), 40, 10, workers=2)
+    assert seen and all(set(s.values()) == {1} for s in seen)
+    assert blas_threads() == before
