@@ -54,14 +54,17 @@ class _XGBoostBase(BaseEstimator):
         booster.set_param({"nthread": 1})
         if len(X) <= 1024:  # a few ms single-threaded: not worth the pool
             return booster.inplace_predict(X)
-        row = booster.inplace_predict(X[:1])
-        out = np.empty((len(X),) + row.shape[1:], row.dtype)
+        out = np.empty(self._output_shape(booster, len(X)), np.float32)
 
         def chunk(start, stop):
             out[start:stop] = booster.inplace_predict(X[start:stop])
 
         in_pool(chunk, len(X), _ROWS_PER_CHUNK, self.n_jobs if self.n_jobs and self.n_jobs > 0 else None)
         return out
+
+    def _output_shape(self, booster, n):
+        """Shape of the booster's output for n rows (asked of the booster: a one-row prediction)."""
+        return (n,) + booster.inplace_predict(np.zeros((1, self.n_features_in_), np.float32)).shape[1:]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -97,6 +100,10 @@ class XGBoostClassifier(ClassifierMixin, _XGBoostBase):
         else:
             self._train(X, codes, "multi:softprob", num_class=len(self.classes_))
         return self
+
+    def _output_shape(self, booster, n):
+        k = len(self.classes_)  # logistic: P(second class); softprob: one column per class
+        return (n,) if k == 2 else (n, k)
 
     def predict_proba(self, X):
         p = np.asarray(self._raw_predict(X), dtype=np.float64)

@@ -160,6 +160,15 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
             X_all = X_all @ resample.astype(np.float32)
             valid = valid & np.isfinite(X_all).all(axis=1)
     X = X_all if valid.all() else X_all[valid]
+    from sklearn import config_context
+
+    # the rows kept are finite in every band (patches: the centre pixel only): estimators need not check
+    with config_context(assume_finite=patch is None):
+        return _block_products(X, valid, rows, cols, estimator, task, classes, products, proba_classes)
+
+
+def _block_products(X, valid, rows, cols, estimator, task, classes, products, proba_classes):
+    """The products of :func:`predict_block` for the usable pixels ``X`` (``valid`` of the block's rows * cols)."""
     n = rows * cols
     out = {}
     unc_names = uncertainty_bands(estimator, task)

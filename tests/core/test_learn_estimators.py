@@ -188,3 +188,26 @@ def test_stack_oof_uses_groups_and_beats_chance():
     assert reg.score(X, target) > 0.9
     assert np.all(reg.final_estimator_.coef_ >= 0)  # non-negative stacking weights (Breiman 1996)
     assert reg.predict_std(X).shape == (len(X),)
+
+
+@pytest.mark.parametrize("kind, n_out", [("classifier", 2), ("classifier", 3), ("regressor", 1), ("regressor", 2)])
+def test_xgboost_pooled_prediction_equals_one_booster_call(kind, n_out):
+    # more than 1024 rows go through the worker pool in chunks, into an output shaped in advance
+    from remine.core.learn.boosting import XGBoostClassifier, XGBoostRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    if kind == "classifier":
+        y = np.array(["a", "b", "c"])[np.argmax(X[:, :n_out], axis=1)]
+        est = XGBoostClassifier(n_estimators=5, n_jobs=2).fit(X, y)
+    else:
+        y = X[:, :n_out] @ rng.normal(size=(n_out,) * 2) if n_out > 1 else X[:, 0] * 2.0
+        est = XGBoostRegressor(n_estimators=5, n_jobs=2).fit(X, y)
+    Xp = rng.normal(size=(5000, 6)).astype(np.float32)
+    pooled = est._raw_predict(Xp)
+    est.booster_.set_param({"nthread": 1})
+    np.testing.assert_array_equal(pooled, est.booster_.inplace_predict(Xp))
+    if kind == "classifier":
+        assert est.predict_proba(Xp).shape == (5000, n_out)
+    else:
+        assert est.predict(Xp).shape == ((5000,) if n_out == 1 else (5000, n_out))
