@@ -48,7 +48,7 @@ def side_remine(n, folder):
     X, E = make_data(n)
     fcls(X[:1000], E)  # compile / load the numba cache
     times, cpu = [], []
-    for _ in range(3):
+    for _ in range(REPEATS):
         t, c = time.perf_counter(), time.process_time()
         A = fcls(X, E)
         times.append(time.perf_counter() - t)
