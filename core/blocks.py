@@ -21,7 +21,8 @@ import numpy as np
 from .errors import InputError
 from .progress import as_progress
 from .raster import (GDAL_CACHE_BYTES, BandStatistics, RasterInfo, atomic_path, check_output_path, fill_nodata,
-                     gtiff_profile, open_raster, raster_info, read_window, write_classes, write_spectral_tags)
+                     gtiff_profile, open_raster, raster_info, read_window, read_window_table, write_classes,
+                     write_spectral_tags)
 from .style import write_style
 
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -158,12 +159,21 @@ def read_inputs(infos, bands, read, datasets=None, mask=None, table=False):
     """Window ``read`` of every input — float32 (bands, rows, cols) arrays — then, for the first: with
     ``mask`` "finite" or "nonzero" its usable-pixel mask (:func:`pixel_mask`; "nonzero": all-zero pixels
     are unusable too), with ``table`` its row-major pixel table and finite mask (:func:`pixel_table`).
-    Returns (arrays, mask or None, table or None)."""
-    arrays = [read_window(info, read, b, ds) for info, b, ds in zip(infos, bands, datasets or [None] * len(infos))]
-    valid = rows = None
-    if arrays and table:
+    A pixel-interleaved first input is read as its table directly (no transposition) and its array is
+    a band-major view of the table. Returns (arrays, mask or None, table or None)."""
+    datasets = datasets or [None] * len(infos)
+    rows = read_window_table(infos[0], read, bands[0]) if infos and table else None
+    arrays = [read_window(info, read, b, ds) if k or rows is None else
+              rows.T.reshape(rows.shape[1], int(read.height), int(read.width))
+              for k, (info, b, ds) in enumerate(zip(infos, bands, datasets))]
+    valid = None
+    if rows is not None:
+        valid = table_mask(rows, mask == "nonzero")
+    elif arrays and table:
         rows, valid = pixel_table(arrays[0])
-    if arrays and (mask == "nonzero" or (mask and valid is None)):
+        if mask == "nonzero":
+            valid = pixel_mask(arrays[0], True)
+    elif arrays and mask:
         valid = pixel_mask(arrays[0], mask == "nonzero")
     return arrays, valid, rows
 
@@ -436,6 +446,33 @@ def pixel_mask(block, require_nonzero=False):
     valid = np.empty(flat.shape[1], dtype=np.bool_)
     _mask_kernel()(flat, valid, require_nonzero)
     return valid
+
+
+def table_mask(X, require_nonzero=False):
+    """Mask (n,) of usable rows of a pixel table ``X`` (n, bands) float32: every band finite (and, if asked,
+    one non-zero); one compiled pass."""
+    valid = np.empty(X.shape[0], dtype=np.bool_)
+    _table_mask_kernel()(np.ascontiguousarray(X), valid, require_nonzero)
+    return valid
+
+
+@functools.lru_cache(maxsize=None)
+def _table_mask_kernel():
+    """Compile (once) the kernel of :func:`table_mask` (serial: it runs on map_blocks' reading thread)."""
+    import numba
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False, fastmath={"reassoc"})
+    def mask(X, valid, require_nonzero):
+        for p in range(X.shape[0]):
+            row = X[p]
+            finite = np.float32(0.0)  # stays 0 unless a band is NaN or infinite (vectorisable)
+            nonzero = False
+            for k in range(X.shape[1]):
+                finite += row[k] * np.float32(0.0)
+                nonzero |= row[k] != 0
+            valid[p] = finite == 0 and (nonzero or not require_nonzero)
+
+    return mask
 
 
 @functools.lru_cache(maxsize=None)

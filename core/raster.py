@@ -20,7 +20,7 @@ from typing import List, Optional
 import numpy as np
 
 from .errors import InputError
-from .rawio import raw_layout, read_raw
+from .rawio import raw_layout, read_raw, read_table
 from .style import style_path, write_style
 
 NM_UNITS = {"nm", "nanometer", "nanometers", "nanometre", "nanometres"}
@@ -321,7 +321,7 @@ def read_window(info, window, bands=None, dataset=None):
 
     sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
     indexes = [int(info.order[b]) + 1 for b in sel]
-    layout = _raw_layout(info, window)
+    layout = direct_layout(info, window)
     if layout is not None:
         data = read_raw(layout, window, [i - 1 for i in indexes])
     else:
@@ -336,16 +336,31 @@ def read_window(info, window, bands=None, dataset=None):
     return data
 
 
-def _raw_layout(info, window):
+def direct_layout(info, window):
     """The file's :class:`~remine.core.rawio.RawLayout` when ``window`` is best read directly, else None:
-    an uncompressed, band-sequential file, a window inside the raster, and blocks (tiles, strips) at most
-    1024 px wide or, for wider ones (whole BSQ bands), a window using at least half of the bytes read."""
+    an uncompressed file GDAL would read as it is stored (bands apart or pixel-interleaved), a window
+    inside the raster, and blocks (tiles, strips) at most 1024 px wide or, for wider ones (whole ENVI
+    bands or images), a window using at least half of the bytes read."""
     layout = raw_layout(info.path)
-    if layout is None or (layout.width, layout.height, len(layout.offsets)) != (info.width, info.height, info.count):
+    if layout is None or (layout.width, layout.height, layout.bands) != (info.width, info.height, info.count):
         return None
     r0, c0, h, w = (int(v) for v in (window.row_off, window.col_off, window.height, window.width))
     inside = h > 0 and w > 0 and r0 >= 0 and c0 >= 0 and r0 + h <= info.height and c0 + w <= info.width
     return layout if inside and (layout.block_cols <= 1024 or layout.use(window) >= 0.5) else None
+
+
+def read_window_table(info, window, bands=None):
+    """A window of a pixel-interleaved raster as a float32 pixel table ``(rows * cols, bands)`` (NaN at
+    nodata, bands in ``info`` order), read without transposition; None for other files (use
+    :func:`read_window`)."""
+    layout = direct_layout(info, window)
+    if layout is None or not layout.pixel_interleaved:
+        return None
+    sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
+    table = read_table(layout, window, [int(info.order[b]) for b in sel])
+    if info.nodata is not None and not np.isnan(info.nodata):
+        table[table == np.float32(info.nodata)] = np.nan
+    return table
 
 
 def check_bands(bands, count, path=""):

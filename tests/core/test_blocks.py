@@ -256,3 +256,39 @@ def test_mask_computed_while_reading_equals_the_block_mask(tmp_path, executor):
     with pytest.raises(InputError, match="mask must be"):
         map_blocks(mask_check, [src], [BlockOutput(str(tmp_path / "bad.tif"), 1)], mask="zero")
     assert not os.path.exists(tmp_path / "bad.tif")
+
+
+def table_check(arrays, info, nonzero=False):
+    """Block function: 1 where the reading stage's table, mask and cube agree with pixel_table/pixel_mask."""
+    from remine.core.blocks import pixel_mask, pixel_table
+
+    cube = np.ascontiguousarray(arrays[0])
+    rows, finite = pixel_table(cube)
+    valid = pixel_mask(cube, require_nonzero=True) if nonzero else finite
+    same = info.table is not None and np.array_equal(info.table, rows, equal_nan=True) and \
+        np.array_equal(info.valid, valid)
+    return [np.full((1,) + cube.shape[1:], 1.0 if same else 0.0, np.float32), arrays[0][:2] * 1.0]
+
+
+@pytest.mark.parametrize("interleave, nonzero", [("pixel", False), ("pixel", True), ("band", True)])
+def test_tables_read_while_reading_equal_the_block_tables(tmp_path, interleave, nonzero):
+    # map_blocks(table=True): an uncompressed pixel-interleaved input is read as its table directly (the cube the
+    # function gets is a band-major view of it), a band-interleaved one is transposed; both with nodata and
+    # all-zero pixels, in several windows
+    import rasterio
+
+    grid = GridSpec(300, 200, from_origin(500000, 5560000, 0.5, 0.5), CRS.from_epsg(32630))
+    data = np.random.default_rng(3).random((12, grid.height, grid.width)).astype(np.float32)
+    data[4, 20:30, 40:70] = -9999.0
+    data[:, 150:160, :] = 0.0
+    src = str(tmp_path / f"{interleave}.tif")
+    with rasterio.open(src, "w", driver="GTiff", width=grid.width, height=grid.height, count=12, dtype="float32",
+                       crs=grid.crs, transform=grid.transform, nodata=-9999.0, tiled=True, blockxsize=64,
+                       blockysize=64, interleave=interleave) as dst:
+        dst.write(data)
+    outs = [BlockOutput(str(tmp_path / "same.tif"), 1), BlockOutput(str(tmp_path / "first.tif"), 2)]
+    map_blocks(functools.partial(table_check, nonzero=nonzero), [src], outs, max_bytes=3 * 2**20, table=True,
+               mask="nonzero" if nonzero else None)
+    assert (read_cube(outs[0].path, require_wavelengths=False).data == 1).all()
+    expected = np.where(data[:2] == -9999.0, np.nan, data[:2])
+    np.testing.assert_array_equal(read_cube(outs[1].path, require_wavelengths=False).data, expected)

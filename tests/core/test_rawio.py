@@ -1,4 +1,4 @@
-"""Direct reads of uncompressed band-sequential rasters (core/rawio.py) against GDAL, on files GDAL writes."""
+"""Direct reads of uncompressed rasters (core/rawio.py) against GDAL, on files GDAL writes."""
 import os
 
 import numpy as np
@@ -8,7 +8,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from remine.core.raster import READ_OPTIONS, raster_info, read_window
-from remine.core.rawio import raw_layout, read_raw
+from remine.core.rawio import raw_layout, read_raw, read_table
 
 H, W, B = 150, 173, 7  # not multiples of the 64 px tiles used below: partial edge tiles
 
@@ -50,6 +50,11 @@ LAYOUTS = {
                                                 endianness="BIG")),
     "tiled float64 BigTIFF": (np.float64, dict(tiled=True, blockxsize=64, blockysize=64, interleave="band",
                                                bigtiff="YES")),
+    "tiled pixel-interleaved float32": (np.float32, dict(tiled=True, blockxsize=64, blockysize=64,
+                                                         interleave="pixel")),
+    "strips pixel-interleaved int16": (np.int16, dict(interleave="pixel", blockysize=5)),
+    "tiled pixel-interleaved uint16 big-endian": (np.uint16, dict(tiled=True, blockxsize=32, blockysize=16,
+                                                                  interleave="pixel", endianness="BIG")),
 }
 
 
@@ -64,20 +69,34 @@ def test_raw_windows_equal_gdal(tmp_path, name):
         bands = sorted(rng.choice(B, size=int(rng.integers(1, B + 1)), replace=False).tolist())
         got = read_raw(layout, window, bands)
         assert got.dtype == np.float32 and got.flags.c_contiguous
-        np.testing.assert_array_equal(got, _gdal(path, window, [b + 1 for b in bands]), err_msg=str(window))
+        expected = _gdal(path, window, [b + 1 for b in bands])
+        np.testing.assert_array_equal(got, expected, err_msg=str(window))
+        if layout.pixel_interleaved:  # the same pixels as a table, read without transposition
+            table = read_table(layout, window, bands)
+            assert table.shape == (window.height * window.width, len(bands)) and table.flags.c_contiguous
+            np.testing.assert_array_equal(table, expected.reshape(len(bands), -1).T, err_msg=str(window))
+    assert layout.pixel_interleaved == ("pixel-interleaved" in name)
+    whole_blocks = Window(layout.block_cols, 0, layout.block_cols, H) if layout.block_cols < W else Window(0, 3, W, 9)
+    expected = _gdal(path, whole_blocks, list(range(1, B + 1)))  # all bands, whole block rows: read into place
+    np.testing.assert_array_equal(read_raw(layout, whole_blocks, range(B)), expected)
+    if layout.pixel_interleaved:
+        np.testing.assert_array_equal(read_table(layout, whole_blocks, range(B)), expected.reshape(B, -1).T)
 
 
-def test_envi_bsq_little_and_big_endian(tmp_path):
+@pytest.mark.parametrize("interleave", ["bsq", "bip"])
+def test_envi_little_and_big_endian(tmp_path, interleave):
     data = _cube(np.int16)
+    stored = data if interleave == "bsq" else data.transpose(1, 2, 0)
     for order in (0, 1):  # written by hand: GDAL's ENVI driver writes the machine's byte order only
-        path = str(tmp_path / f"cube_{order}.bsq")
-        np.ascontiguousarray(data, dtype=">i2" if order else "<i2").tofile(path)
+        path = str(tmp_path / f"cube_{order}.{interleave}")
+        np.ascontiguousarray(stored, dtype=">i2" if order else "<i2").tofile(path)
         with open(path[:-4] + ".hdr", "w") as f:  # a list spanning lines, with '=' inside, is skipped
             f.write(f"ENVI\ndescription = {{\n  lines = 3 of notes}}\nsamples = {W}\nlines = {H}\nbands = {B}\n"
-                    f"header offset = 0\nfile type = ENVI Standard\ndata type = 2\ninterleave = bsq\n"
+                    f"header offset = 0\nfile type = ENVI Standard\ndata type = 2\ninterleave = {interleave}\n"
                     f"byte order = {order}\n")
         layout = raw_layout(path)
         assert layout is not None and layout.dtype == np.dtype(">i2" if order else "<i2")
+        assert layout.pixel_interleaved == (interleave == "bip")
         for window in _windows(np.random.default_rng(2), 8):
             np.testing.assert_array_equal(read_raw(layout, window, [0, 3, 6]), _gdal(path, window, [1, 4, 7]))
 
@@ -85,7 +104,6 @@ def test_envi_bsq_little_and_big_endian(tmp_path):
 def test_files_gdal_must_read_have_no_layout(tmp_path):
     data = _cube(np.float32)
     compressed = _write(tmp_path / "zstd.tif", data, tiled=True, blockxsize=64, blockysize=64, compress="zstd")
-    pixel = _write(tmp_path / "pixel.tif", data, interleave="pixel")
     sparse = str(tmp_path / "sparse.tif")
     with rasterio.open(sparse, "w", driver="GTiff", width=W, height=H, count=B, dtype="float32", tiled=True,
                        blockxsize=64, blockysize=64, interleave="band", SPARSE_OK="TRUE") as dst:
@@ -94,7 +112,7 @@ def test_files_gdal_must_read_have_no_layout(tmp_path):
     with rasterio.open(bil, "w", driver="ENVI", width=W, height=H, count=B, dtype="float32", INTERLEAVE="BIL") as d:
         d.write(data)
     twelve_bits = _write(tmp_path / "nbits.tif", _cube(np.uint16) % 4096, interleave="band", nbits=12)
-    for path in (compressed, pixel, sparse, bil, twelve_bits):
+    for path in (compressed, sparse, bil, twelve_bits):
         assert raw_layout(path) is None, path
         info = raster_info(path)  # read_window falls back to GDAL for them
         np.testing.assert_array_equal(read_window(info, Window(10, 20, 100, 90)),
