@@ -60,7 +60,8 @@ import numpy as np
 from scipy.stats import norm
 
 from ..errors import InputError
-from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse, solve_with_rmse
+from .solvers import (NON_NEGATIVE, SOLVERS, SUM_TO_ONE, dynamic_chunks, check_endmembers, reconstruction_rmse,
+                      solve_with_rmse)
 
 
 #: sum-to-one methods and the same method with a free per-pixel brightness (then normalised)
@@ -125,11 +126,12 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     dof = np.maximum(b - active.sum(axis=1) + (1 if sum_to_one else 0), 1)
     s2 = rmse**2 * b / dof
     G = E @ E.T
-    variances = s2[:, None] * group_variances(G, active, owner, n_groups, sum_to_one)
-    total_variance = None
-    if total or normalise:
-        covariances = s2[:, None] * total_covariances(G, active, owner, n_groups, sum_to_one)
-        total_variance = covariances[:, -1]
+    with dynamic_chunks(1024):  # pixels handed out 1024 at a time
+        variances = s2[:, None] * group_variances(G, active, owner, n_groups, sum_to_one)
+        total_variance = None
+        if total or normalise:
+            covariances = s2[:, None] * total_covariances(G, active, owner, n_groups, sum_to_one)
+            total_variance = covariances[:, -1]
     Ag = A @ indicator
     if normalise:
         Ag, variances = _normalised(Ag, variances, covariances[:, :-1], total_variance)
