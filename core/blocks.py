@@ -342,7 +342,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     n_concurrent = _concurrency(executor)
     per_block = max_bytes / n_concurrent
     tile = tile_size(bytes_per_pixel, per_block)
-    compressed_tiles = infos[0].block_shape if infos and infos[0].compression else None  # raw: direct I/O
+    compressed_tiles = infos[0].block_shape if infos and infos[0].compression else None  # else read directly
     groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
                          compressed_tiles)
     n_windows = sum(len(g[1]) for g in groups)
