@@ -185,8 +185,7 @@ def _block_products(X, valid, rows, cols, estimator, task, classes, products, pr
             if proba is not None and not _votes(estimator):
                 codes[valid] = np.argmax(proba, axis=1) + 1
             else:
-                lookup = {c: i + 1 for i, c in enumerate(classes)}
-                codes[valid] = [lookup[str(c)] for c in estimator.predict(X)]
+                codes[valid] = _class_codes(estimator.predict(X), classes)
         out["main"] = codes.reshape(1, rows, cols)
         if "proba" in products:
             cols_out = list(range(k)) if proba_classes is None else [classes.index(c) for c in proba_classes]
@@ -217,6 +216,19 @@ def _block_products(X, valid, rows, cols, estimator, task, classes, products, pr
                 u[valid] = prediction_spread(estimator, X)
             out["uncertainty"] = u.reshape(1, rows, cols)
     return [out[p] for p in products]
+
+
+def _class_codes(labels, classes):
+    """Codes 1..K (uint8) of predicted ``labels`` in the class names ``classes``, vectorised."""
+    names = np.asarray(classes, dtype=str)
+    order = np.argsort(names)
+    labels = np.asarray(labels).astype(str)
+    pos = np.minimum(np.searchsorted(names[order], labels), len(names) - 1)
+    unknown = names[order][pos] != labels
+    if unknown.any():
+        raise ValueError(f"the model predicted classes {sorted(set(labels[unknown]))[:5]} that are not among "
+                         f"its classes {list(classes)}")
+    return (order[pos] + 1).astype(np.uint8)
 
 
 def _votes(estimator):
