@@ -35,10 +35,10 @@ GTIFF_EXTENSIONS = (".tif", ".tiff")
 #: 64 MB, 0.129 s with 4 MB). Reading a 256 x 256 px window of a 224-band ZSTD cube is not slower with a
 #: small cache (64 -> 2 MB: 281 -> 198 ms pixel-interleaved, 103 -> 68 ms band-interleaved).
 GDAL_CACHE_BYTES = 4 * 2**20
-#: GDAL options while remine reads pixels through GDAL (uncompressed band-sequential files are read
-#: directly, see :mod:`remine.core.rawio`): other uncompressed GeoTIFFs are read straight into the output
-#: array (GTIFF_DIRECT_IO), not through the block cache, so that a window cutting through tiles reads only
-#: its rows. Measured on a 200-band, 316 x 316 px uncompressed cube read as 3 windows of 128 rows:
+#: GDAL options while remine reads pixels through GDAL (uncompressed files stored band by band or
+#: pixel-interleaved are read directly, see :mod:`remine.core.rawio`): the remaining uncompressed GeoTIFFs
+#: (sparse, 12-bit, ...) are read straight into the output array (GTIFF_DIRECT_IO), not through the block
+#: cache, so that a window cutting through tiles reads only its rows. Measured on a 200-band, 316 x 316 px uncompressed cube read as 3 windows of 128 rows:
 #: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s); compressed files are unaffected. (GDAL's memory-mapped
 #: reading, GTIFF_VIRTUAL_MEM_IO, reads twice as fast again but keeps every page read mapped until the file is
 #: closed: the process's resident memory would grow with the cube.)

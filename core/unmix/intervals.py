@@ -60,7 +60,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ..errors import InputError
-from .solvers import (NON_NEGATIVE, SOLVERS, SUM_TO_ONE, dynamic_chunks, check_endmembers, reconstruction_rmse,
+from .solvers import (NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, dynamic_chunks, reconstruction_rmse,
                       solve_with_rmse)
 
 
