@@ -145,8 +145,10 @@ def _tiff_layout(f, path, size, head):
     samples = int(tags.get(277, [1])[0])
     planar = int(tags.get(284, [1])[0])
     bits = set(tags.get(258, [1]).tolist())
-    kind = _SAMPLE_KIND.get(int(tags.get(339, [1])[0]))
-    if int(tags.get(259, [1])[0]) != 1 or kind is None or len(bits) != 1 or not bits <= {8, 16, 32, 64}:
+    formats = set(tags.get(339, [1]).tolist())
+    kind = _SAMPLE_KIND.get(formats.pop()) if len(formats) == 1 else None
+    if int(tags.get(259, [1])[0]) != 1 or kind is None or len(bits) != 1 or not bits <= {8, 16, 32, 64} \
+            or (kind, bits) == ("i", {8}):  # signed bytes: GDAL 3.6 reads them as unsigned (PIXELTYPE=SIGNEDBYTE)
         return None
     dtype = np.dtype(f"{kind}{bits.pop() // 8}").newbyteorder(end)
     per_block = samples if planar == 1 else 1  # values per pixel in a block

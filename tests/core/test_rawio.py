@@ -112,7 +112,8 @@ def test_files_gdal_must_read_have_no_layout(tmp_path):
     with rasterio.open(bil, "w", driver="ENVI", width=W, height=H, count=B, dtype="float32", INTERLEAVE="BIL") as d:
         d.write(data)
     twelve_bits = _write(tmp_path / "nbits.tif", _cube(np.uint16) % 4096, interleave="band", nbits=12)
-    for path in (compressed, sparse, bil, twelve_bits):
+    signed_bytes = _write(tmp_path / "int8.tif", _cube(np.int8), interleave="band")  # GDAL 3.6: unsigned
+    for path in (compressed, sparse, bil, twelve_bits, signed_bytes):
         assert raw_layout(path) is None, path
         info = raster_info(path)  # read_window falls back to GDAL for them
         np.testing.assert_array_equal(read_window(info, Window(10, 20, 100, 90)),
