@@ -3,7 +3,7 @@
 Drone and airborne cubes are often delivered uncompressed: ENVI files, or GeoTIFFs with one plane per
 band (``INTERLEAVE=BAND``) or all bands of a pixel together (``INTERLEAVE=PIXEL``, GDAL's default),
 tiled or in strips. In such files the bytes of a window's rows within one block (tile, strip run,
-whole BSQ band or BIP image) lie one after another, so a window is read with one system call per
+whole BSQ band or BIP image) lie one after another, so a window is read with one read per
 block (and band, when bands are stored apart) into a small buffer that stays in cache, then copied
 into place, or read straight into place when the window spans whole block rows.
 
@@ -219,8 +219,8 @@ def read_raw(layout, window, bands, out=None):
     if layout.pixel_interleaved:
         bands = list(bands)
         every_band = bands == list(range(layout.samples))
-        with _opened(layout) as fd:
-            for part, o, ocol in _interleaved_parts(layout, window, fd):
+        with _opened(layout) as f:
+            for part, o, ocol in _interleaved_parts(layout, window, f):
                 part = part if every_band else part[..., bands]
                 out[:, o:o + part.shape[0], ocol:ocol + part.shape[1]] = part.transpose(2, 0, 1)
         return out
@@ -228,12 +228,12 @@ def read_raw(layout, window, bands, out=None):
     same_type = layout.dtype == np.dtype(np.float32)
     pieces = list(layout.pieces(window))
     scratch = np.empty(max(p[3] - p[2] for p in pieces) * bc, dtype=layout.dtype)
-    with _opened(layout) as fd:
+    with _opened(layout) as f:
         for i, band in enumerate(bands):
             for by, bx, ra, rb, ca, cb, orow, ocol in pieces:
                 direct = same_type and ca == 0 and cb == bc == w  # whole block rows: straight into place
                 target = out[i, orow:orow + rb - ra] if direct else scratch[:(rb - ra) * bc]
-                _read(fd, layout, target, layout.offsets[band, by, bx] + ra * bc * item)
+                _read(f, layout, target, layout.offsets[band, by, bx] + ra * bc * item)
                 if not direct:
                     out[i, orow:orow + rb - ra, ocol:ocol + cb - ca] = target.reshape(rb - ra, bc)[:, ca:cb]
     return out
@@ -253,13 +253,13 @@ def read_table(layout, window, bands, out=None):
         out = np.empty((h * w, len(bands)), dtype=np.float32)
     every_band = bands == list(range(layout.samples))
     cube = out.reshape(h, w, len(bands))
-    with _opened(layout) as fd:
-        for part, o, ocol in _interleaved_parts(layout, window, fd, cube if every_band else None):
+    with _opened(layout) as f:
+        for part, o, ocol in _interleaved_parts(layout, window, f, cube if every_band else None):
             cube[o:o + part.shape[0], ocol:ocol + part.shape[1]] = part if every_band else part[..., bands]
     return out
 
 
-def _interleaved_parts(layout, window, fd, into=None):
+def _interleaved_parts(layout, window, f, into=None):
     """Read ``window`` of a pixel-interleaved layout a few block rows at a time (at most
     :data:`_SCRATCH_BYTES`): yields ``(part, row, col)``, ``part`` (rows, cols, samples) of the window
     starting at ``(row, col)``; rows that ``into`` (a float32 (rows, cols, samples) array of the window)
@@ -275,24 +275,26 @@ def _interleaved_parts(layout, window, fd, into=None):
             o = orow + r - ra
             offset = layout.offsets[0, by, bx] + r * bc * n * item
             if in_place and ca == 0 and cb == bc == w:
-                _read(fd, layout, into[o:o + k], offset)
+                _read(f, layout, into[o:o + k], offset)
             else:
-                _read(fd, layout, scratch[:k * bc * n], offset)
+                _read(f, layout, scratch[:k * bc * n], offset)
                 yield scratch[:k * bc * n].reshape(k, bc, n)[:, ca:cb], o, ocol
 
 
 @contextlib.contextmanager
 def _opened(layout):
-    """The layout's file opened for reading (a descriptor)."""
-    fd = os.open(layout.path, os.O_RDONLY)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
+    """The layout's file opened for unbuffered binary reads (portable: no ``os.preadv`` on Windows)."""
+    with open(layout.path, "rb", buffering=0) as f:
+        yield f
 
 
-def _read(fd, layout, target, offset):
+def _read(f, layout, target, offset):
     """Fill ``target`` (a C-contiguous array) from the file at byte ``offset``; OSError if the file ends."""
-    got = os.preadv(fd, [memoryview(target).cast("B")], int(offset))
-    if got != target.nbytes:
-        raise OSError(f"{layout.path} ends at byte {int(offset) + got}; expected {target.nbytes} bytes there")
+    view = memoryview(target).cast("B")
+    f.seek(int(offset))
+    done = 0
+    while done < len(view):
+        got = f.readinto(view[done:])
+        if not got:
+            raise OSError(f"{layout.path} ends at byte {int(offset) + done}; expected {len(view)} bytes there")
+        done += got
