@@ -60,8 +60,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ..errors import InputError
-from .solvers import (NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, dynamic_chunks, reconstruction_rmse,
-                      solve_with_rmse)
+from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse, solve_with_rmse
 
 
 #: sum-to-one methods and the same method with a free per-pixel brightness (then normalised)
@@ -126,12 +125,13 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     dof = np.maximum(b - active.sum(axis=1) + (1 if sum_to_one else 0), 1)
     s2 = rmse**2 * b / dof
     G = E @ E.T
-    with dynamic_chunks(1024):  # pixels handed out 1024 at a time
-        variances = s2[:, None] * group_variances(G, active, owner, n_groups, sum_to_one)
-        total_variance = None
-        if total or normalise:
-            covariances = s2[:, None] * total_covariances(G, active, owner, n_groups, sum_to_one)
-            total_variance = covariances[:, -1]
+    # the factors depend on the pixel only through its active set: computed once per distinct set
+    patterns, pixel_pattern = _distinct_rows(active)
+    variances = s2[:, None] * group_variances(G, patterns, owner, n_groups, sum_to_one)[pixel_pattern]
+    total_variance = None
+    if total or normalise:
+        covariances = s2[:, None] * total_covariances(G, patterns, owner, n_groups, sum_to_one)[pixel_pattern]
+        total_variance = covariances[:, -1]
     Ag = A @ indicator
     if normalise:
         Ag, variances = _normalised(Ag, variances, covariances[:, :-1], total_variance)
@@ -145,6 +145,20 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     lower[bad] = np.nan
     upper[bad] = np.nan
     return lower, upper, total_variance
+
+
+def _distinct_rows(active):
+    """Distinct rows of a boolean array (n, m) and the index (n,) of each row among them. With m endmembers
+    there are at most 2^m active sets and in practice a few dozen (100k pixels, 8 endmembers: 0.26 s of
+    per-pixel inverses became 0.01 s)."""
+    packed = np.packbits(active, axis=1)
+    if packed.shape[1] <= 8:  # up to 64 endmembers: one integer key per row (sorts 3x faster than bytes)
+        packed = np.pad(packed, ((0, 0), (0, 8 - packed.shape[1])))
+        keys = np.ascontiguousarray(packed).view(np.uint64).ravel()
+    else:
+        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return np.ascontiguousarray(active[first]), inverse.ravel()
 
 
 def _normalised(Ag, variances, covariances, total_variance):

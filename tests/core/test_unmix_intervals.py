@@ -187,3 +187,16 @@ def test_normalised_intervals_match_explicit_delta_method():
             expected_upper, expected_lower = min(r + half, 1.0), max(r - half, 0.0)
             assert np.isclose(upper[i, k], expected_upper, rtol=1e-7) and np.isclose(lower[i, k], expected_lower,
                                                                                       rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("m", [8, 70])
+def test_distinct_active_sets_rebuild_every_row(m):
+    # noise intervals compute the active-set factors once per distinct set and index them back per pixel
+    from remine.core.unmix.intervals import _distinct_rows
+
+    rng = np.random.default_rng(m)
+    active = rng.random((5000, m)) < 0.5
+    active[::7] = active[3]  # repeated sets
+    patterns, index = _distinct_rows(active)
+    assert np.array_equal(patterns[index], active)
+    assert len(patterns) == len({row.tobytes() for row in active})
