@@ -99,7 +99,7 @@ def _gram(pixels, endmembers, check=True, squares=False):
     if X.T.flags.c_contiguous and not X.flags.c_contiguous and X.dtype in (np.float32, np.float64):
         from ._kernels import band_major_products
 
-        with dynamic_chunks(8):  # 8 of its chunks of 256 px at a time
+        with _dynamic_chunks(8):  # 8 of its chunks of 256 px at a time
             band_major_products(X.T, np.ascontiguousarray(E), C, xx)
     else:
         for i in range(0, n, CHUNK):
@@ -113,7 +113,7 @@ def _gram(pixels, endmembers, check=True, squares=False):
     return E @ E.T, C, bad, xx if squares else None
 
 
-def dynamic_chunks(iterations):
+def _dynamic_chunks(iterations):
     """Context in which the compiled parallel loops hand out ``iterations`` at a time to the threads as they
     free up, instead of equal shares up front: in the block engine, the reading and writing threads share
     the cores, and with equal shares the thread they slow down holds up the others at the end of the loop
@@ -157,7 +157,7 @@ def _active_set_gram(G, C, bad, sum_to_one):
     if todo.size:
         tol = KKT_TOL * float(np.max(np.diag(G)))
         warm = G.shape[0] <= WARM_START_MAX
-        with dynamic_chunks(1):
+        with _dynamic_chunks(1):
             out[todo] = active_set(G, np.ascontiguousarray(C[todo]), tol, sum_to_one, warm, _n_chunks(todo.size))
     out[bad] = np.nan
     return out
