@@ -7,9 +7,9 @@ in its own subprocess (honest peak RSS); abundances of both sides are compared (
 Wall-clock and CPU time are both reported (the CPU-time rate is less sensitive to a shared machine; remine
 uses all cores through numba's parallel loop, scipy one).
 Also: ``unmix_raster`` end-to-end on the same pixels as a 200-band GeoTIFF (read, unmix, write), uncompressed
-(as drone cubes are delivered, e.g. ENVI BSQ) and compressed (remine's own GeoTIFFs), versus the
-in-memory rate of ``fcls`` measured in the same process, and versus the same file task done without blocks
-(read the whole cube, unmix, write).
+(as drone cubes are delivered, e.g. ENVI BSQ) and compressed (remine's own GeoTIFFs), and uncompressed with
+residual intervals (unmix_raster's default), versus the in-memory rate of ``fcls`` measured in the same
+process, and versus the same file task done without blocks (read the whole cube, unmix, write).
 
 Usage: python benchmarks/bench_unmix.py [--out result.json] [--pixels 100000]
 """
@@ -97,14 +97,15 @@ def side_raster(n, folder):
         in_memory.append(time.perf_counter() - t)
     in_memory = min(in_memory)
     result = {"pixels": side * side, "in_memory_px_per_s": side * side / in_memory}
-    for label, cube in (("uncompressed", plain), ("compressed", compressed)):
+    for label, cube, intervals in (("uncompressed", plain, False), ("compressed", compressed, False),
+                                   ("uncompressed_with_intervals", plain, True)):
         times, whole = [], []
         for k in range(REPEATS):
             t = time.perf_counter()
-            unmix_raster(cube, E, os.path.join(folder, f"abund_{label}{k}.tif"), method="fcls", intervals=False)
+            unmix_raster(cube, E, os.path.join(folder, f"abund_{label}{k}.tif"), method="fcls", intervals=intervals)
             times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            whole_file(cube, E, os.path.join(folder, f"whole_{label}{k}.tif"))
+            whole_file(cube, E, os.path.join(folder, f"whole_{label}{k}.tif"), intervals)
             whole.append(time.perf_counter() - t)
         result[label] = {"seconds": min(times), "median_seconds": float(np.median(times)),
                          "px_per_s": side * side / min(times), "ratio_to_in_memory": in_memory / min(times),
@@ -115,15 +116,20 @@ def side_raster(n, folder):
     return result
 
 
-def whole_file(cube_path, E, out_path):
-    """The same file task without blocks: read the whole cube, unmix (FCLS + RMSE), write the bands."""
-    from remine.core.raster import read_cube, write_raster
-    from remine.core.unmix.solvers import solve_with_rmse
+def whole_file(cube_path, E, out_path, intervals=False):
+    """The same file task without blocks: read the whole cube, unmix (FCLS + RMSE, and residual intervals
+    with the model-form term as unmix_raster computes them), write the bands."""
+    from remine.core.raster import raster_info, read_cube, write_raster
+    from remine.core.unmix.raster import _endmember_set, unmix_pixels
 
     cube = read_cube(cube_path)
     bands, rows, cols = cube.data.shape
-    A, rmse = solve_with_rmse(cube.data.reshape(bands, -1).T, E, "fcls")
-    write_raster(out_path, np.vstack([100.0 * A.T, rmse[None]]).astype(np.float32).reshape(-1, rows, cols), cube)
+    res = unmix_pixels(cube.data.reshape(bands, -1).T, _endmember_set(E, raster_info(cube_path), None), "fcls",
+                       "residual" if intervals else None)
+    out = [100.0 * res["abundances"].T, res["rmse"][None]]
+    if intervals:
+        out += [100.0 * res["lower"].T, 100.0 * res["upper"].T]
+    write_raster(out_path, np.vstack(out).astype(np.float32).reshape(-1, rows, cols), cube)
 
 
 SIDES = {"remine": side_remine, "scipy": side_scipy, "raster": side_raster}
