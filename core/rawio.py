@@ -97,12 +97,16 @@ def raw_layout(path):
         st = os.stat(path)
     except (OSError, TypeError):
         return None
-    return _cached_layout(str(path), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+    header = _envi_header(str(path))
+    hst = os.stat(header) if header else None
+    return _cached_layout(str(path), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns,
+                          hst and (hst.st_size, hst.st_ino, hst.st_mtime_ns, hst.st_ctime_ns))
 
 
 @functools.lru_cache(maxsize=64)
 def _cached_layout(path, size, *version):
-    """Layout of ``path`` (``version``: inode and times, so that a rewritten file is parsed again)."""
+    """Layout of ``path`` (``version``: inode and times of the file and of its ENVI header, so that a
+    rewritten file or an edited header is parsed again)."""
     try:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -175,8 +179,7 @@ def _tiff_layout(f, path, size, head):
 
 def _envi_layout(path, size):
     """Layout of an ENVI BSQ or BIP file (header ``<path>.hdr`` or ``<stem>.hdr``), or None."""
-    stem = os.path.splitext(path)[0]
-    header = next((h for h in (path + ".hdr", stem + ".hdr", stem + ".HDR") if os.path.exists(h)), None)
+    header = _envi_header(path)
     if header is None:
         return None
     with open(header, encoding="utf-8", errors="replace") as f:
@@ -191,7 +194,8 @@ def _envi_layout(path, size):
         depth += line.count("{") - line.count("}")  # lists in braces may span lines
     interleave = fields.get("interleave", "bsq").lower()
     if interleave not in ("bsq", "bip") or fields.get("file type", "envi standard").lower() \
-            not in ("envi standard", "envi"):
+            not in ("envi standard", "envi") or fields.get("file compression", "0") != "0" \
+            or "frame offsets" in text.lower():  # gzip data, or bytes between lines: GDAL reads those
         return None
     width, height, bands = int(fields["samples"]), int(fields["lines"]), int(fields["bands"])
     dtype = np.dtype(_ENVI_TYPES[int(fields["data type"])]).newbyteorder(">" if fields.get("byte order") == "1"
@@ -204,6 +208,12 @@ def _envi_layout(path, size):
         return RawLayout(path, width, height, dtype, height, width, bands, np.full((1, 1, 1), start, np.int64))
     offsets = (start + band_bytes * np.arange(bands, dtype=np.int64)).reshape(bands, 1, 1)
     return RawLayout(path, width, height, dtype, height, width, 1, offsets)
+
+
+def _envi_header(path):
+    """The ENVI header next to ``path`` (``<path>.hdr`` or ``<stem>.hdr``), or None."""
+    stem = os.path.splitext(path)[0]
+    return next((h for h in (path + ".hdr", stem + ".hdr", stem + ".HDR") if os.path.exists(h)), None)
 
 
 def read_raw(layout, window, bands, out=None):

@@ -99,6 +99,12 @@ def test_envi_little_and_big_endian(tmp_path, interleave):
         assert layout.pixel_interleaved == (interleave == "bip")
         for window in _windows(np.random.default_rng(2), 8):
             np.testing.assert_array_equal(read_raw(layout, window, [0, 3, 6]), _gdal(path, window, [1, 4, 7]))
+    header = path[:-4] + ".hdr"
+    text = open(header).read()
+    for extra in ("file compression = 1\n", "major frame offsets = {0, 8}\n"):  # left to GDAL
+        with open(header, "w") as f:
+            f.write(text + extra)
+        assert raw_layout(path) is None
 
 
 def test_files_gdal_must_read_have_no_layout(tmp_path):
