@@ -38,10 +38,11 @@ GDAL_CACHE_BYTES = 4 * 2**20
 #: GDAL options while remine reads pixels through GDAL (uncompressed files stored band by band or
 #: pixel-interleaved are read directly, see :mod:`remine.core.rawio`): the remaining uncompressed GeoTIFFs
 #: (sparse, 12-bit, ...) are read straight into the output array (GTIFF_DIRECT_IO), not through the block
-#: cache, so that a window cutting through tiles reads only its rows. Measured on a 200-band, 316 x 316 px uncompressed cube read as 3 windows of 128 rows:
-#: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s); compressed files are unaffected. (GDAL's memory-mapped
-#: reading, GTIFF_VIRTUAL_MEM_IO, reads twice as fast again but keeps every page read mapped until the file is
-#: closed: the process's resident memory would grow with the cube.)
+#: cache, so that a window cutting through tiles reads only its rows. Measured on a 200-band, 316 x 316 px
+#: uncompressed cube read as 3 windows of 128 rows: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s);
+#: compressed files are unaffected. (GDAL's memory-mapped reading, GTIFF_VIRTUAL_MEM_IO, reads twice as fast
+#: again but keeps every page read mapped until the file is closed: the process's resident memory would grow
+#: with the cube.)
 READ_OPTIONS = {"GDAL_CACHEMAX": GDAL_CACHE_BYTES, "GTIFF_DIRECT_IO": "YES"}
 
 
@@ -319,18 +320,29 @@ def read_window(info, window, bands=None, dataset=None):
     """
     import rasterio
 
-    sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
-    indexes = [int(info.order[b]) + 1 for b in sel]
+    file_bands = _file_bands(info, bands)
     layout = direct_layout(info, window)
     if layout is not None:
-        data = read_raw(layout, window, [i - 1 for i in indexes])
+        data = read_raw(layout, window, file_bands)
     else:
+        indexes = [b + 1 for b in file_bands]
         with rasterio.Env(**READ_OPTIONS):
             if dataset is None:
                 with open_raster(info.path) as ds:
                     data = ds.read(indexes, window=window, out_dtype="float32")
             else:
                 data = dataset.read(indexes, window=window, out_dtype="float32")
+    return _nodata_to_nan(info, data)
+
+
+def _file_bands(info, bands):
+    """0-based file band indices of ``bands`` (indices in ``info``'s ascending-wavelength order; None: all)."""
+    sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
+    return [int(info.order[b]) for b in sel]
+
+
+def _nodata_to_nan(info, data):
+    """``data`` (float32) with the file's nodata value replaced by NaN, in place."""
     if info.nodata is not None and not np.isnan(info.nodata):
         data[data == np.float32(info.nodata)] = np.nan
     return data
@@ -356,11 +368,7 @@ def read_window_table(info, window, bands=None):
     layout = direct_layout(info, window)
     if layout is None or not layout.pixel_interleaved:
         return None
-    sel = np.arange(info.count) if bands is None else np.asarray(bands, dtype=int)
-    table = read_table(layout, window, [int(info.order[b]) for b in sel])
-    if info.nodata is not None and not np.isnan(info.nodata):
-        table[table == np.float32(info.nodata)] = np.nan
-    return table
+    return _nodata_to_nan(info, read_table(layout, window, _file_bands(info, bands)))
 
 
 def check_bands(bands, count, path=""):
