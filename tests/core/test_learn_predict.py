@@ -142,6 +142,21 @@ def test_overwrite_false_and_cancel_leave_files_alone(tmp_path, class_set):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.tif"]
 
 
+def test_predicted_class_missing_from_the_model_is_reported_and_leaves_no_file(tmp_path, class_set, cube):
+    # voting models (SVM) map predicted labels to class codes: a label outside the model's classes (a model
+    # whose class list does not match its estimator) is an error naming it, and no output is left
+    import dataclasses
+
+    model = fit_model("svm", class_set)
+    labels, counts = np.unique(model.estimator.predict(_pixels(cube)[np.isfinite(_pixels(cube)).all(axis=1)]),
+                               return_counts=True)
+    dropped = str(labels[np.argmax(counts)])
+    broken = dataclasses.replace(model, classes=[c for c in model.classes if c != dropped])
+    with pytest.raises(ValueError, match=f"predicted classes \\['{dropped}'\\] that are not among its classes"):
+        predict_raster(broken, CUBE, str(tmp_path / "map.tif"), probabilities=False, uncertainty=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_output_over_the_input_is_refused(tmp_path, class_set):
     model = fit_model("lda", class_set)
     with pytest.raises(InputError, match="is also an input"):

@@ -126,6 +126,12 @@ def test_files_gdal_must_read_have_no_layout(tmp_path):
                                       _gdal(path, Window(10, 20, 100, 90), list(range(1, B + 1))))
 
 
+def test_pixel_table_of_a_band_sequential_file_is_refused(tmp_path):
+    path = _write(tmp_path / "bands.tif", _cube(np.float32), interleave="band")
+    with pytest.raises(ValueError, match="stores its bands apart; read it with read_raw"):
+        read_table(raw_layout(path), Window(0, 0, 10, 10), [0])
+
+
 def test_truncated_file_is_left_to_gdal_and_rewrites_are_seen(tmp_path):
     path = _write(tmp_path / "cube.tif", _cube(np.float32), tiled=True, blockxsize=64, blockysize=64,
                   interleave="band")
