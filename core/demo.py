@@ -121,7 +121,8 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
     Returns
     -------
     dict of paths: cube, truth_abundance, truth_class, truth_grades, rois, samples, surface_top,
-    surface_base.
+    surface_base, and for the 3D scene (:mod:`remine.core.volume.demo3d`, its own random generator) holes
+    (auger samples with depths and layered Zn/Cu grades) and truth_voxels (true Zn per voxel).
     """
     import geopandas as gpd
     from rasterio.transform import from_origin
@@ -204,6 +205,9 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
             records.append(rec)
     p["rois"] = _write_gpkg(gpd.GeoDataFrame(records, geometry="geometry", crs=CRS),
                             os.path.join(out_dir, "rois.gpkg"), "rois")
+    from .volume.demo3d import write_volume_demo
+
+    p.update(write_volume_demo(out_dir, seed, top, base, transform, CRS, outside))
     return p
 
 

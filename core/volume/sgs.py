@@ -1,0 +1,326 @@
+"""Conditional sequential Gaussian simulation (SGS) on a voxel grid, many realisations at once.
+
+Method (Deutsch & Journel 1998, GSLIB ``sgsim``):
+
+1. normal-score transform of the data (:class:`NormalScore`), with tails for the back-transform;
+2. each datum is assigned to the cell that holds it (the one nearest the cell centre when several share it);
+   those cells keep the datum's score in every realisation, so the realisations honour the data;
+3. one random path over the other cells, shared by all realisations (as gstat does), visited coarse grid
+   first (multigrid: cells whose indices are multiples of 2^L before the finer ones);
+4. at each cell, simple kriging (mean 0) of the normal scores from the ``n_neighbors`` nearest cells known
+   before it (data cells and cells earlier on the path), found by scanning a template of cell offsets sorted by
+   anisotropic distance (spiral search) within the variogram's range; the value is the kriging estimate plus
+   the kriging standard deviation times a standard normal draw;
+5. back-transform.
+
+Because the path is shared, the neighbourhood of a cell depends only on the path, not on the values: the
+kriging weights of a run of cells are computed in parallel once, then applied to all realisations in path
+order (one (realisations,) vector operation per neighbour). Memory: the scores of all realisations,
+``4 × r × m`` bytes, plus ``O(run × n_neighbors)``.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..errors import InputError
+from ..progress import as_progress
+
+_RUN = 1 << 15  # path cells whose kriging weights are computed together
+_MAX_TEMPLATE = 60000  # offsets in the search template
+_CODES = {"Nugget": 0, "Spherical": 1, "Exponential": 2, "Gaussian": 3}
+
+
+class NormalScore:
+    """Normal-score transform of data ``z`` (n,) and its back-transform with GSLIB tails.
+
+    Scores are ``Φ⁻¹((rank − 0.5) / n)`` (ties share their mean rank). The back-transform interpolates linearly
+    between the data quantiles; below the lowest datum it is linear in probability down to ``zmin`` (default 0
+    for data ≥ 0), above the highest linear in probability up to ``zmax`` (default: highest datum + ¼ of the
+    data range) or, with ``omega``, GSLIB's hyperbolic tail ``z = z_n · ((1 − p_n) / (1 − p))^(1/ω)`` (heavy:
+    ω = 1.5 sends a 4.5σ score of 544 data 40 × beyond the highest datum).
+    """
+
+    def __init__(self, values, zmin=None, zmax=None, omega=None):
+        from scipy.stats import norm, rankdata
+
+        z = np.asarray(values, float)
+        z = z[np.isfinite(z)]
+        if len(z) < 2 or np.ptp(z) == 0:
+            raise InputError(f"normal-score transform of {len(z)} values with range {np.ptp(z) if len(z) else 0:g}; "
+                             "expected at least 2 different values")
+        self.values = z
+        p = (rankdata(z) - 0.5) / len(z)
+        zs, idx = np.unique(z, return_index=True)
+        self.z_table = zs
+        self.p_table = p[idx]
+        self.y_table = norm.ppf(self.p_table)
+        spread = float(np.ptp(z))
+        self.zmin = (0.0 if z.min() >= 0 else z.min() - spread) if zmin is None else float(zmin)
+        self.zmax = z.max() + spread / 4.0 if zmax is None else float(zmax)
+        self.omega = omega
+
+    def transform(self, values):
+        """Normal scores of ``values`` (interpolated between the table's values)."""
+        return np.interp(np.asarray(values, float), self.z_table, self.y_table)
+
+    def back(self, scores):
+        """Values for normal ``scores`` (any shape); float32 in, float32 out."""
+        from scipy.special import ndtr
+
+        y = np.asarray(scores)
+        out = np.interp(y, self.y_table, self.z_table).astype(y.dtype if y.dtype == np.float32 else float)
+        lo, hi = y < self.y_table[0], y > self.y_table[-1]
+        if lo.any():
+            p = ndtr(y[lo].astype(float))
+            out[lo] = self.zmin + (self.z_table[0] - self.zmin) * p / self.p_table[0]
+        if hi.any():
+            p = ndtr(y[hi].astype(float))
+            zn, pn = self.z_table[-1], self.p_table[-1]
+            if self.omega is not None and zn > 0:
+                out[hi] = zn * ((1.0 - pn) / np.maximum(1.0 - p, 1e-300)) ** (1.0 / self.omega)
+            else:
+                out[hi] = zn + (self.zmax - zn) * (p - pn) / (1.0 - pn)
+        return out
+
+
+def _structures(model):
+    """(codes, psills, ranges) arrays and the nugget of a model for the compiled covariance."""
+    codes, psills, ranges = [], [], []
+    for p in model.parts():
+        name = type(p).__name__
+        if name not in _CODES or not p.bounded:
+            raise InputError(f"sequential Gaussian simulation needs a bounded model made of nugget, spherical, "
+                             f"exponential or gaussian structures; got {p!r}")
+        if name != "Nugget":
+            codes.append(_CODES[name]), psills.append(p.psill), ranges.append(p.range_)
+    return np.array(codes, np.int64), np.array(psills, float), np.array(ranges, float), float(model.nugget)
+
+
+@njit(cache=True, inline="always", fastmath=True)
+def _cov(h, codes, psills, ranges):
+    """Covariance without the nugget at distance h > 0."""
+    c = 0.0
+    for i in range(codes.shape[0]):
+        r = h / ranges[i]
+        if codes[i] == 1:
+            if r < 1.0:
+                c += psills[i] * (1.0 - 1.5 * r + 0.5 * r * r * r)
+        elif codes[i] == 2:
+            c += psills[i] * math.exp(-r)
+        elif codes[i] == 3:
+            c += psills[i] * math.exp(-r * r)
+    return c
+
+
+def _template(grid, aniso_matrix, radius, max_offsets):
+    """Cell offsets ``(t, 3)`` (layer, row, column) within ``radius`` (anisotropic distance), nearest first,
+    and their vectors ``(t, 3)`` in the isotropic space."""
+    lim = []
+    inv = np.linalg.inv(aniso_matrix)
+    # extent of the search ellipsoid along each axis: radius × norm of the rows of M⁻¹
+    for axis, size in ((2, grid.dz), (1, grid.dy), (0, grid.dx)):
+        lim.append(int(min(np.ceil(radius * np.linalg.norm(inv[axis]) / size), 200)))
+    kk, rr, cc = np.meshgrid(*[np.arange(-n, n + 1) for n in lim], indexing="ij")
+    off = np.column_stack([kk.ravel(), rr.ravel(), cc.ravel()])
+    off = off[np.any(off != 0, axis=1)]
+    metres = np.column_stack([off[:, 2] * grid.dx, -off[:, 1] * grid.dy, off[:, 0] * grid.dz])
+    iso = metres @ aniso_matrix.T
+    dist = np.sqrt((iso ** 2).sum(axis=1))
+    order = np.lexsort((off[:, 2], off[:, 1], off[:, 0], dist))
+    order = order[dist[order] <= radius][:max_offsets]
+    return np.ascontiguousarray(off[order]), np.ascontiguousarray(iso[order])
+
+
+@njit(cache=True, inline="always", fastmath=True)
+def _chol_solve(C, b, k, w, L):
+    """Solve C w = b (k × k, symmetric positive definite) by Cholesky into w; False if not positive definite."""
+    for i in range(k):
+        for j in range(i + 1):
+            s = C[i, j]
+            for m in range(j):
+                s -= L[i, m] * L[j, m]
+            if i == j:
+                if not s > 0.0:
+                    return False
+                L[i, i] = math.sqrt(s)
+            else:
+                L[i, j] = s / L[j, j]
+    for i in range(k):
+        s = b[i]
+        for m in range(i):
+            s -= L[i, m] * w[m]
+        w[i] = s / L[i, i]
+    for i in range(k - 1, -1, -1):
+        s = w[i]
+        for m in range(i + 1, k):
+            s -= L[m, i] * w[m]
+        w[i] = s / L[i, i]
+    return True
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _weights(path, rank, slot, offs, iso, k, codes, psills, ranges, nugget, nbr, wts, sd):
+    """Neighbours (slots), simple-kriging weights and standard deviations of the cells ``path`` (run)."""
+    nz, ny, nx = rank.shape
+    sill = nugget + psills.sum()
+    for q in prange(path.shape[0]):
+        cell = path[q]
+        c0 = cell % nx
+        r0 = (cell // nx) % ny
+        k0 = cell // (nx * ny)
+        me = rank[k0, r0, c0]
+        found = np.empty(k, np.int64)
+        C = np.empty((k, k))
+        L = np.empty((k, k))
+        b = np.empty(k)
+        w = np.empty(k)
+        n = 0
+        for t in range(offs.shape[0]):
+            kk = k0 + offs[t, 0]
+            rr = r0 + offs[t, 1]
+            cc = c0 + offs[t, 2]
+            if kk < 0 or kk >= nz or rr < 0 or rr >= ny or cc < 0 or cc >= nx:
+                continue
+            if rank[kk, rr, cc] < me:
+                found[n] = t
+                n += 1
+                if n == k:
+                    break
+        for i in range(n):
+            ti = found[i]
+            hi = math.sqrt(iso[ti, 0] ** 2 + iso[ti, 1] ** 2 + iso[ti, 2] ** 2)
+            b[i] = _cov(hi, codes, psills, ranges)
+            C[i, i] = sill
+            for j in range(i):
+                tj = found[j]
+                h = math.sqrt((iso[ti, 0] - iso[tj, 0]) ** 2 + (iso[ti, 1] - iso[tj, 1]) ** 2
+                              + (iso[ti, 2] - iso[tj, 2]) ** 2)
+                C[i, j] = _cov(h, codes, psills, ranges) if h > 0 else sill
+        jitter = 0.0
+        while n > 0 and not _chol_solve(C, b, n, w, L):
+            jitter = 1e-10 * sill if jitter == 0.0 else jitter * 10.0
+            for i in range(n):
+                C[i, i] = sill + jitter
+        v = sill
+        for i in range(n):
+            ti = found[i]
+            v -= w[i] * b[i]
+            nbr[q, i] = slot[k0 + offs[ti, 0], r0 + offs[ti, 1], c0 + offs[ti, 2]]
+            wts[q, i] = w[i]
+        for i in range(n, k):
+            nbr[q, i] = -1
+            wts[q, i] = 0.0
+        sd[q] = math.sqrt(max(v, 0.0))
+
+
+@njit(cache=True, fastmath=True)
+def _apply(targets, nbr, wts, sd, noise, y):
+    """Scores of the run's cells in path order, every realisation at once: y[t] = Σ w y[nbr] + sd · noise."""
+    r = y.shape[1]
+    acc = np.empty(r, np.float32)
+    for q in range(targets.shape[0]):
+        for j in range(r):
+            acc[j] = sd[q] * noise[q, j]
+        for i in range(nbr.shape[1]):
+            s = nbr[q, i]
+            if s < 0:
+                break
+            wi = np.float32(wts[q, i])
+            for j in range(r):
+                acc[j] += wi * y[s, j]
+        t = targets[q]
+        for j in range(r):
+            y[t, j] = acc[j]
+
+
+def _multigrid_path(grid, free, rng, levels):
+    """Flat indices of the ``free`` cells (nz, ny, nx): coarse levels first, random order within a level."""
+    kk, rr, cc = np.nonzero(free)
+    level = np.zeros(len(kk), np.int64)
+    for lv in range(1, levels + 1):
+        s = 1 << lv
+        level[(kk % s == 0) & (rr % s == 0) & (cc % s == 0)] = lv
+    flat = np.ravel_multi_index((kk, rr, cc), grid.shape)
+    key = rng.permutation(len(flat))
+    return flat[np.lexsort((key, -level))]
+
+
+def assign_data(grid, coords, scores):
+    """Data to cells: per active cell holding data, the score of the datum nearest the cell centre.
+
+    Returns (flat cell indices (d,), scores (d,), index of the datum used (d,), number of data not used).
+    """
+    k, r, c = grid.cell_of(coords)
+    inside = k >= 0
+    inside[inside] = grid.active[k[inside], r[inside], c[inside]]
+    idx = np.flatnonzero(inside)
+    flat = np.ravel_multi_index((k[idx], r[idx], c[idx]), grid.shape)
+    centre = np.column_stack([grid.x0 + (c[idx] + 0.5) * grid.dx, grid.y0 - (r[idx] + 0.5) * grid.dy,
+                              grid.z0 + (k[idx] + 0.5) * grid.dz])
+    d2 = ((np.asarray(coords, float)[idx] - centre) ** 2).sum(axis=1)
+    order = np.lexsort((d2, flat))
+    first = np.r_[True, flat[order][1:] != flat[order][:-1]]
+    use = order[first]
+    return flat[use], np.asarray(scores, float)[idx[use]], idx[use], len(coords) - len(use)
+
+
+def simulate(grid, coords, values, model, anisotropy=None, n_realisations=50, n_neighbors=32, seed=0,
+             levels=3, transform=None, progress=None):
+    """Conditional SGS realisations of a grade on the active cells of ``grid``.
+
+    Parameters
+    ----------
+    grid : VoxelGrid. coords : ndarray (n, 3) metres. values : ndarray (n,) grades.
+    model : VariogramModel of the normal scores (sill ≈ 1; nugget + spherical/exponential/gaussian), range_ the
+        horizontal range when ``anisotropy`` is given. anisotropy : Anisotropy or gstat (p, q, r, s, t).
+    n_realisations : int. n_neighbors : int – known cells (data + simulated) per kriging system.
+    seed : int – same seed, same realisations. levels : int – multigrid levels (0: plain random path).
+    transform : NormalScore, optional (default: of ``values``).
+
+    Returns
+    -------
+    dict: ``realisations`` (r, m) float32 grades of the active cells (``grid.full`` spreads them),
+    ``data_cells`` (flat indices of the cells holding data), ``data_index`` (the datum each holds),
+    ``unused_data`` (data sharing a cell with a nearer one), ``transform`` (NormalScore).
+    """
+    from ..geostat.anisotropy import as_anisotropy
+
+    progress = as_progress(progress)
+    if n_realisations < 1 or n_neighbors < 1:
+        raise InputError(f"n_realisations={n_realisations}, n_neighbors={n_neighbors}; expected >= 1")
+    ns = transform or NormalScore(values)
+    codes, psills, ranges, nugget = _structures(model)
+    aniso = as_anisotropy(anisotropy)
+    M = aniso.matrix(3) if aniso is not None else np.eye(3)
+    offs, iso = _template(grid, M, model.practical_range(), _MAX_TEMPLATE)
+    rng = np.random.default_rng(seed)
+    act = grid.active
+    slot = np.full(grid.shape, -1, np.int64)
+    slot[act] = np.arange(int(act.sum()))
+    d_flat, d_score, d_index, unused = assign_data(grid, coords, ns.transform(values))
+    free = act.copy()
+    free.ravel()[d_flat] = False
+    path = _multigrid_path(grid, free, rng, levels)
+    rank = np.full(grid.shape, np.iinfo(np.int64).max, np.int64)
+    rank.ravel()[d_flat] = -1
+    rank.ravel()[path] = np.arange(len(path))
+    y = np.empty((int(act.sum()), n_realisations), np.float32)
+    y[slot.ravel()[d_flat]] = d_score[:, None].astype(np.float32)
+    nbr = np.empty((_RUN, n_neighbors), np.int64)
+    wts = np.empty((_RUN, n_neighbors))
+    sd = np.empty(_RUN)
+    for s in range(0, len(path), _RUN):
+        progress.check()
+        run = path[s:s + _RUN]
+        q = len(run)
+        _weights(run, rank, slot, offs, iso, n_neighbors, codes, psills, ranges, nugget, nbr[:q], wts[:q], sd[:q])
+        noise = rng.standard_normal((q, n_realisations), dtype=np.float32)
+        _apply(slot.ravel()[run], nbr[:q], wts[:q], sd[:q], noise, y)
+        progress.report(0.9 * (s + q) / max(len(path), 1), "simulating")
+    reals = np.empty((n_realisations, y.shape[0]), np.float32)
+    for j in range(n_realisations):
+        reals[j] = ns.back(np.ascontiguousarray(y[:, j]))
+    progress.report(1.0)
+    return {"realisations": reals, "data_cells": d_flat, "data_index": d_index, "unused_data": unused,
+            "transform": ns}
