@@ -55,7 +55,7 @@ def endmember_sets(wl, fwhm):
 
     names, lib_wl, lib_fwhm, spectra = mineral_spectra()
     true = library_endmembers(SpectralLibrary(names, lib_wl, spectra, fwhm_nm=lib_fwhm), wl, fwhm)
-    usgs = library_endmembers(SpectralLibrary.usgs(), wl, fwhm, minerals=list(MINERALS))
+    usgs = library_endmembers(SpectralLibrary.usgs(), wl, fwhm, minerals=list(MINERALS), group_field="mineral")
     pairs = []  # the scene's spectrum first, then the next library spectrum of that mineral
     for k, sample in enumerate(MINERALS.values()):
         i = [j for j, n in enumerate(usgs.spectrum_names[k]) if n.startswith(sample)][0]

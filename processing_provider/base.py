@@ -140,14 +140,21 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         return found
 
     def parameter_values(self, parameters):
-        """JSON-friendly parameter values (layers by source)."""
+        """JSON-friendly effective value of every declared parameter (layers by source): the value given,
+        or the parameter's default when it was left out (None for an optional parameter without one)."""
         values = {}
-        for name, value in parameters.items():
+        for p in self.parameterDefinitions():
+            name = p.name()
+            value = parameters.get(name)
+            if value is None:
+                value = p.defaultValue()
             source = getattr(value, "source", None)
-            values[name] = source() if callable(source) else value
+            if callable(source):
+                value = source()
             sink = getattr(value, "sink", None)  # QgsProcessingOutputLayerDefinition
             if sink is not None:
-                values[name] = sink.staticValue()
+                value = sink.staticValue()
+            values[name] = value
         return values
 
     def write_passports(self, parameters, context, results, started):

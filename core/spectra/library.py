@@ -70,6 +70,8 @@ class SpectralLibrary:
             raise InputError(f"library metadata has {len(self.metadata)} rows for {n} spectra")
         else:
             self.metadata = pd.DataFrame(self.metadata).reset_index(drop=True)
+            if "name" not in self.metadata.columns:  # the names travel with the metadata into files
+                self.metadata.insert(0, "name", self.names)
 
     def __len__(self):
         return len(self.names)
@@ -139,11 +141,16 @@ class SpectralLibrary:
 
     @classmethod
     def usgs(cls):
-        """The USGS 1995 library subset shipped with remine (224 AVIRIS bands; ``remine.core.data``)."""
+        """The USGS 1995 library subset shipped with remine (224 AVIRIS bands; ``remine.core.data``), with a
+        metadata field ``mineral`` (the first word of each sample name, lower case) to bundle spectra by."""
+        import pandas as pd
+
         from ..data import usgs_library
 
         names, wl, fwhm, refl = usgs_library()
-        return cls(names, wl, refl, fwhm_nm=fwhm, attrs={"source": "USGS splib (1995 AVIRIS-convolved)"})
+        minerals = [str(n).strip().split()[0].lower() for n in names]
+        return cls(names, wl, refl, pd.DataFrame({"mineral": minerals}), fwhm_nm=fwhm,
+                   attrs={"source": "USGS splib (1995 AVIRIS-convolved)"})
 
 
 def library_from_rois(cube_path, rois_path, statistic="mean", name_field=None, id_field="roi_id",

@@ -53,15 +53,33 @@ def mineral_of(name):
     return str(name).strip().split()[0].lower() if str(name).strip() else ""
 
 
-def _groups(library, mineral_field):
+def _groups(library, group_field):
+    """``{label: [spectrum rows]}``: bundles from the metadata column ``group_field`` (labels lower case),
+    or, without one, one group per spectrum named as in the library. Spectra sharing a name are kept
+    apart as ``name_1``, ``name_2``, ... with a warning (never merged)."""
     meta = library.metadata
-    if mineral_field is not None and meta is not None and mineral_field in meta.columns:
-        labels = [str(v).strip().lower() for v in meta[mineral_field]]
-    else:
-        labels = [mineral_of(n) for n in library.names]
-    groups = {}
-    for i, label in enumerate(labels):
-        groups.setdefault(label, []).append(i)
+    if group_field:
+        if meta is None or group_field not in meta.columns:
+            have = ", ".join(meta.columns) if meta is not None and len(meta.columns) else "none"
+            raise InputError(f"the endmember library has no field {group_field!r} to group spectra into bundles; "
+                             f"its fields are: {have}")
+        groups = {}
+        for i, v in enumerate(meta[group_field]):
+            groups.setdefault(str(v).strip().lower(), []).append(i)
+        return groups
+    names = [str(n).strip() for n in library.names]
+    counts = {n: names.count(n) for n in names}
+    repeated = sorted(n for n, c in counts.items() if c > 1)
+    if repeated:
+        warnings.warn(f"spectra named {', '.join(repeated)} appear more than once; they are unmixed as separate "
+                      "endmembers (suffixes _1, _2, ...). Choose a grouping field to unmix them as one bundle",
+                      RemineWarning, stacklevel=4)
+    seen, groups = {}, {}
+    for i, n in enumerate(names):
+        if counts[n] > 1:
+            seen[n] = seen.get(n, 0) + 1
+            n = f"{n}_{seen[n]}"
+        groups[n] = [i]
     return groups
 
 
@@ -79,23 +97,9 @@ def _bands_in_range(library, cube_wavelengths_nm):
     return inside
 
 
-def library_endmembers(library, cube_wavelengths_nm, cube_fwhm_nm=None, minerals=None, mineral_field="mineral"):
-    """Group a :class:`~remine.core.spectra.library.SpectralLibrary` into mineral bundles on the cube's bands.
-
-    Parameters
-    ----------
-    library : SpectralLibrary
-    cube_wavelengths_nm : array (bands,) nm, ascending
-    cube_fwhm_nm : array (bands,) nm, optional (Gaussian resampling; linear interpolation without)
-    minerals : list of str, optional
-        Minerals to keep, in this order (case-insensitive). Default: every group, in library order.
-    mineral_field : str
-        Metadata column naming each spectrum's mineral; if absent, the first word of the spectrum name.
-
-    Returns
-    -------
-    EndmemberSet. Resampling (different wavelength grids) is announced with a :class:`RemineWarning`.
-    """
+def library_on_cube_bands(library, cube_wavelengths_nm, cube_fwhm_nm=None):
+    """``(library resampled to the cube bands inside its range, band_index (b,))``; resampling (different
+    wavelength grids) is announced with a :class:`RemineWarning`."""
     wl = np.asarray(cube_wavelengths_nm, dtype=float)
     band_index = _bands_in_range(library, wl)
     target = wl[band_index]
@@ -103,17 +107,44 @@ def library_endmembers(library, cube_wavelengths_nm, cube_fwhm_nm=None, minerals
     if not same_grid:
         warnings.warn(f"endmember spectra resampled from {library.n_bands} bands "
                       f"({library.wavelengths_nm[0]:g}–{library.wavelengths_nm[-1]:g} nm) to the cube's "
-                      f"{target.size} bands", RemineWarning, stacklevel=2)
+                      f"{target.size} bands", RemineWarning, stacklevel=3)
         fwhm = None if cube_fwhm_nm is None else np.asarray(cube_fwhm_nm, dtype=float)[band_index]
         library = library.resampled(target, fwhm)
-    groups = _groups(library, mineral_field)
+    return library, band_index
+
+
+def library_endmembers(library, cube_wavelengths_nm, cube_fwhm_nm=None, minerals=None, group_field=None):
+    """Endmembers of a :class:`~remine.core.spectra.library.SpectralLibrary` on the cube's bands: one per
+    spectrum, or bundles of the spectra sharing a value of ``group_field``.
+
+    Parameters
+    ----------
+    library : SpectralLibrary
+    cube_wavelengths_nm : array (bands,) nm, ascending
+    cube_fwhm_nm : array (bands,) nm, optional (Gaussian resampling; linear interpolation without)
+    minerals : list of str, optional
+        Endmembers (spectrum names, or group values) to keep, in this order (case-insensitive). Default:
+        every one, in library order.
+    group_field : str, optional
+        Metadata column whose values group spectra into bundles (e.g. ``"mineral"``); InputError if the
+        library has no such column. Without it every spectrum is its own endmember, named as in the
+        library: spectra are never merged by their names.
+
+    Returns
+    -------
+    EndmemberSet. Resampling (different wavelength grids) is announced with a :class:`RemineWarning`.
+    """
+    library, band_index = library_on_cube_bands(library, cube_wavelengths_nm, cube_fwhm_nm)
+    target = library.wavelengths_nm
+    groups = _groups(library, group_field)
     if minerals is None:
         minerals = list(groups)
     else:
-        minerals = [str(m).strip().lower() for m in minerals]
-        missing = [m for m in minerals if m not in groups]
+        by_lower = {g.lower(): g for g in groups}
+        missing = [str(m).strip() for m in minerals if str(m).strip().lower() not in by_lower]
+        minerals = [by_lower.get(str(m).strip().lower()) for m in minerals]
         if missing:
-            raise InputError(f"no library spectrum for mineral(s) {', '.join(missing)}; "
+            raise InputError(f"no library spectrum for endmember(s) {', '.join(missing)}; "
                              f"the library has {', '.join(sorted(groups))}")
     values = np.asarray(library.values, dtype=np.float64)
     bundles = [values[groups[m]] for m in minerals]

@@ -13,7 +13,7 @@ from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info
 from .closure import CLOSE_METHODS, close, ensemble_intervals
-from .endmembers import EndmemberSet, array_endmembers, library_endmembers, mineral_of
+from .endmembers import EndmemberSet, array_endmembers, library_endmembers, library_on_cube_bands, mineral_of
 from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
 from .intervals import bootstrap_intervals, residual_intervals
 from .mesma import check_bundles, mesma, mesma_intervals
@@ -130,7 +130,7 @@ def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalis
     return [out.reshape(-1, rows, cols)]
 
 
-def _endmember_set(endmembers, info, minerals):
+def _endmember_set(endmembers, info, minerals, group_field=None):
     from ..spectra.library import SpectralLibrary
 
     if isinstance(endmembers, EndmemberSet):
@@ -142,7 +142,7 @@ def _endmember_set(endmembers, info, minerals):
     if isinstance(endmembers, SpectralLibrary):
         if info.wavelengths_nm is None:
             raise InputError(f"{info.path} has no band wavelengths: library endmembers cannot be matched to its bands")
-        return library_endmembers(endmembers, info.wavelengths_nm, info.fwhm_nm, minerals)
+        return library_endmembers(endmembers, info.wavelengths_nm, info.fwhm_nm, minerals, group_field)
     values = np.asarray(endmembers, dtype=float)
     if minerals is None:
         minerals = [f"endmember_{i + 1}" for i in range(len(values))]
@@ -151,16 +151,15 @@ def _endmember_set(endmembers, info, minerals):
 
 def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True, max_bytes=DEFAULT_MAX_BYTES,
                  progress=None, *, minerals=None, interval_method="residual", level=0.9, normalise=False,
-                 n_draws=30, random_state=0, executor=None, variability="bundle"):
+                 n_draws=30, random_state=0, executor=None, variability="bundle", group_field=None):
     """Unmix a cube block by block into a multi-band abundance raster.
 
     Parameters
     ----------
     cube_path : str, spectral cube with band wavelengths (nm/µm/cm⁻¹ in the file)
     endmembers : SpectralLibrary | str (library file) | EndmemberSet | array (m, b) on the cube's bands
-        Library spectra are grouped by mineral (metadata ``mineral`` or the first word of the name) and
-        resampled to the cube (with a warning; an error if the ranges do not overlap). Several spectra of
-        one mineral are unmixed together and summed (bundle unmixing) or tried one at a time (MESMA).
+        Library spectra are resampled to the cube (with a warning; an error if the ranges do not overlap).
+        Each spectrum is one endmember (band named after it) unless ``group_field`` is given.
     out_path : str, output GeoTIFF
     method : "fcls" | "nnls" | "scls" | "ucls"
     intervals : bool, write lower/upper bounds
@@ -174,6 +173,9 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     executor : see :func:`remine.core.blocks.map_blocks`
     variability : "bundle" (all spectra of a mineral at once) | "mesma" (best model of one spectrum per
         mineral, per pixel; InputError beyond :data:`~remine.core.unmix.mesma.MAX_MODELS` models)
+    group_field : str, optional, library metadata column grouping spectra into bundles (e.g. ``"mineral"``
+        of :meth:`SpectralLibrary.usgs`): several spectra of one group are unmixed together and summed
+        (bundle unmixing) or tried one at a time (MESMA). Without it spectra are never merged.
 
     Returns
     -------
@@ -195,7 +197,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     check_output_path(out_path, [cube_path])
     if variability not in VARIABILITY:
         raise InputError(f"unknown endmember variability {variability!r}; expected one of {VARIABILITY}")
-    es = _endmember_set(endmembers, info, minerals)
+    es = _endmember_set(endmembers, info, minerals, group_field)
     if variability == "mesma":
         check_bundles(es.bundles, names=es.minerals)
     if intervals and interval_method == "bootstrap" and not es.has_variability:
@@ -346,29 +348,42 @@ def sample_pixels(cube_path, max_pixels=50000, random_state=0, progress=None):
     return pixels, np.concatenate(rows), np.concatenate(cols), info
 
 
+#: spectral angle (degrees) beyond which a library match is reported as a poor suggestion
+LARGE_ANGLE_DEG = 10.0
+
+
 def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator="hysime", library=None,
-                       max_pixels=50000, random_state=0, progress=None):
-    """Endmembers of a cube, named after their closest library spectra.
+                       max_pixels=50000, random_state=0, progress=None, names=None):
+    """Endmembers of a cube with unique names, each with the closest library spectrum as a suggestion.
 
     Parameters
     ----------
     cube_path : str
-    n_endmembers : int, optional; estimated with ``estimator`` ("hysime" or "hfc") when None
+    n_endmembers : int, optional; estimated with ``estimator`` (see :func:`estimate_n_endmembers`) when None
     method : "nfindr" | "vca" | "atgp"
-    library : SpectralLibrary, optional, for naming by spectral angle (one-to-one); default the shipped
-        USGS 1995 subset. Resampled to the cube.
+    library : SpectralLibrary, optional, for the suggestions by spectral angle (one-to-one); default the
+        shipped USGS 1995 subset. Resampled to the cube.
     max_pixels : int, random sample of pixels the extraction sees
+    names : list of str, optional, one unique name per endmember; default ``EM1 ... EMn``
 
     Returns
     -------
-    SpectralLibrary on the cube's bands; metadata: ``mineral``, ``library_match``, ``angle_deg``,
-    ``row``, ``col``, ``x``, ``y`` (map coordinates of the pixel centre).
+    SpectralLibrary on the cube's bands, named ``names``; metadata: ``library_match`` (suggested library
+    spectrum), ``suggested_mineral`` (its first word), ``angle_deg`` (spectral angle to it), ``row``,
+    ``col``, ``x``, ``y`` (map coordinates of the pixel centre). The suggestions never group endmembers;
+    a :class:`RemineWarning` names those whose angle exceeds :data:`LARGE_ANGLE_DEG`.
     """
     from ..spectra.library import SpectralLibrary
 
     progress = as_progress(progress)
     if method not in EXTRACTORS:
         raise InputError(f"unknown extraction method {method!r}; expected one of {sorted(EXTRACTORS)}")
+    if names is not None:
+        names = [str(n).strip() for n in names]
+        if n_endmembers is None:
+            n_endmembers = len(names)
+        if len(names) != n_endmembers or len(set(names)) != len(names) or not all(names):
+            raise InputError(f"endmember names {', '.join(names)}: expected {n_endmembers} unique, non-empty names")
     pixels, rows, cols, info = sample_pixels(cube_path, max_pixels, random_state, progress.sub(0.0, 0.6))
     if n_endmembers is None:
         n_endmembers = estimate_n_endmembers(pixels, estimator, random_state=random_state)
@@ -378,19 +393,22 @@ def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator=
     spectra, idx = EXTRACTORS[method](pixels, n_endmembers, **kwargs)
     progress.report(0.8, f"{method}: {n_endmembers} endmembers")
     library = SpectralLibrary.usgs() if library is None else library
-    es = library_endmembers(library, info.wavelengths_nm, info.fwhm_nm)
-    flat, _ = es.flat()
-    all_names = [n for names in es.spectrum_names for n in names]
-    keep = es.band_index
-    _, matched, angles = match_endmembers(spectra[:, keep], flat, all_names, unique=len(all_names) >= n_endmembers)
+    on_bands, keep = library_on_cube_bands(library, info.wavelengths_nm, info.fwhm_nm)
+    _, matched, angles = match_endmembers(spectra[:, keep], on_bands.values, on_bands.names,
+                                          unique=len(on_bands) >= n_endmembers)
+    names = names or [f"EM{k + 1}" for k in range(n_endmembers)]
+    angle_deg = np.round(np.degrees(angles), 3)
+    poor = [f"{n} ~ {m} ({a:.1f}°)" for n, m, a in zip(names, matched, angle_deg) if a > LARGE_ANGLE_DEG]
+    if poor:
+        warnings.warn(f"library suggestions with a spectral angle above {LARGE_ANGLE_DEG:g}° are poor matches: "
+                      f"{'; '.join(poor)}. The endmembers keep their own names", RemineWarning, stacklevel=2)
     r, c = rows[idx], cols[idx]
     t = info.transform
-    meta = {"mineral": [mineral_of(n) for n in matched], "library_match": matched,
-            "angle_deg": np.round(np.degrees(angles), 3), "row": r, "col": c,
+    meta = {"library_match": matched, "suggested_mineral": [mineral_of(n) for n in matched], "angle_deg": angle_deg,
+            "row": r, "col": c,
             "x": t.c + (c + 0.5) * t.a + (r + 0.5) * t.b, "y": t.f + (c + 0.5) * t.d + (r + 0.5) * t.e}
     import pandas as pd
 
-    names = [f"{m}_{k + 1}" for k, m in enumerate(meta["mineral"])]
     progress.report(1.0)
     return SpectralLibrary(names, info.wavelengths_nm, spectra, pd.DataFrame(meta), info.fwhm_nm,
                            {"source": str(cube_path), "method": method})
@@ -400,13 +418,14 @@ ENDMEMBER_SOURCES = ("library", "rois", "extract", "usgs")
 
 
 def endmember_library(source, cube_path, library_path=None, rois_path=None, roi_field="mineral", n_endmembers=None,
-                      extraction="nfindr", progress=None):
+                      extraction="nfindr", progress=None, estimator="hysime"):
     """Endmember spectra for :func:`unmix_raster` from one of :data:`ENDMEMBER_SOURCES`.
 
     ``"library"``: a spectral library file (CSV, ENVI .sli, ...; :func:`remine.core.spectra.read_library`);
     ``"rois"``: the mean spectrum of the cube under each ROI polygon, named by ``roi_field``;
-    ``"extract"``: :func:`extract_endmembers` (``n_endmembers`` None = estimated), named after the
-    closest USGS spectra; ``"usgs"``: the shipped USGS 1995 subset. Returns a SpectralLibrary.
+    ``"extract"``: :func:`extract_endmembers` (``n_endmembers`` None = estimated with ``estimator``),
+    named EM1 ... EMn; ``"usgs"``: the shipped USGS 1995 subset (field ``mineral`` for bundles).
+    Returns a SpectralLibrary.
     """
     from ..spectra import library_from_rois, read_library
     from ..spectra.library import SpectralLibrary
@@ -420,7 +439,7 @@ def endmember_library(source, cube_path, library_path=None, rois_path=None, roi_
             raise InputError("endmember source 'rois' needs an ROI polygon layer")
         return library_from_rois(cube_path, rois_path, "mean", name_field=roi_field or None, progress=progress)
     if source == "extract":
-        return extract_endmembers(cube_path, n_endmembers, extraction, progress=progress)
+        return extract_endmembers(cube_path, n_endmembers, extraction, estimator, progress=progress)
     if source == "usgs":
         return SpectralLibrary.usgs()
     raise InputError(f"unknown endmember source {source!r}; expected one of {ENDMEMBER_SOURCES}")

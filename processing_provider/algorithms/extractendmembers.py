@@ -1,10 +1,11 @@
-"""remine:extractendmembers — endmember spectra from a cube (N-FINDR, VCA, ATGP), named by library matching."""
+"""remine:extractendmembers — endmember spectra from a cube (N-FINDR, VCA, ATGP) with library suggestions."""
 from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer)
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ...core.spectra import read_library, write_library
 from ...core.unmix.raster import extract_endmembers
 from ..base import RemineAlgorithm
+from .unmix import minerals_list
 
 METHODS = ["nfindr", "vca", "atgp"]
 METHOD_LABELS = ["N-FINDR", "VCA", "ATGP"]
@@ -16,8 +17,10 @@ class ExtractEndmembers(RemineAlgorithm):
     NAME = "extractendmembers"
     DISPLAY = "Extract endmembers"
     GROUP = "Unmixing"
-    HELP = """Finds the purest pixels of a cube as endmember spectra and names each after the library spectrum
-with the smallest spectral angle (one-to-one assignment).
+    HELP = """Finds the purest pixels of a cube as endmember spectra, each with a unique name (EM1…EMn or the
+names given), and suggests for each the library spectrum with the smallest spectral angle (one-to-one
+assignment). The suggestion is information only: it never merges endmembers in <i>remine:unmix</i>; a
+warning names the suggestions whose angle exceeds 10° (poor matches: the library may not hold the material).
 
 <b>Inputs</b>
 <ul><li><b>Input cube</b>: raster with band wavelengths.</li>
@@ -26,16 +29,18 @@ dimensionality).</li>
 <li><b>Method</b>: N-FINDR (simplex volume), VCA (vertex component analysis) or ATGP (orthogonal
 projections).</li>
 <li><b>Library for naming</b> (optional; default the shipped USGS 1995 subset), resampled to the cube.</li>
-<li><b>Maximum pixels</b>: size of the random pixel sample the extraction sees.</li></ul>
+<li><b>Maximum pixels</b>: size of the random pixel sample the extraction sees.</li>
+<li><b>Endmember names</b> (optional): comma-separated, one unique name per endmember.</li></ul>
 <b>Outputs</b>
-<ul><li><b>Endmember library</b>: CSV or ENVI .sli with one spectrum per endmember and the fields mineral,
-library_match, angle_deg, row, col, x, y; usable as the library of <i>remine:unmix</i>.</li></ul>
+<ul><li><b>Endmember library</b>: CSV or ENVI .sli with one spectrum per endmember and the fields
+library_match, suggested_mineral, angle_deg, row, col, x, y; usable as the library of <i>remine:unmix</i>
+(one abundance band per endmember).</li></ul>
 <b>Reference</b>: Winter, M. E. (1999), N-FINDR, Proc. SPIE 3753; Nascimento, J. M. P. &amp; Bioucas-Dias, J. M.
 (2005), Vertex component analysis, IEEE TGRS 43(4), 898–910; Bioucas-Dias, J. M. &amp; Nascimento, J. M. P.
 (2008), Hyperspectral subspace identification, IEEE TGRS 46(8), 2435–2445."""
 
-    INPUT, N_ENDMEMBERS, METHOD, ESTIMATOR, LIBRARY, MAX_PIXELS, OUTPUT = (
-        "INPUT", "N_ENDMEMBERS", "METHOD", "ESTIMATOR", "LIBRARY", "MAX_PIXELS", "OUTPUT")
+    INPUT, N_ENDMEMBERS, METHOD, ESTIMATOR, LIBRARY, MAX_PIXELS, NAMES, OUTPUT = (
+        "INPUT", "N_ENDMEMBERS", "METHOD", "ESTIMATOR", "LIBRARY", "MAX_PIXELS", "NAMES", "OUTPUT")
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
@@ -50,6 +55,8 @@ library_match, angle_deg, row, col, x, y; usable as the library of <i>remine:unm
         self.addParameter(QgsProcessingParameterNumber(self.MAX_PIXELS, "Maximum pixels",
                                                        QgsProcessingParameterNumber.Integer, defaultValue=50000,
                                                        minValue=100))
+        self.addParameter(QgsProcessingParameterString(self.NAMES, "Endmember names (comma-separated, optional)",
+                                                       optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "Endmember library", fileFilter="CSV (*.csv);;ENVI spectral library (*.sli)"))
 
@@ -62,11 +69,13 @@ library_match, angle_deg, row, col, x, y; usable as the library of <i>remine:unm
                                      ESTIMATORS[self.parameterAsEnum(parameters, self.ESTIMATOR, context)],
                                      library=read_library(library_path) if library_path else None,
                                      max_pixels=self.parameterAsInt(parameters, self.MAX_PIXELS, context),
-                                     progress=progress)
+                                     progress=progress,
+                                     names=minerals_list(self.parameterAsString(parameters, self.NAMES, context)))
         write_library(library, out)
         meta = library.metadata
-        progress.info("endmembers: " + ", ".join(f"{m} ({a:.2f}°)" for m, a in zip(meta["library_match"],
-                                                                                 meta["angle_deg"])))
-        self.metrics.update(n_endmembers=len(library), library_match=list(meta["library_match"]),
+        progress.info("endmembers (library suggestion, spectral angle): " + ", ".join(
+            f"{n}: {m} ({a:.2f}°)" for n, m, a in zip(library.names, meta["library_match"], meta["angle_deg"])))
+        self.metrics.update(n_endmembers=len(library), endmembers=list(library.names),
+                            library_match=list(meta["library_match"]),
                             angle_deg=[float(a) for a in meta["angle_deg"]])
         return {self.OUTPUT: out}

@@ -9,7 +9,7 @@ from ...core.unmix.raster import ENDMEMBER_SOURCES, VARIABILITY, endmember_libra
 from ..base import RemineAlgorithm
 
 SOURCES = ["Spectral library file", "ROI polygons (mean spectrum per ROI)",
-           "Extracted from the cube (N-FINDR, named by the USGS library)", "Shipped USGS 1995 library"]
+           "Extracted from the cube (N-FINDR, named EM1…EMn)", "Shipped USGS 1995 library (bundles by mineral)"]
 METHODS = ["fcls", "nnls", "scls", "ucls"]
 METHOD_LABELS = ["FCLS: non-negative, sum to one", "NNLS: non-negative", "SCLS: sum to one", "UCLS: unconstrained"]
 INTERVALS = ["residual", "bootstrap"]
@@ -34,16 +34,18 @@ non-negative NNLS) or closed forms (sum-to-one SCLS, unconstrained UCLS).
 <b>Inputs</b>
 <ul><li><b>Input cube</b>: raster with band wavelengths.</li>
 <li><b>Endmember source</b>: a spectral library file (CSV, ENVI .sli, ...), ROI polygons (mean spectrum per
-ROI, named by the <b>ROI name field</b>), extraction from the cube (N-FINDR; number estimated with HySime
-when <b>Number of endmembers</b> is 0) or the shipped USGS library. Spectra are grouped by mineral (field
-<i>mineral</i> or the first word of the name) and resampled to the cube; several spectra of one mineral are
-unmixed together and summed (bundle unmixing), and a <i>spectrum_&lt;mineral&gt;</i> band tells which one
-dominates.</li>
+ROI, named by the <b>ROI name field</b>), extraction from the cube (N-FINDR, endmembers EM1…EMn; number
+estimated when <b>Number of endmembers</b> is 0) or the shipped USGS library. Spectra are resampled to the
+cube. Each spectrum is one endmember with its own band, named after it (spectra sharing a name are kept apart
+as <i>name_1</i>, <i>name_2</i> with a warning), unless a <b>Grouping field</b> is given: spectra with the same
+value of that library (or ROI) field are then unmixed together and summed (bundle unmixing), and a
+<i>spectrum_&lt;group&gt;</i> band tells which one dominates. The shipped USGS library is grouped by its field
+<i>mineral</i> when no field is given.</li>
 <li><b>Endmember variability</b>: bundle unmixing (default), or MESMA: every model of one spectrum per mineral
 is tried and each pixel keeps the one with the lowest RMSE; <i>spectrum_&lt;mineral&gt;</i> then gives the
 spectrum used (1-based, 0 = mineral absent). At most 5000 models (the product of the numbers of spectra per
 mineral).</li>
-<li><b>Minerals</b>: comma-separated list to keep (optional).</li>
+<li><b>Minerals</b>: comma-separated list of endmembers (or groups) to keep (optional).</li>
 <li><b>Method</b>; <b>Normalise by the abundance sum</b>: a free per-pixel brightness (use with NNLS when
 illumination varies).</li>
 <li><b>Intervals</b>: residual (noise and conditioning of the active endmembers) or bootstrap over the
@@ -70,6 +72,7 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                                         "MINERALS", "METHOD", "NORMALISE", "INTERVALS", "INTERVAL_METHOD", "LEVEL",
                                         "OUTPUT")
     VARIABILITY_KEY = "VARIABILITY"
+    GROUP_FIELD = "GROUP_FIELD"
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
@@ -96,6 +99,8 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                                                        minValue=0.01, maxValue=0.999))
         self.addParameter(QgsProcessingParameterEnum(self.VARIABILITY_KEY, "Endmember variability",
                                                      options=VARIABILITY_LABELS, defaultValue=0, optional=True))
+        self.addParameter(QgsProcessingParameterString(self.GROUP_FIELD, "Grouping field for bundles (optional)",
+                                                       optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Abundances"))
 
     def compute(self, parameters, context, progress):
@@ -103,7 +108,10 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
         rois = self.parameterAsVectorLayer(parameters, self.ROIS, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         n = self.parameterAsInt(parameters, self.N_ENDMEMBERS, context)
-        library = endmember_library(ENDMEMBER_SOURCES[self.parameterAsEnum(parameters, self.SOURCE, context)], cube,
+        source = ENDMEMBER_SOURCES[self.parameterAsEnum(parameters, self.SOURCE, context)]
+        group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context).strip() or (
+            "mineral" if source == "usgs" else None)
+        library = endmember_library(source, cube,
                                     library_path=self.parameterAsFile(parameters, self.LIBRARY, context),
                                     rois_path=rois.source() if rois else None,
                                     roi_field=self.parameterAsString(parameters, self.ROI_FIELD, context),
@@ -117,9 +125,11 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                               level=self.parameterAsDouble(parameters, self.LEVEL, context),
                               normalise=self.parameterAsBoolean(parameters, self.NORMALISE, context),
                               variability=VARIABILITY[self.parameterAsEnum(parameters, self.VARIABILITY_KEY,
-                                                                           context)])
+                                                                           context)],
+                              group_field=group_field)
         write_style(out, value_range=(0, 100))
-        self.metrics.update(method=result["method"], variability=result["variability"], minerals=result["minerals"],
+        self.metrics.update(method=result["method"], variability=result["variability"], group_field=group_field,
+                            minerals=result["minerals"],
                             spectra=result["spectra"],
                             bands=result["band_names"], **result["summary"])
         return {self.OUTPUT: out}

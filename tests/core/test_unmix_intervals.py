@@ -111,7 +111,7 @@ def endmember_set(kind, wl, fwhm):
     from remine.core.unmix import library_endmembers
 
     if kind == "usgs":  # all 59 USGS spectra of the nine minerals, as bundles
-        return library_endmembers(SpectralLibrary.usgs(), wl, fwhm, minerals=list(MINERALS))
+        return library_endmembers(SpectralLibrary.usgs(), wl, fwhm, minerals=list(MINERALS), group_field="mineral")
     names, lib_wl, lib_fwhm, spectra = mineral_spectra()
     return library_endmembers(SpectralLibrary(names, lib_wl, spectra, fwhm_nm=lib_fwhm), wl, fwhm)
 

@@ -7,6 +7,7 @@ import itertools
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from scipy.optimize import nnls as scipy_nnls
@@ -159,7 +160,8 @@ def write_scene(folder, bundles, names, wl, fwhm, noise=0.0):
     write_raster(cube, X.T.reshape(-1, 30, 40).astype(np.float32), like=grid, wavelengths_nm=wl, fwhm_nm=fwhm)
     lib = os.path.join(folder, "bundles.csv")
     flat = [n for group in names for n in group]
-    write_library(SpectralLibrary(flat, wl, np.concatenate(bundles), fwhm_nm=fwhm), lib)
+    mineral = pd.DataFrame({"mineral": [m for m, group in zip(MINERALS, names) for _ in group]})
+    write_library(SpectralLibrary(flat, wl, np.concatenate(bundles), mineral, fwhm_nm=fwhm), lib)
     return cube, lib, A, pick
 
 
@@ -167,7 +169,8 @@ def test_unmix_raster_mesma_on_a_written_cube(tmp_path):
     bundles, names, wl, fwhm = bundles_of(per_mineral=2)
     cube, lib, A, pick = write_scene(str(tmp_path), bundles, names, wl, fwhm)
     out = str(tmp_path / "mesma.tif")
-    result = unmix_raster(cube, lib, out, method="fcls", variability="mesma", max_bytes=2**20)
+    result = unmix_raster(cube, lib, out, method="fcls", variability="mesma", max_bytes=2**20,
+                          group_field="mineral")
     assert result["variability"] == "mesma" and result["minerals"] == list(MINERALS)
     with rasterio.open(out) as ds:
         data, band_names = ds.read().astype(float), list(ds.descriptions)
@@ -186,7 +189,7 @@ def test_unmix_raster_mesma_limits_and_bad_option(tmp_path):
     cube, _, _, _ = write_scene(str(tmp_path), bundles, names, wl, fwhm)
     out = tmp_path / "none.tif"
     with pytest.raises(InputError, match=r"models \(one spectrum per mineral; bundle sizes: alunite 6"):
-        unmix_raster(cube, SpectralLibrary.usgs(), str(out), variability="mesma")
+        unmix_raster(cube, SpectralLibrary.usgs(), str(out), variability="mesma", group_field="mineral")
     with pytest.raises(InputError, match="unknown endmember variability 'best'"):
         unmix_raster(cube, SpectralLibrary.usgs(), str(out), variability="best")
     assert not out.exists()

@@ -81,7 +81,7 @@ def test_resampled_library_and_bundles_report_spectra(demo_scene, tmp_path):
     out = str(tmp_path / "bundle.tif")
     with pytest.warns(RemineWarning, match="resampled from 112 bands"):
         result = unmix_raster(demo_scene["cube"], coarse, out, method="nnls", normalise=True, intervals=False,
-                              minerals=list(MINERALS))
+                              minerals=list(MINERALS), group_field="mineral")
     assert result["spectra"]["kaolinite"] == ["Kaolinite CM9", "Kaolinite KGa-1 (wxyl)"]
     data, names = read(out)
     assert names[-M:] == [f"spectrum_{m}" for m in MINERALS]
@@ -95,7 +95,7 @@ def test_bootstrap_intervals_over_bundles(demo_scene, tmp_path):
     keep = [lib.index(s) for s in MINERALS.values()] + [lib.index("Calcite HS48.3B"), lib.index("Gypsum SU2202")]
     out = str(tmp_path / "boot.tif")
     unmix_raster(demo_scene["cube"], lib.subset(keep), out, method="nnls", normalise=True,
-                 interval_method="bootstrap", n_draws=5, minerals=list(MINERALS))
+                 interval_method="bootstrap", n_draws=5, minerals=list(MINERALS), group_field="mineral")
     data, names = read(out)
     lo, up = data[names.index("lower_calcite")], data[names.index("upper_calcite")]
     ok = np.isfinite(lo)
@@ -124,7 +124,7 @@ def test_library_outside_the_cube_range(demo_scene, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(minerals=["kaolinite", "unobtainium"]), "no library spectrum for mineral.*unobtainium"),
+    (dict(minerals=["kaolinite", "unobtainium"]), "no library spectrum for endmember.*unobtainium"),
     (dict(method="lasso"), "unknown unmixing method 'lasso'"),
     (dict(interval_method="bootstrap"), "bootstrap intervals need several library spectra"),
     (dict(level=90), "interval level must be between 0 and 1"),
@@ -140,7 +140,7 @@ def test_duplicate_library_minerals_are_named(demo_scene, tmp_path):
     lib = demo_library()
     twin = SpectralLibrary(["kaolinite A", "alunite B"], lib.wavelengths_nm, lib.values[[0, 0]])
     out = tmp_path / "dup.tif"
-    with pytest.raises(InputError, match="duplicate endmembers.*kaolinite = alunite"):
+    with pytest.raises(InputError, match="duplicate endmembers.*kaolinite A = alunite B"):
         unmix_raster(demo_scene["cube"], twin, str(out))
     assert not os.path.exists(out)
 

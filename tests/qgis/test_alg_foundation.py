@@ -46,6 +46,22 @@ def test_spectral_subset_through_processing(remine_processing, demo_scene, tmp_p
     assert passport["crs"] == "EPSG:32630"
 
 
+def test_passport_records_every_parameter_with_its_effective_value(remine_processing, demo_scene, tmp_path):
+    """Parameters left out of the call are recorded with the default the algorithm used."""
+    import processing
+
+    out = str(tmp_path / "abund.tif")
+    processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 3, "METHOD": 1,
+                                    "MINERALS": "kaolinite,calcite,gypsum", "OUTPUT": out})
+    passport = json.load(open(out + ".passport.json"))
+    alg = QgsApplication.processingRegistry().algorithmById("remine:unmix")
+    params = passport["parameters"]
+    assert set(params) == {p.name() for p in alg.parameterDefinitions()}
+    assert params["METHOD"] == 1 and params["LEVEL"] == 0.9 and params["INTERVALS"] is True
+    assert params["NORMALISE"] is False and params["N_ENDMEMBERS"] == 0 and params["OUTPUT"] == out
+    assert passport["metrics"]["group_field"] == "mineral"  # the shipped library's bundles, as the dialog says
+
+
 def test_input_error_becomes_processing_exception_and_writes_nothing(remine_processing, demo_scene, tmp_path):
     import processing
 

@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from qgis.core import QgsProcessingException
@@ -46,9 +47,10 @@ def test_unmix_with_roi_means(remine_processing, demo_scene, tmp_path):
 
     out = str(tmp_path / "roi_abund.tif")
     processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 1, "ROIS": demo_scene["rois"],
-                                    "ROI_FIELD": "mineral", "METHOD": 0, "INTERVALS": False, "OUTPUT": out})
+                                    "ROI_FIELD": "mineral", "GROUP_FIELD": "mineral", "METHOD": 0, "INTERVALS": False,
+                                    "OUTPUT": out})
     data, names = read(out)
-    assert set(MINERALS) <= set(names)  # one bundle per mineral (several ROIs each)
+    assert set(MINERALS) <= set(names)  # one bundle per mineral (several ROIs each), by the chosen field
     assert any(n.startswith("spectrum_") for n in names)
 
 
@@ -72,9 +74,9 @@ def test_extract_endmembers(remine_processing, demo_scene, tmp_path):
     processing.run("remine:extractendmembers", {"INPUT": demo_scene["cube"], "N_ENDMEMBERS": 9, "METHOD": 0,
                                                 "MAX_PIXELS": 20000, "OUTPUT": out})
     lib = read_library(out)
-    assert len(lib) == 9 and lib.n_bands == 224
+    assert len(lib) == 9 and lib.n_bands == 224 and lib.names == [f"EM{k}" for k in range(1, 10)]
     assert "library_match" in lib.metadata.columns
-    assert len({str(n).split("_")[0] for n in lib.names} & set(MINERALS)) >= 7
+    assert len(set(lib.metadata["suggested_mineral"]) & set(MINERALS)) >= 7
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +128,13 @@ def test_unmix_mesma_reports_the_spectra_used(remine_processing, demo_scene, tmp
     extra = [lib.index("Kaolinite KGa-1"), lib.index("Calcite HS48.3B")]
     path = str(tmp_path / "two_per_mineral.csv")
     write_library(SpectralLibrary(list(lib.names[i] for i in extra) + list(names), wl,
-                                  np.vstack([lib.values[extra], spectra]), fwhm_nm=fwhm), path)
+                                  np.vstack([lib.values[extra], spectra]),
+                                  pd.DataFrame({"mineral": ["kaolinite", "calcite"] + list(names)}), fwhm_nm=fwhm),
+                  path)
     out = str(tmp_path / "mesma.tif")
     processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 0, "LIBRARY": path,
                                     "METHOD": 1, "NORMALISE": True, "INTERVALS": True, "VARIABILITY": 1,
-                                    "OUTPUT": out})
+                                    "GROUP_FIELD": "mineral", "OUTPUT": out})
     data, band_names = read(out)
     minerals = ["kaolinite", "calcite"] + [m for m in MINERALS if m not in ("kaolinite", "calcite")]
     assert band_names[:M + 1] == minerals + ["rmse"] and band_names[-M:] == [f"spectrum_{m}" for m in minerals]
