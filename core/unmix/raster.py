@@ -352,7 +352,7 @@ def sample_pixels(cube_path, max_pixels=50000, random_state=0, progress=None):
 LARGE_ANGLE_DEG = 10.0
 
 
-def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator="hysime", library=None,
+def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator="eigengap", library=None,
                        max_pixels=50000, random_state=0, progress=None, names=None):
     """Endmembers of a cube with unique names, each with the closest library spectrum as a suggestion.
 
@@ -418,7 +418,7 @@ ENDMEMBER_SOURCES = ("library", "rois", "extract", "usgs")
 
 
 def endmember_library(source, cube_path, library_path=None, rois_path=None, roi_field="mineral", n_endmembers=None,
-                      extraction="nfindr", progress=None, estimator="hysime"):
+                      extraction="nfindr", progress=None, estimator="eigengap"):
     """Endmember spectra for :func:`unmix_raster` from one of :data:`ENDMEMBER_SOURCES`.
 
     ``"library"``: a spectral library file (CSV, ENVI .sli, ...; :func:`remine.core.spectra.read_library`);
