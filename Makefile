@@ -1,11 +1,11 @@
-# remine: make setup · demo · test · bench · package
+# remine: make setup · demo · test · lint · bench · package
 SHELL   := /bin/bash
 PY      := $(CURDIR)/.venv/bin/python
 export PROJ_DATA := /usr/share/proj
 export QT_QPA_PLATFORM := offscreen
 export PATH := /usr/bin:$(PATH)
 
-.PHONY: setup demo test test-core bench package clean
+.PHONY: setup demo test test-core lint bench package clean
 
 setup:
 	@scripts/setup.sh
@@ -15,6 +15,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup
+	.venv/bin/ruff check .
 
 test-core: setup
 	$(PY) -m pytest -q -p no:pytest_qgis tests/core

@@ -11,7 +11,8 @@ Cases (issue 7):
           an explicit refit-per-point loop on 50 points.
 
 Every side runs in its own subprocess so that its peak RSS (VmHWM, or ``/usr/bin/time -v`` for R) is
-its own. The grid case reports the best of 3 runs for remine and gstat. Timings cover the kriging call only (data loading, imports and numba's cached compile excluded), as
+its own. The grid case reports the best of 3 runs for remine and gstat. Timings cover the kriging call only
+(data loading, imports and numba's cached compile excluded), as
 wall-clock ``seconds`` and as ``cpu_seconds`` (process CPU time, all threads), which is the fairer comparison on
 a shared, loaded machine; remine uses up to all cores (numba threads), gstat and PyKrige one.
 
@@ -154,7 +155,7 @@ def run_gstat(script, d):
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         return {"error": res.stderr[-2000:]}
-    line = next(l.split() for l in res.stdout.splitlines() if l.startswith("SECONDS"))
+    line = next(row.split() for row in res.stdout.splitlines() if row.startswith("SECONDS"))
     out = {"seconds": float(line[1]), "cpu_seconds": float(line[2])}
     for line in res.stderr.splitlines():
         if "Maximum resident set size" in line:

@@ -94,7 +94,8 @@ def part_raster(args):
     from remine.core.learn import load_model, predict_raster
 
     model = load_model(args.model)
-    loaded = _common.peak_rss_mb()  # interpreter + numpy/sklearn/xgboost/skops (skops.io imports every sklearn module) + model
+    # interpreter + numpy/sklearn/xgboost/skops (skops.io imports every sklearn module) + model
+    loaded = _common.peak_rss_mb()
     if args.side == "remine":
         # warm-up outside the timing, as for the bare side: imports, compiled-kernel cache, thread pools
         from remine.core.raster import read_cube, write_raster

@@ -157,7 +157,8 @@ def main():
         remine = run_side("remine", args.pixels, folder)
         scipy_ = run_side("scipy", args.pixels, folder)
         raster = run_side("raster", args.pixels, folder)
-        diff = float(np.abs(np.load(os.path.join(folder, "remine.npy")) - np.load(os.path.join(folder, "scipy.npy"))).max())
+        diff = float(np.abs(np.load(os.path.join(folder, "remine.npy"))
+                            - np.load(os.path.join(folder, "scipy.npy"))).max())
     result = {
         "benchmark": "FCLS 100k pixels x 200 bands x 8 endmembers",
         "pixels": args.pixels, "bands": N_BANDS, "endmembers": N_END,

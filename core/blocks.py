@@ -20,10 +20,21 @@ import numpy as np
 
 from .errors import InputError
 from .progress import as_progress
-from .raster import (GDAL_CACHE_BYTES, BandStatistics, RasterInfo, atomic_path, check_output_path, direct_layout,
-                     fill_nodata, gtiff_profile, open_raster, raster_info, read_window, read_window_table,
-                     write_classes, write_spectral_tags)
-from .style import write_style
+from .raster import (
+    GDAL_CACHE_BYTES,
+    BandStatistics,
+    RasterInfo,
+    atomic_path,
+    check_output_path,
+    direct_layout,
+    fill_nodata,
+    finish_output,
+    gtiff_profile,
+    open_raster,
+    raster_info,
+    read_window,
+    read_window_table,
+)
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 
@@ -368,12 +379,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
             progress.report((k + 1) / n_windows, f"block {k + 1}/{n_windows}")
             progress.check()
         for dst, tmp, o, st in zip(dsts, tmps, outputs, stats):
-            write_spectral_tags(dst, o.wavelengths_nm, o.fwhm_nm, o.band_names)
-            if st is not None:
-                st.write(dst)
-            write_classes(dst, o.colormap, o.category_names)
-            dst.close()
-            write_style(tmp, o.colormap, o.category_names, o.value_range)
+            finish_output(dst, tmp, band_names=o.band_names, wavelengths_nm=o.wavelengths_nm, fwhm_nm=o.fwhm_nm,
+                          colormap=o.colormap, category_names=o.category_names, value_range=o.value_range,
+                          statistics=st)
     return paths
 
 

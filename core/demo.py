@@ -6,7 +6,8 @@ illumination factor and Gaussian noise; element grades (Zn, Cu, S, Ca ppm) tied 
 (S and Ca stoichiometric, Zn and Cu as trace elements hosted by oxides/sulphates/chlorite); sample
 points and ROIs with synthetic lab values; tailings top and base surfaces.
 
-Same ``seed`` → same rasters, bit for bit, and the same vector records. Grid: EPSG:32630 (UTM 30N), 0.5 m pixels, origin (500000, 5560000).
+Same ``seed`` → same rasters, bit for bit, and the same vector records. Grid: EPSG:32630 (UTM 30N), 0.5 m
+pixels, origin (500000, 5560000).
 """
 import os
 
@@ -132,8 +133,9 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
     rng = np.random.default_rng(seed)
     names, wl, fwhm, spectra = mineral_spectra()
     transform = from_origin(ORIGIN[0], ORIGIN[1], pixel_size, pixel_size)
-    from .blocks import GridSpec
     from rasterio.crs import CRS as RioCRS
+
+    from .blocks import GridSpec
 
     grid = GridSpec(size, size, transform, RioCRS.from_string(CRS))
     ab = abundances(rng, size)

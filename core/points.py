@@ -8,7 +8,8 @@ and :func:`check_projected` refuses geographic (degree) coordinates where distan
 """
 import os
 import warnings
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Optional
 
 import numpy as np

@@ -14,14 +14,22 @@ import datetime
 import os
 import warnings
 
-from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterVectorLayer, Qgis)
+from qgis.core import (
+    Qgis,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ..core import __version__
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
 from ..core.progress import Progress
+from ..core.raster.units import WAVELENGTH_UNITS
 from ..core.report.passport import file_path, make_passport, raster_crs, write_passport
 from .icons import remine_icon
 
@@ -88,6 +96,29 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
 
     def createInstance(self):
         return type(self)()
+
+    # --- parameters shared by several algorithms (as EnMAP-Box's parameterAsX: empty -> None) --------
+    def optional_number(self, parameters, key, context):
+        """Value of an optional number parameter, or None when it was left empty."""
+        if parameters.get(key) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, key, context)
+
+    def name_list(self, parameters, key, context):
+        """A comma-separated string parameter as a list of stripped names, or None when empty."""
+        text = self.parameterAsString(parameters, key, context)
+        names = [t.strip() for t in (text or "").split(",") if t.strip()]
+        return names or None
+
+    def add_wavelength_units(self, key):
+        """An enum parameter for the wavelength units of files that carry none (option 0: from the file)."""
+        self.addParameter(QgsProcessingParameterEnum(key, "Wavelength units (files without units)",
+                                                     options=["from the file", *WAVELENGTH_UNITS], defaultValue=0))
+
+    def wavelength_units(self, parameters, key, context):
+        """The units chosen with :meth:`add_wavelength_units` (``"nm"``, ``"um"``, ``"cm-1"``), or None."""
+        index = self.parameterAsEnum(parameters, key, context)
+        return None if index == 0 else WAVELENGTH_UNITS[index - 1]
 
     # --- execution -------------------------------------------------------------------------------
     def compute(self, parameters, context, progress):

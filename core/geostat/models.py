@@ -135,7 +135,8 @@ class Matern(VariogramModel):
     kappa: float = 0.5
 
     def gamma(self, h):
-        from scipy.special import gamma as gamma_fn, kv
+        from scipy.special import gamma as gamma_fn
+        from scipy.special import kv
 
         h = np.asarray(h, float)
         r = np.maximum(h / self.range_, 1e-300)
@@ -211,6 +212,8 @@ class NestedModel(VariogramModel):
 MODELS = {"nugget": Nugget, "spherical": Spherical, "exponential": Exponential, "gaussian": Gaussian,
           "matern": Matern, "power": Power,
           "Nug": Nugget, "Sph": Spherical, "Exp": Exponential, "Gau": Gaussian, "Mat": Matern, "Pow": Power}
+#: the models fitted by name (remine:variogram, the kriging algorithms), first = default
+FITTED_MODELS = ("spherical", "exponential", "gaussian", "matern", "power")
 _NAMES = {Nugget: "nugget", Spherical: "spherical", Exponential: "exponential", Gaussian: "gaussian",
           Matern: "matern", Power: "power"}
 

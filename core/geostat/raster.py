@@ -6,8 +6,8 @@ import numpy as np
 
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, map_blocks
 from ..errors import InputError, RemineWarning
-from ..raster import raster_info
 from ..points import PointTable, check_projected, check_same_crs, read_points
+from ..raster import raster_info
 from .fit import auto_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 

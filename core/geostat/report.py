@@ -126,7 +126,8 @@ def _cv_figure(table):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     ax = axes[0]
     ax.scatter(table["observed"], table["predicted"], s=10, color="#a0522d")
-    lo, hi = np.nanmin(table[["observed", "predicted"]].to_numpy()), np.nanmax(table[["observed", "predicted"]].to_numpy())
+    both = table[["observed", "predicted"]].to_numpy()
+    lo, hi = np.nanmin(both), np.nanmax(both)
     ax.plot([lo, hi], [lo, hi], color="#555", lw=1)
     ax.set_xlabel("observed")
     ax.set_ylabel("predicted (cross-validation)")

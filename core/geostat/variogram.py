@@ -15,6 +15,8 @@ from ..errors import InputError
 from ._inputs import prepare_points
 
 _BLOCK_ELEMENTS = 2 ** 22  # pair distances held at once
+#: semivariance estimators: classical (Matheron) and robust (Cressie–Hawkins)
+ESTIMATORS = ("matheron", "cressie")
 
 
 @dataclass
@@ -104,7 +106,7 @@ def experimental_variogram(coords, values, n_lags=None, cutoff=None, width=None,
     -------
     ExperimentalVariogram (unpacks as ``lags, gamma, npairs``); empty bins are left out.
     """
-    if estimator not in ("matheron", "cressie"):
+    if estimator not in ESTIMATORS:
         raise InputError(f"estimator '{estimator}' unknown; expected 'matheron' or 'cressie'")
     coords, values, _ = prepare_points(coords, values, allow_constant=False)
     cutoff = default_cutoff(coords) if cutoff is None else float(cutoff)

@@ -284,7 +284,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
             paths["probabilities"] = probabilities if isinstance(probabilities, str) else _derived_path(
                 out_path, "probabilities")
         else:
-            warnings.warn(f"{type(_final_step(est)).__name__} gives no probabilities; none written", RemineWarning)
+            warnings.warn(f"{type(_final_step(est)).__name__} gives no probabilities; none written", RemineWarning,
+                          stacklevel=2)
     unc_names = uncertainty_bands(est, model.task)
     if uncertainty:
         if unc_names:
@@ -292,8 +293,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
                 out_path, "uncertainty")
         else:
             warnings.warn(f"{type(_final_step(est)).__name__} has no uncertainty measure; none written",
-                          RemineWarning)
-    for key, p in paths.items():
+                          RemineWarning, stacklevel=2)
+    for p in paths.values():
         if p and not overwrite and os.path.exists(p):
             raise InputError(f"output {p} exists; choose another name or allow overwriting")
     classes = [str(c) for c in model.classes] if classification else None

@@ -6,6 +6,9 @@ import numpy as np
 
 from ..errors import InputError
 
+#: what :func:`library_from_rois` keeps of the pixels of each ROI
+ROI_STATISTICS = ("mean", "median", "all")
+
 
 def check_wavelengths(wavelengths_nm, n_bands=None, source="library"):
     """Validate a wavelength grid: finite, strictly ascending, no duplicates, ``n_bands`` long.
@@ -175,7 +178,7 @@ def library_from_rois(cube_path, rois_path, statistic="mean", name_field=None, i
     from ..raster import raster_info
     from .rois import read_roi_pixels, read_rois
 
-    if statistic not in ("mean", "median", "all"):
+    if statistic not in ROI_STATISTICS:
         raise InputError(f"statistic must be 'mean', 'median' or 'all'; got {statistic!r}")
     info = raster_info(cube_path, require_wavelengths=True)
     layer = read_rois(rois_path, info.crs, id_field=id_field, progress=progress)

@@ -5,8 +5,8 @@ Each target band j has a Gaussian SRF of centre ``c_j`` and full width at half m
 integrated with the trapezoid rule over the source bands. When the source bands have a known FWHM
 the target SRF is narrowed to σ_eff = √(σ_t² − σ_s²) (the source already convolved once); a target
 band no wider than the source band (σ_eff below a tenth of the local band spacing, or an SRF that
-falls between two source bands) is linearly interpolated. Without target FWHM the spectrum is linearly interpolated. The weights form a sparse
-matrix, so a pixel table is resampled with one sparse product.
+falls between two source bands) is linearly interpolated. Without target FWHM the spectrum is linearly
+interpolated. The weights form a sparse matrix, so a pixel table is resampled with one sparse product.
 """
 import functools
 

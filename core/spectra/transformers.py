@@ -8,8 +8,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..bands import WATER_VAPOUR_NM
 from .continuum import continuum_removed
-from .preprocess import ASD_SPLICES_NM, bad_band_mask, brightness_normalise, derivative, savgol, snv, \
-    splice_correction
+from .preprocess import ASD_SPLICES_NM, bad_band_mask, brightness_normalise, derivative, savgol, snv, splice_correction
 from .resample import resample
 
 

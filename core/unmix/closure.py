@@ -103,7 +103,8 @@ def close(abundances, method="simplex", eps=ILR_EPS, warn=True, return_count=Fal
     finite = np.isfinite(A)
     n_clipped = int(np.count_nonzero(finite & ((A < 0) | (A > 1))))
     if n_clipped and warn:
-        warnings.warn(f"{n_clipped} abundance value(s) outside [0, 1] were clipped before closure", RemineWarning, stacklevel=2)
+        warnings.warn(f"{n_clipped} abundance value(s) outside [0, 1] were clipped before closure", RemineWarning,
+                      stacklevel=2)
     A = np.clip(A, 0.0, 1.0)
     if method == "simplex":
         closed = project_simplex(A)

@@ -133,6 +133,7 @@ def nfindr(pixels, n_endmembers, max_iter=None, random_state=0):
 
 
 EXTRACTORS = {"nfindr": nfindr, "vca": vca, "atgp": atgp}
+EXTRACTION_METHODS = tuple(EXTRACTORS)
 
 
 def _noise_regression(X):

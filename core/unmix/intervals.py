@@ -62,7 +62,6 @@ from scipy.stats import norm
 from ..errors import InputError
 from .solvers import NON_NEGATIVE, SOLVERS, SUM_TO_ONE, check_endmembers, reconstruction_rmse, solve_with_rmse
 
-
 #: sum-to-one methods and the same method with a free per-pixel brightness (then normalised)
 FREE_BRIGHTNESS = {"fcls": "nnls", "scls": "ucls"}
 

@@ -55,7 +55,8 @@ def check_endmembers(endmembers, names=None, n_bands=None):
         raise InputError(f"{m} endmembers but only {b} bands: at most as many endmembers as bands can be unmixed")
     norms = np.linalg.norm(E, axis=1)
     if np.any(norms == 0):
-        raise InputError(f"endmember(s) with an all-zero spectrum: {', '.join(names[i] for i in np.flatnonzero(norms == 0))}")
+        zero = ", ".join(names[i] for i in np.flatnonzero(norms == 0))
+        raise InputError(f"endmember(s) with an all-zero spectrum: {zero}")
     cosines = np.clip((E @ E.T) / np.outer(norms, norms), -1.0, 1.0)
     angles = np.arccos(cosines)
     i, j = np.nonzero(np.triu(angles < DUPLICATE_ANGLE, k=1))
@@ -206,6 +207,7 @@ def reconstruction_rmse(pixels, endmembers, abundances):
     return np.sqrt(np.mean(R * R, axis=1))
 
 SOLVERS = {"fcls": fcls, "nnls": nnls, "scls": scls, "ucls": ucls}
+METHODS = tuple(SOLVERS)
 SUM_TO_ONE = {"fcls": True, "scls": True, "nnls": False, "ucls": False}
 NON_NEGATIVE = {"fcls": True, "nnls": True, "scls": False, "ucls": False}
 

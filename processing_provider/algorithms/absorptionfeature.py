@@ -1,9 +1,14 @@
 """remine:absorptionfeature — position, depth and width of the deepest absorption in a window."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
+from ...core.errors import InputError
+from ...core.spectra.cube import absorption_feature_raster
 from ..base import RemineAlgorithm
-from .continuumremoval import UNITS, optional_number
 
 PRESETS = [("custom (minimum / maximum below)", None), ("Al-OH 2150–2250 nm (kaolinite, muscovite, smectite)",
                                                        (2150.0, 2250.0)),
@@ -26,7 +31,8 @@ neighbours, depth = 1 − continuum-removed minimum, width = full width at half 
 <li><b>Window</b>: a preset (Al-OH, Fe-OH, Mg-OH/carbonate, Fe³⁺, alunite) or custom minimum / maximum (nm).</li>
 <li><b>Wavelength units</b>: only for files whose wavelengths carry no units.</li></ul>
 <b>Outputs</b>
-<ul><li><b>Feature raster</b>: 3 bands — position (nm), depth (0–1), width (nm); NaN where there is no feature.</li></ul>
+<ul><li><b>Feature raster</b>: 3 bands — position (nm), depth (0–1), width (nm); NaN where there is no
+feature.</li></ul>
 <b>Reference</b>: van Ruitenbeek, F. J. A. et al. (2014), Measuring rock microstructure in hyperspectral
 mineral maps (wavelength mapping), Computers &amp; Geosciences 64; van der Meer, F. (2004), Analysis of spectral
 absorption features in hyperspectral imagery, JAG 5(1), 55–68."""
@@ -42,24 +48,20 @@ absorption features in hyperspectral imagery, JAG 5(1), 55–68."""
                                                        QgsProcessingParameterNumber.Double, optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Custom window maximum (nm)",
                                                        QgsProcessingParameterNumber.Double, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(self.UNITS_KEY, "Wavelength units (files without units)",
-                                                     options=UNITS, defaultValue=0))
+        self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Feature raster"))
 
     def compute(self, parameters, context, progress):
-        from ...core.errors import InputError
-        from ...core.spectra.cube import absorption_feature_raster
-
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         window = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)][1]
         if window is None:
-            window = (optional_number(self, parameters, self.MIN, context),
-                      optional_number(self, parameters, self.MAX, context))
+            window = (self.optional_number(parameters, self.MIN, context),
+                      self.optional_number(parameters, self.MAX, context))
             if None in window:
                 raise InputError("custom window: give both the minimum and the maximum wavelength (nm)")
-        units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        result = absorption_feature_raster(layer.source(), out, window, units=None if units == 0 else UNITS[units],
+        result = absorption_feature_raster(layer.source(), out, window,
+                                           units=self.wavelength_units(parameters, self.UNITS_KEY, context),
                                            progress=progress)
         self.metrics.update(window_min_nm=result["window_nm"][0], window_max_nm=result["window_nm"][1],
                             window_bands=result["bands"])

@@ -1,9 +1,17 @@
 """remine:buildtrainingset — cube + ROI polygons (+ lab table) -> HDF5 training set + summary table."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
 
+from ...core.learn.dataset import build_training_set
+from ...core.raster import check_output_path
 from ..base import RemineAlgorithm
 
 
@@ -35,7 +43,8 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Cube"))
-        self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons", [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons",
+                                                            [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterField(self.ID_FIELD, "ROI id field", defaultValue="roi_id",
                                                       parentLayerParameterName=self.ROIS, optional=True))
         self.addParameter(QgsProcessingParameterField(self.LABEL_FIELD, "Label field (classification)",
@@ -57,13 +66,8 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
                                                                 fileFilter="CSV (*.csv)"))
 
     def compute(self, parameters, context, progress):
-        from ...core.learn.dataset import build_training_set
-        from ...core.raster import check_output_path
-
         cube = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         rois = self.parameterAsVectorLayer(parameters, self.ROIS, context)
-        targets = [t.strip() for t in self.parameterAsString(parameters, self.TARGET_FIELDS, context).split(",")
-                   if t.strip()]
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         summary_path = self.parameterAsFileOutput(parameters, self.SUMMARY, context)
         check_output_path(summary_path, extensions=(".csv",))
@@ -72,7 +76,8 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
             cube.source(), rois.source(), label_field=self.parameterAsString(parameters, self.LABEL_FIELD, context)
             or None, id_field=self.parameterAsString(parameters, self.ID_FIELD, context) or "roi_id",
             lab_table=self.parameterAsFile(parameters, self.LAB_TABLE, context) or None,
-            target_fields=targets or None, patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
+            target_fields=self.name_list(parameters, self.TARGET_FIELDS, context),
+            patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
             max_pixels_per_roi=max_pixels or None, seed=self.parameterAsInt(parameters, self.SEED, context),
             progress=progress)
         training.save(out)

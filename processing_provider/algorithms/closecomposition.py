@@ -1,14 +1,18 @@
 """remine:closecomposition — regression outputs (one band per mineral) to closed abundances with intervals."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
 
-from ...core.style import write_style
+from ...core.raster.style import write_style
+from ...core.unmix.closure import CLOSE_METHODS
 from ...core.unmix.raster import close_raster
 from ..base import RemineAlgorithm
-from .unmix import minerals_list
 
-METHODS = ["simplex", "ilr"]
 METHOD_LABELS = ["Projection onto the simplex (nearest composition)", "Compositional closure (ilr route)"]
 SCALES = ["Percent (0–100)", "Fraction (0–1)"]
 
@@ -56,8 +60,8 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
         paths = [layer.source() for layer in self.parameterAsLayerList(parameters, self.INPUT, context)]
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = close_raster(paths, out,
-                              minerals=minerals_list(self.parameterAsString(parameters, self.MINERALS, context)),
-                              method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                              minerals=self.name_list(parameters, self.MINERALS, context),
+                              method=CLOSE_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
                               input_percent=self.parameterAsEnum(parameters, self.SCALE, context) == 0,
                               level=self.parameterAsDouble(parameters, self.LEVEL, context), progress=progress)
         write_style(out, value_range=(0, 100))

@@ -1,11 +1,14 @@
 """remine:continuumremoval — upper convex-hull continuum removal of a cube, block by block."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
+from ...core.spectra.continuum import METHODS
+from ...core.spectra.cube import continuum_removal_raster
 from ..base import RemineAlgorithm
-
-METHODS = ["divide", "subtract"]
-UNITS = ["from the file", "nm", "um", "cm-1"]
 
 
 class ContinuumRemoval(RemineAlgorithm):
@@ -31,32 +34,22 @@ techniques for remote sensing applications, JGR 89(B7), 6329–6340."""
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
-        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHODS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=list(METHODS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.MIN, "Minimum wavelength (nm)",
                                                        QgsProcessingParameterNumber.Double, optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Maximum wavelength (nm)",
                                                        QgsProcessingParameterNumber.Double, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(self.UNITS_KEY, "Wavelength units (files without units)",
-                                                     options=UNITS, defaultValue=0))
+        self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Continuum-removed cube"))
 
     def compute(self, parameters, context, progress):
-        from ...core.spectra.cube import continuum_removal_raster
-
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = continuum_removal_raster(layer.source(), out,
                                           method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
-                                          min_nm=optional_number(self, parameters, self.MIN, context),
-                                          max_nm=optional_number(self, parameters, self.MAX, context),
-                                          units=None if units == 0 else UNITS[units], progress=progress)
+                                          min_nm=self.optional_number(parameters, self.MIN, context),
+                                          max_nm=self.optional_number(parameters, self.MAX, context),
+                                          units=self.wavelength_units(parameters, self.UNITS_KEY, context),
+                                          progress=progress)
         self.metrics.update(bands=result["bands"])
         return {self.OUTPUT: out}
-
-
-def optional_number(alg, parameters, key, context):
-    """Value of an optional number parameter, or None when it was left empty."""
-    if parameters.get(key) in (None, ""):
-        return None
-    return alg.parameterAsDouble(parameters, key, context)

@@ -1,6 +1,10 @@
 """remine:createdemodata — the synthetic demo tailings facility."""
-from qgis.core import (QgsProcessingOutputRasterLayer, QgsProcessingOutputVectorLayer,
-                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber)
+from qgis.core import (
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingOutputVectorLayer,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+)
 
 from ...core.demo import make_demo
 from ..base import RemineAlgorithm

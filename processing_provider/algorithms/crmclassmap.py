@@ -1,13 +1,17 @@
 """remine:crmclassmap — high/low critical-raw-material classes from a lab threshold, ROC/AUC and a P(high) map."""
 import functools
 
-from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
 
 from ...core.errors import InputError
 from ...core.learn import predict_raster
 from ...core.learn.crm import HIGH, describe, roc_section, train_crm
-from .trainclassifier import TrainModelAlgorithm
+from ..trainalgorithmbase import TrainModelAlgorithm
 
 PROBABILISTIC = ["svm", "plsda", "xgboost", "extratrees", "randomforest", "lda", "cnn1d", "stack"]
 

@@ -1,6 +1,5 @@
 """remine:evaluatemodel — score a trained model on an independent test set."""
-from qgis.core import (QgsProcessingOutputNumber, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination)
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterFile, QgsProcessingParameterFileDestination
 
 from ...core.learn import TrainingSet, load_model
 from ...core.learn.train import evaluate_model, headline, write_report

@@ -1,14 +1,18 @@
 """remine:externaldriftkriging — kriging with external drift (e.g. mineral abundance rasters) onto their grid."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterField,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ...core.errors import InputError
 from ...core.geostat import ExternalDriftKriging, krige_raster
-from ..base import RemineAlgorithm
-from .ordinarykriging import model_parameters, read_model
+from ..krigingalgorithmbase import KrigingAlgorithm
 
 
-class ExternalDriftKrigingAlgorithm(RemineAlgorithm):
+class ExternalDriftKrigingAlgorithm(KrigingAlgorithm):
     NAME = "externaldriftkriging"
     DISPLAY = "Kriging with external drift"
     GROUP = "Geostatistics"
@@ -27,30 +31,32 @@ least-squares regression of the field on the drift; <b>Neighbours</b> (0 = all).
 <b>Reference</b>: Wackernagel, H. (2003), Multivariate Geostatistics, 3rd ed., Springer, ch. 38 (external
 drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosciences 33, 1301–1315."""
 
+    DRIFT, OUTPUT, OUTPUT_VARIANCE = ("DRIFT", "OUTPUT", "OUTPUT_VARIANCE")
+
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
                                                             [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
                                                       type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterMultipleLayers("DRIFT", "Drift rasters",
+        self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters",
                                                                QgsProcessing.TypeRaster))
-        model_parameters(self)
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Prediction"))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_VARIANCE", "Variance"))
+        self.add_model_parameters()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Prediction"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_VARIANCE, "Variance"))
 
     def compute(self, parameters, context, progress):
-        layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
-        drift = [lyr.source() for lyr in self.parameterAsLayerList(parameters, "DRIFT", context)]
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        drift = [lyr.source() for lyr in self.parameterAsLayerList(parameters, self.DRIFT, context)]
         if not drift:
             raise InputError("no drift raster given; expected one or more single-band rasters")
-        model = read_model(self, parameters, context)
-        k = self.parameterAsInt(parameters, "N_NEIGHBORS", context)
-        kriger = ExternalDriftKriging(None if isinstance(model, str) else model, n_neighbors=k or None)
-        res = krige_raster(layer.source(), drift[0], field=self.parameterAsString(parameters, "FIELD", context),
+        model = self.read_model(parameters, context)
+        k = self.n_neighbors(parameters, context)
+        kriger = ExternalDriftKriging(None if isinstance(model, str) else model, n_neighbors=k)
+        res = krige_raster(layer.source(), drift[0], field=self.parameterAsString(parameters, self.FIELD, context),
                            model=model if isinstance(model, str) else None, kriger=kriger, drift=drift,
-                           prediction_path=self.parameterAsOutputLayer(parameters, "OUTPUT", context),
-                           variance_path=self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context),
+                           prediction_path=self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                           variance_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_VARIANCE, context),
                            progress=progress)
         self.metrics.update(model=res["model"], n_points=res["n_points"], drift=drift,
                             extrapolated_fraction=res["extrapolated_fraction"])
-        return {"OUTPUT": res["prediction"], "OUTPUT_VARIANCE": res["variance"]}
+        return {self.OUTPUT: res["prediction"], self.OUTPUT_VARIANCE: res["variance"]}

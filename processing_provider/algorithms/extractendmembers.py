@@ -1,17 +1,21 @@
 """remine:extractendmembers — endmember spectra from a cube (N-FINDR, VCA, ATGP) with library suggestions."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+)
 
 from ...core.spectra import read_library, write_library
+from ...core.unmix.extraction import EXTRACTION_METHODS, N_ESTIMATORS
 from ...core.unmix.raster import extract_endmembers
 from ..base import RemineAlgorithm
-from .unmix import minerals_list
 
-METHODS = ["nfindr", "vca", "atgp"]
-METHOD_LABELS = ["N-FINDR", "VCA", "ATGP"]
-ESTIMATORS = ["hysime", "hfc", "eigengap", "nwhfc"]
-ESTIMATOR_LABELS = ["HySime", "HFC virtual dimensionality", "Eigenvalue gap of the noise-whitened covariance",
-                    "Noise-whitened HFC"]
+METHOD_LABELS = {"nfindr": "N-FINDR", "vca": "VCA", "atgp": "ATGP"}
+ESTIMATOR_LABELS = {"eigengap": "Eigenvalue gap of the noise-whitened covariance", "hysime": "HySime",
+                    "hfc": "HFC virtual dimensionality", "nwhfc": "Noise-whitened HFC"}
 
 
 class ExtractEndmembers(RemineAlgorithm):
@@ -52,9 +56,11 @@ Estimation of number of spectrally distinct signal sources in hyperspectral imag
         self.addParameter(QgsProcessingParameterNumber(self.N_ENDMEMBERS, "Number of endmembers (0 = estimate)",
                                                        QgsProcessingParameterNumber.Integer, defaultValue=0,
                                                        minValue=0))
-        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHOD_LABELS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum(self.ESTIMATOR, "Estimator of the number", defaultValue=2,
-                                                     options=ESTIMATOR_LABELS))
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", defaultValue=0,
+                                                     options=[METHOD_LABELS[m] for m in EXTRACTION_METHODS]))
+        self.addParameter(QgsProcessingParameterEnum(self.ESTIMATOR, "Estimator of the number",
+                                                     options=[ESTIMATOR_LABELS[e] for e in N_ESTIMATORS],
+                                                     defaultValue=N_ESTIMATORS.index("eigengap")))
         self.addParameter(QgsProcessingParameterFile(self.LIBRARY, "Library for naming (default: USGS 1995)",
                                                      optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX_PIXELS, "Maximum pixels",
@@ -70,12 +76,13 @@ Estimation of number of spectrally distinct signal sources in hyperspectral imag
         library_path = self.parameterAsFile(parameters, self.LIBRARY, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         n = self.parameterAsInt(parameters, self.N_ENDMEMBERS, context)
-        library = extract_endmembers(cube, n or None, METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
-                                     ESTIMATORS[self.parameterAsEnum(parameters, self.ESTIMATOR, context)],
+        library = extract_endmembers(cube, n or None,
+                                     EXTRACTION_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                                     N_ESTIMATORS[self.parameterAsEnum(parameters, self.ESTIMATOR, context)],
                                      library=read_library(library_path) if library_path else None,
                                      max_pixels=self.parameterAsInt(parameters, self.MAX_PIXELS, context),
                                      progress=progress,
-                                     names=minerals_list(self.parameterAsString(parameters, self.NAMES, context)))
+                                     names=self.name_list(parameters, self.NAMES, context))
         write_library(library, out)
         meta = library.metadata
         progress.info("endmembers (library suggestion, spectral angle): " + ", ".join(

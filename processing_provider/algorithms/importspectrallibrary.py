@@ -1,13 +1,19 @@
 """remine:importspectrallibrary — read spectra (CSV, ENVI .sli, ASD, JCAMP-DX) or raster pixels under
 polygons into a CSV / ENVI spectral library with wavelengths in nm."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterVectorLayer, QgsProcessing)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+)
 
+from ...core.errors import InputError
+from ...core.spectra import library_from_rois, read_library, write_library
+from ...core.spectra.library import ROI_STATISTICS
 from ..base import RemineAlgorithm
-from .continuumremoval import UNITS
-
-STATISTICS = ["mean", "median", "all"]
 
 
 class ImportSpectralLibrary(RemineAlgorithm):
@@ -34,34 +40,29 @@ Wilks, P. A. (1988), JCAMP-DX, Applied Spectroscopy 42(1), 151–162."""
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(self.INPUT, "Spectra file", optional=True))
-        self.addParameter(QgsProcessingParameterEnum(self.UNITS_KEY, "Wavelength units (files without units)",
-                                                     options=UNITS, defaultValue=0))
+        self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, "or: cube", optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons",
                                                             [QgsProcessing.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(self.NAME_FIELD, "Name field (ROIs)", parentLayerParameterName=
                                                       self.ROIS, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(self.STATISTIC, "Statistic (ROIs)", options=STATISTICS,
+        self.addParameter(QgsProcessingParameterEnum(self.STATISTIC, "Statistic (ROIs)", options=list(ROI_STATISTICS),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "Spectral library", fileFilter="CSV (*.csv);;ENVI spectral library (*.sli)"))
 
     def compute(self, parameters, context, progress):
-        from ...core.errors import InputError
-        from ...core.spectra import library_from_rois, read_library, write_library
-
         path = self.parameterAsFile(parameters, self.INPUT, context)
         raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
         rois = self.parameterAsVectorLayer(parameters, self.ROIS, context)
-        units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         if path and (raster or rois):
             raise InputError("give either a spectra file or a cube with ROI polygons, not both")
         if path:
-            library = read_library(path, units=None if units == 0 else UNITS[units])
+            library = read_library(path, units=self.wavelength_units(parameters, self.UNITS_KEY, context))
         elif raster and rois:
             library = library_from_rois(raster.source(), rois.source(),
-                                        STATISTICS[self.parameterAsEnum(parameters, self.STATISTIC, context)],
+                                        ROI_STATISTICS[self.parameterAsEnum(parameters, self.STATISTIC, context)],
                                         name_field=self.parameterAsString(parameters, self.NAME_FIELD, context)
                                         or None, progress=progress)
         else:

@@ -1,19 +1,23 @@
 """remine:krigingcrossvalidation — leave-one-out / k-fold / spatial cross-validation of ordinary kriging."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ...core.geostat import OrdinaryKriging
 from ...core.geostat.cv import SCHEMES
 from ...core.geostat.report import cross_validation_analysis, load_or_fit_model
 from ...core.points import read_points
-from ..base import RemineAlgorithm
-from .ordinarykriging import model_parameters, read_model
+from ..krigingalgorithmbase import KrigingAlgorithm
 
 SCHEME_LABELS = ["Leave-one-out (closed form)", "k-fold (random folds)", "Spatial k-fold (k-means clusters)"]
 
 
-class KrigingCrossValidation(RemineAlgorithm):
+class KrigingCrossValidation(KrigingAlgorithm):
     NAME = "krigingcrossvalidation"
     DISPLAY = "Kriging cross-validation"
     GROUP = "Geostatistics"
@@ -35,38 +39,41 @@ deviation ratio (≈ 1 when the variance is right), observed-vs-predicted plot, 
 687–699; Roberts, D. R. et al. (2017), Cross-validation strategies for data with temporal, spatial,
 hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
 
+    SCHEME, K, SEED, OUTPUT_TABLE, OUTPUT_REPORT = ("SCHEME", "K", "SEED", "OUTPUT_TABLE", "OUTPUT_REPORT")
+
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
                                                             [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
                                                       type=QgsProcessingParameterField.Numeric))
-        model_parameters(self)
-        self.addParameter(QgsProcessingParameterEnum("SCHEME", "Scheme", options=SCHEME_LABELS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber("K", "Number of folds (k-fold, spatial)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=5, minValue=2))
-        self.addParameter(QgsProcessingParameterNumber("SEED", "Seed", QgsProcessingParameterNumber.Integer,
+        self.add_model_parameters()
+        self.addParameter(QgsProcessingParameterEnum(self.SCHEME, "Scheme", options=SCHEME_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.K, "Number of folds (k-fold, spatial)",
+                                                       QgsProcessingParameterNumber.Integer, defaultValue=5,
+                                                       minValue=2))
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", QgsProcessingParameterNumber.Integer,
                                                        defaultValue=0, minValue=0))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_TABLE", "Cross-validation table",
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_TABLE, "Cross-validation table",
                                                                 "CSV (*.csv)"))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML (*.html)",
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Report", "HTML (*.html)",
                                                                 optional=True))
 
     def compute(self, parameters, context, progress):
-        source = self.parameterAsVectorLayer(parameters, "INPUT", context).source()
-        field = self.parameterAsString(parameters, "FIELD", context)
-        model = read_model(self, parameters, context)
+        source = self.parameterAsVectorLayer(parameters, self.INPUT, context).source()
+        field = self.parameterAsString(parameters, self.FIELD, context)
+        model = self.read_model(parameters, context)
         if isinstance(model, str):
             pts = read_points(source, field)
             model = load_or_fit_model(None, pts.coords, pts.values, model=model)
-        k = self.parameterAsInt(parameters, "N_NEIGHBORS", context)
+        k = self.n_neighbors(parameters, context)
         progress.report(0.1, "cross-validation")
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        table = self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context)
-        cv = cross_validation_analysis(source, field, OrdinaryKriging(model, n_neighbors=k or None),
-                                       scheme=SCHEMES[self.parameterAsEnum(parameters, "SCHEME", context)],
-                                       k=self.parameterAsInt(parameters, "K", context),
-                                       seed=self.parameterAsInt(parameters, "SEED", context), table_path=table,
+        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        table = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context)
+        cv = cross_validation_analysis(source, field, OrdinaryKriging(model, n_neighbors=k),
+                                       scheme=SCHEMES[self.parameterAsEnum(parameters, self.SCHEME, context)],
+                                       k=self.parameterAsInt(parameters, self.K, context),
+                                       seed=self.parameterAsInt(parameters, self.SEED, context), table_path=table,
                                        report_path=report or None)
         progress.report(1.0)
         self.metrics.update(cv.metrics, model=model.to_dict())
-        return {"OUTPUT_TABLE": table, "OUTPUT_REPORT": report or None}
+        return {self.OUTPUT_TABLE: table, self.OUTPUT_REPORT: report or None}

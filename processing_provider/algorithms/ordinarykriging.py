@@ -1,34 +1,23 @@
 """remine:ordinarykriging — prediction and variance rasters from sample points, block-wise."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
-                       QgsProcessingParameterExtent, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ...core.errors import InputError
-from ...core.geostat import OrdinaryKriging, krige_raster, read_model_json
+from ...core.geostat import OrdinaryKriging, krige_raster
 from ...core.geostat.report import cross_validation_analysis
-from ..base import RemineAlgorithm
-from .variogram import MODELS
+from ..krigingalgorithmbase import KrigingAlgorithm
 
 
-def model_parameters(alg):
-    """The variogram-model parameters shared by the kriging algorithms."""
-    alg.addParameter(QgsProcessingParameterFile("MODEL_FILE", "Variogram model (JSON from remine:variogram)",
-                                                extension="json", optional=True))
-    alg.addParameter(QgsProcessingParameterEnum("MODEL", "Model to fit when no file is given", options=MODELS,
-                                                defaultValue=0))
-    alg.addParameter(QgsProcessingParameterNumber("N_NEIGHBORS", "Neighbours per estimate (0 = all samples)",
-                                                  QgsProcessingParameterNumber.Integer, defaultValue=32, minValue=0))
-
-
-def read_model(alg, parameters, context):
-    """A VariogramModel from MODEL_FILE, else the name of the model to fit."""
-    path = alg.parameterAsFile(parameters, "MODEL_FILE", context)
-    return read_model_json(path) if path else MODELS[alg.parameterAsEnum(parameters, "MODEL", context)]
-
-
-class OrdinaryKrigingAlgorithm(RemineAlgorithm):
+class OrdinaryKrigingAlgorithm(KrigingAlgorithm):
     NAME = "ordinarykriging"
     DISPLAY = "Ordinary kriging (prediction and variance)"
     GROUP = "Geostatistics"
@@ -52,65 +41,68 @@ Duplicates are averaged, NaN values dropped, singular systems regularised, extra
 <br><b>Reference</b>: Isaaks, E. H. &amp; Srivastava, R. M. (1989), An Introduction to Applied Geostatistics,
 Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geosciences 30, 683–691."""
 
+    MAX_DIST, TEMPLATE, EXTENT, PIXEL_SIZE, BLOCK_SIZE, LOGNORMAL, OUTPUT, OUTPUT_VARIANCE, CV_REPORT = ("MAX_DIST",
+        "TEMPLATE", "EXTENT", "PIXEL_SIZE", "BLOCK_SIZE", "LOGNORMAL", "OUTPUT", "OUTPUT_VARIANCE", "CV_REPORT")
+
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
                                                             [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
                                                       type=QgsProcessingParameterField.Numeric))
-        model_parameters(self)
-        self.addParameter(QgsProcessingParameterNumber("MAX_DIST", "Search radius (m, 0 = none)",
+        self.add_model_parameters()
+        self.addParameter(QgsProcessingParameterNumber(self.MAX_DIST, "Search radius (m, 0 = none)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=0.0,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterRasterLayer("TEMPLATE", "Template raster (grid)", optional=True))
-        self.addParameter(QgsProcessingParameterExtent("EXTENT", "Extent (when no template)", optional=True))
-        self.addParameter(QgsProcessingParameterNumber("PIXEL_SIZE", "Pixel size (m, when no template)",
+        self.addParameter(QgsProcessingParameterRasterLayer(self.TEMPLATE, "Template raster (grid)", optional=True))
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (when no template)", optional=True))
+        self.addParameter(QgsProcessingParameterNumber(self.PIXEL_SIZE, "Pixel size (m, when no template)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=10.0,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber("BLOCK_SIZE", "Block size (m, 0 = point kriging)",
+        self.addParameter(QgsProcessingParameterNumber(self.BLOCK_SIZE, "Block size (m, 0 = point kriging)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=0.0,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterBoolean("LOGNORMAL", "Log-normal kriging", defaultValue=False))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Prediction"))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_VARIANCE", "Variance"))
-        self.addParameter(QgsProcessingParameterFileDestination("CV_REPORT", "Cross-validation report",
+        self.addParameter(QgsProcessingParameterBoolean(self.LOGNORMAL, "Log-normal kriging", defaultValue=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Prediction"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_VARIANCE, "Variance"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.CV_REPORT, "Cross-validation report",
                                                                 "HTML (*.html)", optional=True))
 
     def grid(self, parameters, context, points_crs):
         """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS."""
-        template = self.parameterAsRasterLayer(parameters, "TEMPLATE", context)
+        template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
         if template is not None:
             return {"grid_like": template.source()}
-        if not parameters.get("EXTENT"):
+        if not parameters.get(self.EXTENT):
             raise InputError("no output grid: give a template raster or an extent and a pixel size")
-        crs = self.parameterAsExtentCrs(parameters, "EXTENT", context)
-        rect = self.parameterAsExtent(parameters, "EXTENT", context, crs)
+        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+        rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
         authid = crs.authid() if crs.isValid() else points_crs.authid()
         return {"extent": (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
-                "pixel_size": self.parameterAsDouble(parameters, "PIXEL_SIZE", context), "crs": authid or None}
+                "pixel_size": self.parameterAsDouble(parameters, self.PIXEL_SIZE, context), "crs": authid or None}
 
     def compute(self, parameters, context, progress):
-        layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
-        field = self.parameterAsString(parameters, "FIELD", context)
-        k = self.parameterAsInt(parameters, "N_NEIGHBORS", context)
-        max_dist = self.parameterAsDouble(parameters, "MAX_DIST", context)
-        block = self.parameterAsDouble(parameters, "BLOCK_SIZE", context)
-        model = read_model(self, parameters, context)
-        kriger = OrdinaryKriging(None if isinstance(model, str) else model, n_neighbors=k or None,
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        field = self.parameterAsString(parameters, self.FIELD, context)
+        k = self.n_neighbors(parameters, context)
+        max_dist = self.parameterAsDouble(parameters, self.MAX_DIST, context)
+        block = self.parameterAsDouble(parameters, self.BLOCK_SIZE, context)
+        model = self.read_model(parameters, context)
+        kriger = OrdinaryKriging(None if isinstance(model, str) else model, n_neighbors=k,
                                  max_dist=max_dist or None, block_size=block or None,
-                                 lognormal=self.parameterAsBoolean(parameters, "LOGNORMAL", context))
-        pred = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        var = self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context)
-        cv_path = self.parameterAsFileOutput(parameters, "CV_REPORT", context)
+                                 lognormal=self.parameterAsBoolean(parameters, self.LOGNORMAL, context))
+        pred = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        var = self.parameterAsOutputLayer(parameters, self.OUTPUT_VARIANCE, context)
+        cv_path = self.parameterAsFileOutput(parameters, self.CV_REPORT, context)
         res = krige_raster(layer.source(), field=field, model=model if isinstance(model, str) else None,
                            kriger=kriger, prediction_path=pred, variance_path=var,
                            progress=progress.sub(0.0, 0.9 if cv_path else 1.0),
                            **self.grid(parameters, context, layer.crs()))
         self.metrics.update(model=res["model"], n_points=res["n_points"],
                             extrapolated_fraction=res["extrapolated_fraction"])
-        out = {"OUTPUT": res["prediction"], "OUTPUT_VARIANCE": res["variance"], "CV_REPORT": None}
+        out = {self.OUTPUT: res["prediction"], self.OUTPUT_VARIANCE: res["variance"], self.CV_REPORT: None}
         if cv_path:
             cv = cross_validation_analysis(layer.source(), field, kriger, report_path=cv_path)
             self.metrics.update(cross_validation=cv.metrics)
-            out["CV_REPORT"] = cv_path
+            out[self.CV_REPORT] = cv_path
         progress.report(1.0)
         return out

@@ -1,6 +1,10 @@
 """remine:predictraster — map a cube with a trained model (classes or regression, probabilities, uncertainty)."""
-from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ...core.learn import predict_raster
 from ..base import RemineAlgorithm

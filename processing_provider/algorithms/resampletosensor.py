@@ -1,9 +1,15 @@
 """remine:resampletosensor — Gaussian-SRF resampling of a cube to another sensor, cube or library."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
+from ...core.spectra.cube import resample_raster
+from ...core.spectra.sensors import target_grid
 from ..base import RemineAlgorithm
-from .continuumremoval import UNITS, optional_number
 
 TARGETS = [("Sentinel-2 MSI (13 bands)", "sentinel2"), ("Landsat 8 OLI (7 bands)", "landsat8"),
            ("AVIRIS 1995 (224 bands, USGS library grid)", "aviris1995"), ("the target raster below", None),
@@ -42,24 +48,19 @@ convolution as in Kokaly, R. F. et al. (2017), USGS Spectral Library Version 7, 
         self.addParameter(QgsProcessingParameterNumber(self.FWHM, "Target FWHM (nm)",
                                                        QgsProcessingParameterNumber.Double, optional=True,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterEnum(self.UNITS_KEY, "Wavelength units (files without units)",
-                                                     options=UNITS, defaultValue=0))
+        self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Resampled cube"))
 
     def compute(self, parameters, context, progress):
-        from ...core.spectra.cube import resample_raster
-        from ...core.spectra.sensors import target_grid
-
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         choice = self.parameterAsEnum(parameters, self.TARGET, context)
-        units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
-        units = None if units == 0 else UNITS[units]
+        units = self.wavelength_units(parameters, self.UNITS_KEY, context)
         target_layer = self.parameterAsRasterLayer(parameters, self.TARGET_RASTER, context) if choice == 3 else None
         wl, fwhm = target_grid(sensor=TARGETS[choice][1],
                                raster_path=target_layer.source() if target_layer else None,
                                library_path=self.parameterAsFile(parameters, self.TARGET_LIBRARY, context) or None
                                if choice == 4 else None,
-                               fwhm_nm=optional_number(self, parameters, self.FWHM, context), units=units)
+                               fwhm_nm=self.optional_number(parameters, self.FWHM, context), units=units)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = resample_raster(layer.source(), out, wl, fwhm, units=units, progress=progress)
         if result["outside"]:

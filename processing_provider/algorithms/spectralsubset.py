@@ -1,11 +1,13 @@
 """remine:spectralsubset — keep the bands of a cube within a wavelength range."""
-from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ...core.bands import spectral_subset
 from ..base import RemineAlgorithm
-
-UNITS = ["from the file", "nm", "um", "cm-1"]
 
 
 class SpectralSubset(RemineAlgorithm):
@@ -35,19 +37,18 @@ water retrievals from airborne imaging spectrometer data, JGR 95(D4), 3549–356
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Maximum wavelength (nm)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=2500.0))
         self.addParameter(QgsProcessingParameterBoolean(self.WATER, "Drop water-vapour bands", defaultValue=True))
-        self.addParameter(QgsProcessingParameterEnum(self.UNITS_KEY, "Wavelength units (files without units)",
-                                                     options=UNITS, defaultValue=0))
+        self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Output cube"))
 
     def compute(self, parameters, context, progress):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        units = self.parameterAsEnum(parameters, self.UNITS_KEY, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = spectral_subset(layer.source(), out,
                                  min_nm=self.parameterAsDouble(parameters, self.MIN, context),
                                  max_nm=self.parameterAsDouble(parameters, self.MAX, context),
                                  drop_water=self.parameterAsBoolean(parameters, self.WATER, context),
-                                 units=None if units == 0 else UNITS[units], progress=progress)
+                                 units=self.wavelength_units(parameters, self.UNITS_KEY, context),
+                                 progress=progress)
         progress.info(f"kept {result['bands_out']} of {result['bands_in']} bands")
         self.metrics.update(bands_in=result["bands_in"], bands_out=result["bands_out"])
         return {self.OUTPUT: out}

@@ -1,7 +1,7 @@
 """remine:trainregressor — regress mineral abundances (XRD %) or element grades (XRF ppm) on spectra."""
 from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterString
 
-from .trainclassifier import COMMON_HELP, TrainModelAlgorithm
+from ..trainalgorithmbase import COMMON_HELP, TrainModelAlgorithm
 
 
 class TrainRegressor(TrainModelAlgorithm):
@@ -32,8 +32,7 @@ held-out ROIs or spatial blocks (R², RMSE, MAE, bias per target), then fits it 
         self.addOutput(QgsProcessingOutputNumber("RMSE", "RMSE of the first target (CV)"))
 
     def compute(self, parameters, context, progress):
-        text = self.parameterAsString(parameters, self.TARGET_FIELDS, context)
-        fields = [f.strip() for f in text.split(",") if f.strip()] or None
+        fields = self.name_list(parameters, self.TARGET_FIELDS, context)
         ts = self.training_set(parameters, context, progress.sub(0.0, 0.1), target_fields=fields)
         model, cv = self.train(parameters, context, progress.sub(0.1, 0.95), ts)
         results = self.save(parameters, context, model, cv, f"Regressor: {model.metrics['method']}")

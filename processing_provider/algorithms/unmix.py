@@ -1,26 +1,26 @@
 """remine:unmix — per-pixel mineral abundances (%) with intervals by linear spectral unmixing."""
-from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterField,
-                       QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
 
-from ...core.style import write_style
-from ...core.unmix.raster import ENDMEMBER_SOURCES, VARIABILITY, endmember_library, unmix_raster
+from ...core.raster.style import write_style
+from ...core.unmix.raster import ENDMEMBER_SOURCES, INTERVAL_METHODS, VARIABILITY, endmember_library, unmix_raster
+from ...core.unmix.solvers import METHODS
 from ..base import RemineAlgorithm
 
 SOURCES = ["Spectral library file", "ROI polygons (mean spectrum per ROI)",
            "Extracted from the cube (N-FINDR, named EM1…EMn)", "Shipped USGS 1995 library (bundles by mineral)"]
-METHODS = ["fcls", "nnls", "scls", "ucls"]
 METHOD_LABELS = ["FCLS: non-negative, sum to one", "NNLS: non-negative", "SCLS: sum to one", "UCLS: unconstrained"]
-INTERVALS = ["residual", "bootstrap"]
 INTERVAL_LABELS = ["Residual error and conditioning", "Bootstrap over library spectra of each mineral"]
 VARIABILITY_LABELS = ["Bundle unmixing (all spectra of a mineral at once)", "MESMA (best model per pixel)"]
-
-
-def minerals_list(text):
-    """Comma-separated mineral names -> list, or None when empty."""
-    names = [t.strip() for t in (text or "").split(",") if t.strip()]
-    return names or None
 
 
 class Unmix(RemineAlgorithm):
@@ -116,11 +116,12 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                                     rois_path=rois.source() if rois else None,
                                     roi_field=self.parameterAsString(parameters, self.ROI_FIELD, context),
                                     n_endmembers=n or None, progress=progress.sub(0.0, 0.2))
-        result = unmix_raster(cube, library, out, method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+        result = unmix_raster(cube, library, out,
+                              method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
                               intervals=self.parameterAsBoolean(parameters, self.INTERVALS_KEY, context),
                               progress=progress.sub(0.2, 1.0),
-                              minerals=minerals_list(self.parameterAsString(parameters, self.MINERALS, context)),
-                              interval_method=INTERVALS[self.parameterAsEnum(parameters, self.INTERVAL_METHOD,
+                              minerals=self.name_list(parameters, self.MINERALS, context),
+                              interval_method=INTERVAL_METHODS[self.parameterAsEnum(parameters, self.INTERVAL_METHOD,
                                                                              context)],
                               level=self.parameterAsDouble(parameters, self.LEVEL, context),
                               normalise=self.parameterAsBoolean(parameters, self.NORMALISE, context),

@@ -1,14 +1,19 @@
 """remine:variogram — sample variogram and fitted model of a point field (gstat defaults), with plots."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ...core.geostat.fit import WEIGHTS
+from ...core.geostat.models import FITTED_MODELS
 from ...core.geostat.report import variogram_analysis
+from ...core.geostat.variogram import ESTIMATORS
 from ..base import RemineAlgorithm
 
-MODELS = ["spherical", "exponential", "gaussian", "matern", "power"]
-ESTIMATORS = ["matheron", "cressie"]
 WEIGHT_NAMES = list(WEIGHTS)  # npairs_over_h2 (gstat fit.method 7), npairs, cressie, equal
 
 
@@ -36,51 +41,60 @@ robust), <b>Fit weights</b>.</li></ul>
 <b>Reference</b>: Pebesma, E. J. (2004), Multivariable geostatistics in S: the gstat package, Computers &amp;
 Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weighted least squares, Math. Geol. 17."""
 
+    INPUT, FIELD, MODEL, N_LAGS, CUTOFF, DIRECTION, TOLERANCE, ESTIMATOR, WEIGHTS = (
+        "INPUT", "FIELD", "MODEL", "N_LAGS", "CUTOFF", "DIRECTION", "TOLERANCE", "ESTIMATOR", "WEIGHTS")
+    OUTPUT_TABLE, OUTPUT_MODEL, OUTPUT_REPORT, OUTPUT_PLOT = ("OUTPUT_TABLE", "OUTPUT_MODEL", "OUTPUT_REPORT",
+                                                              "OUTPUT_PLOT")
+
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
                                                             [QgsProcessing.TypeVectorPoint]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
                                                       type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Model", options=MODELS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber("N_LAGS", "Number of lags", QgsProcessingParameterNumber.Integer,
+        self.addParameter(QgsProcessingParameterEnum(self.MODEL, "Model", options=list(FITTED_MODELS),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.N_LAGS, "Number of lags",
+                                                       QgsProcessingParameterNumber.Integer,
                                                        defaultValue=15, minValue=2))
-        self.addParameter(QgsProcessingParameterNumber("CUTOFF", "Cutoff (m, 0 = one third of the diagonal)",
+        self.addParameter(QgsProcessingParameterNumber(self.CUTOFF, "Cutoff (m, 0 = one third of the diagonal)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=0.0,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber("DIRECTION", "Direction (degrees from North, empty = all)",
+        self.addParameter(QgsProcessingParameterNumber(self.DIRECTION, "Direction (degrees from North, empty = all)",
                                                        QgsProcessingParameterNumber.Double, optional=True,
                                                        minValue=-360.0, maxValue=360.0))
-        self.addParameter(QgsProcessingParameterNumber("TOLERANCE", "Angular tolerance (degrees)",
+        self.addParameter(QgsProcessingParameterNumber(self.TOLERANCE, "Angular tolerance (degrees)",
                                                        QgsProcessingParameterNumber.Double, defaultValue=22.5,
                                                        minValue=0.0, maxValue=90.0))
-        self.addParameter(QgsProcessingParameterEnum("ESTIMATOR", "Estimator", options=ESTIMATORS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("WEIGHTS", "Fit weights", options=WEIGHT_NAMES, defaultValue=0))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_TABLE", "Variogram table", "CSV (*.csv)"))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Fitted model", "JSON (*.json)"))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Report", "HTML (*.html)",
+        self.addParameter(QgsProcessingParameterEnum(self.ESTIMATOR, "Estimator", options=list(ESTIMATORS),
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(self.WEIGHTS, "Fit weights", options=WEIGHT_NAMES, defaultValue=0))
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_TABLE, "Variogram table", "CSV (*.csv)"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Fitted model", "JSON (*.json)"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Report", "HTML (*.html)",
                                                                 optional=True))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_PLOT", "Plot", "PNG (*.png)", optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_PLOT, "Plot", "PNG (*.png)", optional=True))
 
     def compute(self, parameters, context, progress):
-        layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
-        field = self.parameterAsString(parameters, "FIELD", context)
-        cutoff = self.parameterAsDouble(parameters, "CUTOFF", context)
-        direction = parameters.get("DIRECTION")
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context)
-        plot = self.parameterAsFileOutput(parameters, "OUTPUT_PLOT", context)
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        field = self.parameterAsString(parameters, self.FIELD, context)
+        cutoff = self.parameterAsDouble(parameters, self.CUTOFF, context)
+        direction = parameters.get(self.DIRECTION)
+        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        plot = self.parameterAsFileOutput(parameters, self.OUTPUT_PLOT, context)
         progress.report(0.1, "sample variogram")
-        res = variogram_analysis(layer.source(), field, model=MODELS[self.parameterAsEnum(parameters, "MODEL", context)],
-                                 n_lags=self.parameterAsInt(parameters, "N_LAGS", context), cutoff=cutoff or None,
+        res = variogram_analysis(layer.source(), field,
+                                 model=FITTED_MODELS[self.parameterAsEnum(parameters, self.MODEL, context)],
+                                 n_lags=self.parameterAsInt(parameters, self.N_LAGS, context), cutoff=cutoff or None,
                                  direction=None if direction in (None, "") else self.parameterAsDouble(
-                                     parameters, "DIRECTION", context),
-                                 tolerance=self.parameterAsDouble(parameters, "TOLERANCE", context),
-                                 estimator=ESTIMATORS[self.parameterAsEnum(parameters, "ESTIMATOR", context)],
-                                 weights=WEIGHT_NAMES[self.parameterAsEnum(parameters, "WEIGHTS", context)],
-                                 table_path=self.parameterAsFileOutput(parameters, "OUTPUT_TABLE", context),
-                                 model_path=self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context),
+                                     parameters, self.DIRECTION, context),
+                                 tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
+                                 estimator=ESTIMATORS[self.parameterAsEnum(parameters, self.ESTIMATOR, context)],
+                                 weights=WEIGHT_NAMES[self.parameterAsEnum(parameters, self.WEIGHTS, context)],
+                                 table_path=self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context),
+                                 model_path=self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context),
                                  report_path=report or None, plot_path=plot or None)
         progress.report(1.0)
         self.metrics.update(model=res["model"].to_dict(), n_points=res["n_points"],
                             cutoff_m=res["experimental"].cutoff, fit=res["model"].fit_info_["converged"])
-        return {"OUTPUT_TABLE": res["table"], "OUTPUT_MODEL": res["model_path"], "OUTPUT_REPORT": res["report"],
-                "OUTPUT_PLOT": res["plot"]}
+        return {self.OUTPUT_TABLE: res["table"], self.OUTPUT_MODEL: res["model_path"],
+                self.OUTPUT_REPORT: res["report"], self.OUTPUT_PLOT: res["plot"]}

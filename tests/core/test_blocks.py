@@ -73,7 +73,8 @@ def test_block_info_coordinates(tmp_path):
         x, y = info.xy()
         return [np.stack([x, y])]
 
-    out = map_blocks(coords, [], [BlockOutput(str(tmp_path / "xy.tif"), 2, dtype="float64")], grid=GRID, max_bytes=200_000)
+    out = map_blocks(coords, [], [BlockOutput(str(tmp_path / "xy.tif"), 2, dtype="float64")], grid=GRID,
+                     max_bytes=200_000)
     import rasterio
 
     with rasterio.open(out[0]) as ds:

@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from remine.core.errors import InputError
-from remine.core.geostat import (ExternalDriftKriging, OrdinaryKriging, SimpleKriging, Spherical, cross_validate,
-                                 ordinary_kriging)
+from remine.core.geostat import (
+    ExternalDriftKriging,
+    OrdinaryKriging,
+    SimpleKriging,
+    Spherical,
+    cross_validate,
+    ordinary_kriging,
+)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "geostat")
 LOGZN = Spherical(psill=0.59060780221, range_=897.0209098, nugget=0.05066242682)

@@ -1,16 +1,26 @@
 """Kriging: gstat parity on Meuse (R gstat 2.1-0, tests/data/geostat), equality with PyKrige 1.7 (global and
 32-neighbour C backend), kriging variants checked against explicit numpy solutions, and bad inputs."""
 import os
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remine.core.errors import InputError, RemineWarning
-from remine.core.geostat import (Exponential, ExternalDriftKriging, Gaussian, Matern, Nugget, OrdinaryKriging, Power,
-                                 SimpleKriging, Spherical, UniversalKriging, ordinary_kriging)
+from remine.core.geostat import (
+    Exponential,
+    ExternalDriftKriging,
+    Gaussian,
+    Matern,
+    OrdinaryKriging,
+    Power,
+    SimpleKriging,
+    Spherical,
+    UniversalKriging,
+    ordinary_kriging,
+)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "geostat")
 LOGZN = Spherical(psill=0.59060780221, range_=897.0209098, nugget=0.05066242682)  # gstat fit, meuse_reference.md
@@ -198,7 +208,10 @@ def test_3d_and_anisotropy():
     t = rng.uniform(0, 100, (20, 2))
     model = Spherical(1.0, 40.0, 0.1)
     e2, v2 = ordinary_kriging(xy, z, t, model, n_neighbors=12)
-    flat = lambda a: np.column_stack([a, np.full(len(a), 5.0)])
+
+    def flat(a):
+        return np.column_stack([a, np.full(len(a), 5.0)])
+
     e3, v3 = ordinary_kriging(flat(xy), z, flat(t), model, n_neighbors=12)
     np.testing.assert_allclose(e3, e2, rtol=1e-10), np.testing.assert_allclose(v3, v2, rtol=1e-10)
     # azimuth 0 (north), ratio 0.5: the same as isotropic kriging with y coordinates divided by 2

@@ -7,8 +7,17 @@ import pandas as pd
 import pytest
 
 from remine.core.errors import InputError
-from remine.core.geostat import (Exponential, OrdinaryKriging, Power, Spherical, auto_model,
-                                 experimental_variogram, initial_model, read_model_json, write_model_json)
+from remine.core.geostat import (
+    Exponential,
+    OrdinaryKriging,
+    Power,
+    Spherical,
+    auto_model,
+    experimental_variogram,
+    initial_model,
+    read_model_json,
+    write_model_json,
+)
 from remine.core.geostat.report import cross_validation_analysis, variogram_analysis
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "geostat")

@@ -1,15 +1,24 @@
 """Sample variograms and variogram fits: gstat parity on Meuse (tests/data/geostat, R gstat 2.1-0) and
 brute-force checks of the directional, robust and map variants."""
 import os
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from remine.core.errors import InputError, RemineWarning
-from remine.core.geostat import (Exponential, Gaussian, Matern, Nugget, Power, Spherical, experimental_variogram,
-                                 fit_variogram, model_from_dict, variogram_map)
+from remine.core.geostat import (
+    Exponential,
+    Gaussian,
+    Matern,
+    Nugget,
+    Power,
+    Spherical,
+    experimental_variogram,
+    fit_variogram,
+    model_from_dict,
+    variogram_map,
+)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "geostat")
 

@@ -9,7 +9,7 @@ from rasterio.transform import from_origin
 
 from remine.core.blocks import GridSpec
 from remine.core.errors import InputError
-from remine.core.raster import (Cube, raster_info, read_class_names, read_cube, to_nanometres, write_raster)
+from remine.core.raster import Cube, raster_info, read_class_names, read_cube, to_nanometres, write_raster
 
 GRID = GridSpec(7, 5, from_origin(500000, 5560000, 0.5, 0.5), CRS.from_epsg(32630))
 
@@ -87,7 +87,8 @@ def test_micrometre_values_without_units_are_inferred(tmp_path):
 
 def test_integer_output_with_colour_table_and_class_names(tmp_path):
     cls = np.array([[0, 1, 2, 1, 0, 0, 1]] * 5, dtype=np.uint8)
-    path = write_raster(str(tmp_path / "cls.tif"), cls, like=GRID, nodata=255, colormap={0: (255, 0, 0), 1: (0, 255, 0)},
+    path = write_raster(str(tmp_path / "cls.tif"), cls, like=GRID, nodata=255,
+                        colormap={0: (255, 0, 0), 1: (0, 255, 0)},
                         category_names=["kaolinite", "alunite", "jarosite"])
     assert read_class_names(path) == ["kaolinite", "alunite", "jarosite"]
     with rasterio.open(path) as ds:
@@ -166,13 +167,15 @@ def test_output_directory_read_only(tmp_path):
             "from remine.core.raster import write_raster\n"
             "from remine.core.errors import InputError\n"
             "try:\n"
-            f"    write_raster({folder!r} + '/out.tif', np.zeros((5, 7), 'float32'), like=GridSpec(7, 5, from_origin(0, 0, 1, 1)))\n"
+            f"    write_raster({folder!r} + '/out.tif', np.zeros((5, 7), 'float32'),\n"
+            "                 like=GridSpec(7, 5, from_origin(0, 0, 1, 1)))\n"
             "except InputError as e:\n    print(e); sys.exit(3)\n")
     cmd = [sys.executable, "-c", code]
     if os.geteuid() == 0:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + cmd
     try:
-        run = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        run = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert run.returncode == 3, run.stderr
         assert f"output folder is read-only: {folder}" in run.stdout
         assert os.listdir(folder) == []

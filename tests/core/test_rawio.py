@@ -1,4 +1,4 @@
-"""Direct reads of uncompressed rasters (core/rawio.py) against GDAL, on files GDAL writes."""
+"""Direct reads of uncompressed rasters (core/raster/rawio.py) against GDAL, on files GDAL writes."""
 import os
 
 import numpy as np
@@ -8,7 +8,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from remine.core.raster import READ_OPTIONS, raster_info, read_window
-from remine.core.rawio import raw_layout, read_raw, read_table
+from remine.core.raster.rawio import raw_layout, read_raw, read_table
 
 H, W, B = 150, 173, 7  # not multiples of the 64 px tiles used below: partial edge tiles
 

@@ -29,7 +29,8 @@ def test_fuse_matches_ids_and_keeps_band_origin(sources, capsys):
     ftir_s1 = ftir.values[1]
     np.testing.assert_allclose(fused.X[0, 50:], (ftir_s1 - ftir_s1.mean()) / ftir_s1.std())
     assert fused.dropped == {"vnir_swir": ["s4"], "ftir": ["s9"]}
-    assert "warning: samples not present in every source were dropped: vnir_swir: s4; ftir: s9" in capsys.readouterr().out
+    expected = "warning: samples not present in every source were dropped: vnir_swir: s4; ftir: s9"
+    assert expected in capsys.readouterr().out
     frame = fused.to_frame()
     assert frame.columns[0] == "vnir_swir:400.0 nm" and frame.columns[-1] == "ftir:15000.0 nm"
     np.testing.assert_allclose(fused.wavelengths_nm[50:], ftir.wavelengths_nm)

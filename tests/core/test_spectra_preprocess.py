@@ -6,8 +6,20 @@ from sklearn.pipeline import make_pipeline
 
 from remine.core.data import usgs_library
 from remine.core.errors import InputError
-from remine.core.spectra import (SNV, BadBandRemover, BrightnessNormaliser, Derivative, SavGol, SpliceCorrector,
-                                 bad_band_mask, brightness_normalise, derivative, savgol, snv, splice_correction)
+from remine.core.spectra import (
+    SNV,
+    BadBandRemover,
+    BrightnessNormaliser,
+    Derivative,
+    SavGol,
+    SpliceCorrector,
+    bad_band_mask,
+    brightness_normalise,
+    derivative,
+    savgol,
+    snv,
+    splice_correction,
+)
 
 NAMES, WL, FWHM, REFL = usgs_library()
 

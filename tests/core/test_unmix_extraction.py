@@ -1,6 +1,5 @@
 """Endmember extraction (ATGP, VCA, N-FINDR), number of endmembers, library matching."""
 import os
-
 import warnings
 
 import numpy as np
@@ -9,8 +8,17 @@ import rasterio
 
 from remine.core.data import usgs_library
 from remine.core.errors import InputError, RemineWarning
-from remine.core.unmix import (ATGP, NFINDR, VCA, atgp, estimate_n_endmembers, match_endmembers, nfindr,
-                               spectral_angle, vca)
+from remine.core.unmix import (
+    ATGP,
+    NFINDR,
+    VCA,
+    atgp,
+    estimate_n_endmembers,
+    match_endmembers,
+    nfindr,
+    spectral_angle,
+    vca,
+)
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "unmix")
 

@@ -16,8 +16,16 @@ from remine.core.data import usgs_library
 from remine.core.errors import InputError
 from remine.core.raster import write_raster
 from remine.core.spectra.library import SpectralLibrary
-from remine.core.unmix import (MESMA, coverage, fcls, mesma, mesma_intervals, reconstruction_rmse,
-                               residual_intervals, unmix_raster)
+from remine.core.unmix import (
+    MESMA,
+    coverage,
+    fcls,
+    mesma,
+    mesma_intervals,
+    reconstruction_rmse,
+    residual_intervals,
+    unmix_raster,
+)
 from remine.core.unmix.mesma import MAX_MODELS
 
 MINERALS = ("calcite", "gypsum", "goethite", "alunite")

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 from affine import Affine
+
 from remine.core.errors import InputError, RemineWarning
 from remine.core.volume import VoxelGrid, grade_tonnage, probability_above
 

@@ -2,6 +2,7 @@
 import geopandas as gpd
 import numpy as np
 import pytest
+
 from remine.core.errors import InputError
 from remine.core.geostat import Exponential, OrdinaryKriging, Spherical
 from remine.core.volume import VoxelGrid

@@ -4,6 +4,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 from affine import Affine
+
 from remine.core.geostat import Spherical
 from remine.core.volume import VoxelGrid, grade_tonnage
 from remine.core.volume.demo3d import VOXEL, TruthField

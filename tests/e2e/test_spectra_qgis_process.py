@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-
 from conftest import SCRIPTS, qgis_process_env
+
 from remine.core.raster import read_cube, write_raster
 from remine.core.spectra import continuum_removed
 

@@ -119,7 +119,6 @@ def test_close_composition_band_count_mismatch(remine_processing, members, tmp_p
 def test_unmix_mesma_reports_the_spectra_used(remine_processing, demo_scene, tmp_path):
     """VARIABILITY = MESMA: two USGS spectra for kaolinite and calcite (4 models); the scene was made
     with the first of each, which MESMA picks for most pixels where the mineral is abundant."""
-    import json
 
     import processing
 

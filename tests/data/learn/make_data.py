@@ -8,7 +8,10 @@ MINERALS = {"alunite": "Alunite GDS84 Na03", "calcite": "Calcite WS272", "goethi
 SIZE, PIXEL, ORIGIN, CRS = 40, 0.5, (500000.0, 7000000.0), "EPSG:32633"
 
 
-def main(out_dir=os.path.dirname(os.path.abspath(__file__))):
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(out_dir=HERE):
     import geopandas as gpd
     from rasterio.crs import CRS as RioCRS
     from rasterio.transform import from_origin

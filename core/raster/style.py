@@ -10,7 +10,8 @@ from xml.sax.saxutils import quoteattr
 
 #: viridis at 5 stops (perceptually uniform, colour-blind safe)
 VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
-HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n<pipe>\n"
+HEADER = ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+          "<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n<pipe>\n")
 FOOTER = "</pipe>\n</qgis>\n"
 
 

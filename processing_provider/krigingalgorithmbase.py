@@ -1,0 +1,32 @@
+"""KrigingAlgorithm: the variogram-model parameters shared by the kriging algorithms."""
+from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber
+
+from ..core.geostat import read_model_json
+from ..core.geostat.models import FITTED_MODELS
+from .base import RemineAlgorithm
+
+
+class KrigingAlgorithm(RemineAlgorithm):
+    """Base of ordinarykriging, externaldriftkriging and krigingcrossvalidation (not registered: NAME is empty)."""
+
+    INPUT, FIELD = "INPUT", "FIELD"
+    MODEL_FILE, MODEL, N_NEIGHBORS = "MODEL_FILE", "MODEL", "N_NEIGHBORS"
+
+    def add_model_parameters(self):
+        """A variogram-model file, the model to fit without one, and the neighbours per estimate."""
+        self.addParameter(QgsProcessingParameterFile(self.MODEL_FILE, "Variogram model (JSON from remine:variogram)",
+                                                     extension="json", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(self.MODEL, "Model to fit when no file is given",
+                                                     options=list(FITTED_MODELS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(self.N_NEIGHBORS, "Neighbours per estimate (0 = all samples)",
+                                                       QgsProcessingParameterNumber.Integer, defaultValue=32,
+                                                       minValue=0))
+
+    def read_model(self, parameters, context):
+        """A VariogramModel from MODEL_FILE, else the name of the model to fit (a str)."""
+        path = self.parameterAsFile(parameters, self.MODEL_FILE, context)
+        return read_model_json(path) if path else FITTED_MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
+
+    def n_neighbors(self, parameters, context):
+        """Neighbours per estimate, None for all samples (0)."""
+        return self.parameterAsInt(parameters, self.N_NEIGHBORS, context) or None
