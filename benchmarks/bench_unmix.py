@@ -120,11 +120,11 @@ def whole_file(cube_path, E, out_path, intervals=False):
     """The same file task without blocks: read the whole cube, unmix (FCLS + RMSE, and residual intervals
     with the model-form term as unmix_raster computes them), write the bands."""
     from remine.core.raster import raster_info, read_cube, write_raster
-    from remine.core.unmix.raster import _endmember_set, unmix_pixels
+    from remine.core.unmix.raster import endmember_set, unmix_pixels
 
     cube = read_cube(cube_path)
     bands, rows, cols = cube.data.shape
-    res = unmix_pixels(cube.data.reshape(bands, -1).T, _endmember_set(E, raster_info(cube_path), None), "fcls",
+    res = unmix_pixels(cube.data.reshape(bands, -1).T, endmember_set(E, raster_info(cube_path), None), "fcls",
                        "residual" if intervals else None)
     out = [100.0 * res["abundances"].T, res["rmse"][None]]
     if intervals:

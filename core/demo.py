@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from .blocks import GridSpec
 from .data import usgs_library
 from .raster import atomic_path, write_raster
 
@@ -134,8 +135,6 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
     names, wl, fwhm, spectra = mineral_spectra()
     transform = from_origin(ORIGIN[0], ORIGIN[1], pixel_size, pixel_size)
     from rasterio.crs import CRS as RioCRS
-
-    from .blocks import GridSpec
 
     grid = GridSpec(size, size, transform, RioCRS.from_string(CRS))
     ab = abundances(rng, size)

@@ -70,9 +70,9 @@ def _loo(kr):
     if kr.global_ and kr.max_dist is None and not getattr(kr, "lognormal", False):
         return _loo_dubrule(kr)
     offs, wts = np.zeros((1, kr.X_.shape[1])), np.ones(1)
-    est, var, mu, _, _ = kr._solve(kr.X_, kr.F_, offs, wts, kr.A_, exclude=np.arange(len(kr.X_)))
+    est, var, mu, _, _ = kr.solve(kr.X_, kr.F_, offs, wts, kr.A_, exclude=np.arange(len(kr.X_)))
     if getattr(kr, "lognormal", False):
-        est, var = kr._back_transform(est, var, mu)
+        est, var = kr.back_transform(est, var, mu)
     return est, var
 
 

@@ -16,7 +16,9 @@ import warnings
 import numpy as np
 
 from ..errors import InputError, RemineWarning
-from .models import NestedModel, with_params
+from .anisotropy import Anisotropy
+from .models import MODELS, NestedModel, with_params
+from .variogram import experimental_variogram
 
 WEIGHTS = {"npairs_over_h2": 7, "npairs": 1, "cressie": 2, "equal": 6}
 
@@ -124,8 +126,6 @@ def fit_variogram(experimental, model, weights="npairs_over_h2", fit_nugget=True
 def initial_model(name, experimental, variance):
     """gstat-like initial values for ``name`` (a key of MODELS): nugget = 10 % and partial sill = 90 % of the
     sample variance, range = half the cutoff (power: exponent 1, scale from the last bin)."""
-    from .models import MODELS
-
     if name not in MODELS:
         raise InputError(f"variogram model '{name}' unknown; expected one of spherical, exponential, gaussian, "
                          "matern, power")
@@ -144,8 +144,6 @@ def auto_model(coords, values, model="spherical", drift=None, **variogram_kwargs
     With ``drift`` (n, p) the variogram is that of the residuals of a least-squares fit of the values on
     ``[1, drift]`` (the model external drift kriging needs).
     """
-    from .variogram import experimental_variogram
-
     values = np.asarray(values, float)
     if drift is not None:
         d = np.asarray(drift, float).reshape(len(values), -1)
@@ -169,9 +167,6 @@ def fit_anisotropy(coords, values, model, directions=(0.0, 45.0, 90.0, 135.0), t
     -------
     (model with ``range_`` = major range, Anisotropy(angle, ratio), ranges per direction (dict)).
     """
-    from .anisotropy import Anisotropy
-    from .variogram import experimental_variogram
-
     if len(directions) < 3:
         raise InputError(f"{len(directions)} directions given; at least 3 are needed to fit an ellipse")
     omni = fit_variogram(experimental_variogram(coords, values, **variogram_kwargs), model)

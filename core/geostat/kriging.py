@@ -214,7 +214,7 @@ class _Kriging(BaseEstimator):
         tile_of[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(T)]))
         return order, tile_of, cand_ptr, cand_idx, np.maximum(dist[:, 0] - half, 0.0)[tile_of]
 
-    def _solve(self, T, F0, offs, wts, c0, exclude=None):
+    def solve(self, T, F0, offs, wts, c0, exclude=None):
         """Estimates, variances, Lagrange multipliers (m, p), regularised count and nearest-sample distances."""
         from numba import get_num_threads
 
@@ -261,16 +261,16 @@ class _Kriging(BaseEstimator):
         chunk = max(4096, _CHUNK_ELEMENTS // max(self._k(), 1))
         for s in range(0, m, chunk):
             e = min(m, s + chunk)
-            est[s:e], var[s:e], mu, r, nearest = self._solve(T[s:e], F0[s:e], offs, wts, c0)
+            est[s:e], var[s:e], mu, r, nearest = self.solve(T[s:e], F0[s:e], offs, wts, c0)
             if getattr(self, "lognormal", False):
-                est[s:e], var[s:e] = self._back_transform(est[s:e], var[s:e], mu)
+                est[s:e], var[s:e] = self.back_transform(est[s:e], var[s:e], mu)
             n_reg += r
             n_far += int(np.sum(nearest > reach))
             n_nan += int(np.isnan(est[s:e]).sum())
         self._warn(m, n_reg, n_far, n_nan, reach)
         return (est, var) if return_variance else est
 
-    def _back_transform(self, est, var, mu):
+    def back_transform(self, est, var, mu):
         """Unbiased log-normal back-transform (Journel 1980): exp(Y* + σ²/2 + μ) for OK, exp(Y* + σ²/2) for SK.
 
         The variance returned is that of a log-normal variable, ``estimate² (exp(σ²) − 1)``.

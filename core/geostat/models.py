@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ..errors import InputError
+
 
 def _jump(h, nugget):
     """``nugget`` where h > 0, 0 at h == 0 (the nugget discontinuity)."""
@@ -225,8 +227,6 @@ def model_from_dict(d):
     if name == "nested":
         return NestedModel([model_from_dict(c) for c in d["components"]])
     if name not in MODELS:
-        from ..errors import InputError
-
         raise InputError(f"variogram model '{name}' unknown; expected one of {sorted(_NAMES.values())}")
     return MODELS[name](**d)
 
@@ -263,8 +263,6 @@ def write_model_json(model, path):
 def read_model_json(path):
     """Read a model written by :func:`write_model_json` (or any ``{"model": name, ...}`` JSON)."""
     import json
-
-    from ..errors import InputError
 
     try:
         with open(path, encoding="utf-8") as f:

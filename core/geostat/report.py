@@ -7,8 +7,9 @@ import numpy as np
 
 from ..points import check_projected, read_points
 from ..raster import atomic_path, check_output_path
+from ..report.html import HtmlReport
 from .cv import cross_validate
-from .fit import fit_variogram, initial_model
+from .fit import auto_model, fit_variogram, initial_model
 from .models import read_model_json, write_model_json
 from .variogram import experimental_variogram, variogram_map
 
@@ -95,8 +96,6 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
             fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
         plt.close(fig)
     if report_path:
-        from ..report.html import HtmlReport
-
         rep = HtmlReport(f"Variogram of {field}")
         rep.add_text(f"{len(pts.values)} points from {points}; cutoff {ev.cutoff:.6g} m, bin width {ev.width:.6g} m "
                      f"({'omnidirectional' if direction is None else f'direction {direction}° ± {tolerance}°'}), "
@@ -112,8 +111,6 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
 
 def load_or_fit_model(model_path, coords, values, model="spherical", drift=None):
     """The model in ``model_path`` (JSON), or one fitted to the data when no path is given."""
-    from .fit import auto_model
-
     return read_model_json(model_path) if model_path else auto_model(coords, values, model=model, drift=drift)
 
 
@@ -160,8 +157,6 @@ def cross_validation_analysis(points, field, kriger, layer=None, scheme="loo", k
 
 def write_cv_report(cv, path, title, model):
     """HTML report of a :class:`CrossValidation`: metrics, observed vs predicted, residual map."""
-    from ..report.html import HtmlReport
-
     rep = HtmlReport(title)
     rep.add_metrics(cv.metrics, "Metrics (residual = observed − predicted; msdr = mean squared z-score, ≈ 1 "
                                 "when the kriging variance is right)")

@@ -25,8 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import __version__ as remine_version
 from ..errors import InputError
 from ..progress import as_progress
+from ..raster import atomic_path, check_output_path
+from .registry import make_estimator
+from .validation import clean_training_set, fit_estimator
 
 FORMAT = "remine.model"
 FORMAT_VERSION = 1
@@ -73,9 +77,6 @@ def fit_model(estimator, training_set, progress=None, **params):
     NaN samples are dropped (counted, RemineWarning); estimators whose ``fit`` takes ``groups``
     (stacking) get the ROI ids. Returns a :class:`TrainedModel`.
     """
-    from .registry import make_estimator
-    from .validation import clean_training_set, fit_estimator
-
     progress = as_progress(progress)
     classification = bool(training_set.is_classification)
     if isinstance(estimator, str):
@@ -122,8 +123,6 @@ def _versions():
     import sklearn
     import skops
 
-    from .. import __version__ as remine_version
-
     versions = {"remine": remine_version, "python": platform.python_version(), "numpy": np.__version__,
                 "scikit-learn": sklearn.__version__, "skops": skops.__version__}
     for mod in ("xgboost", "torch"):
@@ -162,8 +161,6 @@ def save_model(path, model, overwrite=True):
     Returns ``path``. Raises InputError for a bad output path, or an existing file when
     ``overwrite`` is False.
     """
-    from ..raster import atomic_path, check_output_path
-
     sio = _skops_io()
 
     if not isinstance(model, TrainedModel):

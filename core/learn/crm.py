@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import InputError
+from .train import train
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
@@ -101,8 +102,6 @@ def train_crm(training_set, target, threshold, method="svm", params=None, prepro
     The ROC uses the out-of-fold P(high); the model's ``metrics["crm"]`` records target, threshold,
     AUC and the Youden cut.
     """
-    from .train import train
-
     crm_set = crm_training_set(training_set, target, threshold)
     model, cv = train(crm_set, method, params, preprocessing, scheme, n_splits, buffer_m, block_size_m, seed,
                       progress)

@@ -10,8 +10,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, require
 from ..progress import as_progress
+from ..raster import atomic_path, check_output_path, raster_info
+from ..spectra.preprocess import brightness_normalise, snv
+from ..spectra.rois import id_text, read_roi_pixels, read_rois
 
 FORMAT = "remine.TrainingSet"
 FORMAT_VERSION = 1
@@ -93,8 +96,6 @@ class TrainingSet:
         (divided by its L2 norm) or ``"standard"`` (each band to zero mean, unit variance over the set;
         the band means/stds are kept in ``metadata["normalisation"]`` to apply to new data).
         Patches are normalised per pixel spectrum (band axis 1)."""
-        from ..spectra.preprocess import brightness_normalise, snv
-
         x = np.moveaxis(self.X, 1, -1)  # (..., bands)
         flat = x.reshape(-1, x.shape[-1])
         info = {"method": method}
@@ -114,8 +115,6 @@ class TrainingSet:
 
     def write_summary(self, path):
         """Write :meth:`summary` as CSV, atomically. Returns ``path``."""
-        from ..raster import atomic_path, check_output_path
-
         check_output_path(path, extensions=(".csv",))
         with atomic_path(path) as tmp:
             self.summary().to_csv(tmp, index=False)
@@ -175,8 +174,6 @@ class TrainingSet:
     def save(self, path):
         """Write the set to HDF5 (``.h5``), atomically. Returns ``path``."""
         import h5py
-
-        from ..raster import atomic_path, check_output_path
 
         check_output_path(path, extensions=(".h5", ".hdf5"))
         with atomic_path(path) as tmp:
@@ -267,9 +264,6 @@ def build_training_set(cube_path, rois_path, label_field=None, id_field="roi_id"
     TrainingSet with X float32 (n, bands[, k, k]); y str labels (n,) or float targets (n,) / (n, t).
     ROIs whose label or any target is missing are dropped with a warning.
     """
-    from ..raster import raster_info
-    from ..spectra.rois import read_roi_pixels, read_rois
-
     progress = as_progress(progress)
     if label_field is None and target_fields is None and lab_table is None:
         raise InputError("give label_field (class labels) or target_fields / lab_table (lab values); got neither")
@@ -343,8 +337,6 @@ def _roi_targets(layer, lab_table, target_fields, id_field, progress):
     """Per-ROI target vectors (list of float lists, None where missing) and the target names."""
     import pandas as pd
 
-    from ..spectra.rois import id_text
-
     if lab_table is None:
         table, key = layer.frame, None
     else:
@@ -394,8 +386,6 @@ def _read_table(table):
         if ext in (".csv", ".txt"):
             return pd.read_csv(table)
         if ext in (".xlsx", ".xls"):
-            from ..errors import require
-
             require("openpyxl")  # DependencyError naming the install command if missing
             return pd.read_excel(table)
         import geopandas as gpd

@@ -21,14 +21,19 @@ import warnings
 
 import numpy as np
 
-from ..blocks import pixel_table
+from ..blocks import BlockOutput, map_blocks, pixel_table
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
+from ..raster import raster_info, read_window
+from ..spectra.resample import resampling_matrix
+from ..spectra.rois import pad_nan, pixel_patches
+from .artefacts import TrainedModel, load_model
+from .stack import class_probabilities
 
 _MISSING_FACTOR = 1.5  # a model band is missing when no cube band lies within 1.5 median spacings
 
 
-def resampling_matrix(model_wl, cube_wl, cube_name="the cube"):
+def model_band_matrix(model_wl, cube_wl, cube_name="the cube"):
     """Matrix W (cube_bands, model_bands) so that ``pixels @ W`` gives the model's bands, or None.
 
     None means the cube is used as it is (same grid within 0.5 nm, or unknown wavelengths with the
@@ -58,9 +63,7 @@ def resampling_matrix(model_wl, cube_wl, cube_name="the cube"):
     warnings.warn(f"{cube_name} has {len(cube_wl)} bands on another wavelength grid than the model "
                   f"({n_model} bands); resampling it linearly to the model's band centres", RemineWarning,
                   stacklevel=3)
-    from ..spectra.resample import resampling_matrix as srf_matrix
-
-    return np.asarray(srf_matrix(cube_wl, np.clip(model_wl, cube_wl[0], cube_wl[-1])).todense())
+    return np.asarray(resampling_matrix(cube_wl, np.clip(model_wl, cube_wl[0], cube_wl[-1])).todense())
 
 
 def _final_step(estimator):
@@ -121,20 +124,17 @@ def _patch_table(cube_info, window, k, resample):
     """(n, bands, k, k) patches of every pixel of ``window`` (neighbours off-raster take the centre)."""
     from rasterio.windows import Window
 
-    from ..raster import read_window
-    from ..spectra.rois import _pad, _patches
-
     h = k // 2
     r0, c0 = int(window.row_off), int(window.col_off)
     r1, c1 = r0 + int(window.height), c0 + int(window.width)
     rr0, cc0 = max(r0 - h, 0), max(c0 - h, 0)
     rr1, cc1 = min(r1 + h, cube_info.height), min(c1 + h, cube_info.width)
     data = read_window(cube_info, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
-    data = _pad(data, (rr0 - (r0 - h), (r1 + h) - rr1, cc0 - (c0 - h), (c1 + h) - cc1))
+    data = pad_nan(data, (rr0 - (r0 - h), (r1 + h) - rr1, cc0 - (c0 - h), (c1 + h) - cc1))
     if resample is not None:
         data = np.einsum("bm,brc->mrc", resample, data).astype(np.float32)
     rows, cols = np.mgrid[0:int(window.height), 0:int(window.width)]
-    return _patches(data, rows.ravel(), cols.ravel(), k)
+    return pixel_patches(data, rows.ravel(), cols.ravel(), k)
 
 
 def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None, proba_classes=None):
@@ -178,8 +178,6 @@ def _block_products(X, valid, rows, cols, estimator, task, classes, products, pr
         proba = None
         if len(X) and ("proba" in products or "uncertainty" in products or not _votes(estimator)):
             if hasattr(estimator, "predict_proba"):
-                from .stack import class_probabilities
-
                 proba = class_probabilities(estimator, X, classes)
         if len(X):
             if proba is not None and not _votes(estimator):
@@ -267,15 +265,11 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     -------
     dict with keys "map", "probabilities", "uncertainty" (paths or None) and "band_names".
     """
-    from ..blocks import BlockOutput, map_blocks
-    from ..raster import raster_info
-    from .artefacts import TrainedModel, load_model
-
     progress = as_progress(progress)
     if not isinstance(model, TrainedModel):
         model = load_model(model)
     info = raster_info(cube_path)
-    resample = resampling_matrix(model.wavelengths_nm, info.wavelengths_nm, os.path.basename(str(cube_path)))
+    resample = model_band_matrix(model.wavelengths_nm, info.wavelengths_nm, os.path.basename(str(cube_path)))
     classification = model.is_classification
     est = model.estimator
     paths = {"map": out_path, "probabilities": None, "uncertainty": None}

@@ -20,94 +20,59 @@ cnn2d          CNN2D                            CNN2DRegressor
 stack          StackClassifier                  StackRegressor
 =============  ===============================  ==================================
 """
+import importlib
+
 from ..errors import InputError
 
 TASKS = ("classification", "regression")
 
 
+def _member(module, classifier, regressor=None):
+    """Factory of a class of a sibling module, imported on first use: torch (cnn) and xgboost (boosting) are
+    optional, scikit-learn takes seconds to import, and the stack builds its members with this registry."""
+    def factory(task):
+        found = importlib.import_module(f".{module}", __package__)
+        return getattr(found, classifier if task == "classification" else regressor)
+
+    return factory
+
+
+def _sklearn(module, classifier, regressor, **defaults):
+    """Factory of a scikit-learn estimator (imported on first use) with remine's default parameters."""
+    def factory(task):
+        cls = getattr(importlib.import_module(module), classifier if task == "classification" else regressor)
+        return (lambda **p: cls(**{**defaults, **p})) if defaults else cls
+
+    return factory
+
+
 def _svm(task):
     if task == "classification":
-        from .svm import FastSVC
-
-        return FastSVC
-    from sklearn.compose import TransformedTargetRegressor
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVR
-
+        return _member("svm", "FastSVC")(task)
+    compose, preprocessing, svm = (importlib.import_module(f"sklearn.{m}") for m in ("compose", "preprocessing", "svm"))
     # targets (ppm, %) are standardised so that SVR's epsilon and C mean the same for every unit
-    return lambda **p: TransformedTargetRegressor(regressor=SVR(**p), transformer=StandardScaler())
+    return lambda **p: compose.TransformedTargetRegressor(regressor=svm.SVR(**p),
+                                                          transformer=preprocessing.StandardScaler())
 
 
-def _plsda(task):
-    from .plsda import PLSDA
-
-    return PLSDA
-
-
-def _xgboost(task):
-    from . import boosting
-
-    return boosting.XGBoostClassifier if task == "classification" else boosting.XGBoostRegressor
-
-
-def _forest(kind):
-    def factory(task):
-        from sklearn import ensemble
-
-        name = {"extratrees": "ExtraTrees", "randomforest": "RandomForest"}[kind]
-        cls = getattr(ensemble, name + ("Classifier" if task == "classification" else "Regressor"))
-        return lambda **p: cls(**{"n_estimators": 200, "random_state": 0, "n_jobs": -1, **p})
-
-    return factory
-
-
-def _ridge(task):
-    from sklearn.linear_model import Ridge, RidgeClassifier
-
-    return RidgeClassifier if task == "classification" else Ridge
-
-
-def _plsr(task):
-    from sklearn.cross_decomposition import PLSRegression
-
-    return lambda **p: PLSRegression(**{"n_components": 8, **p})
-
-
-def _lda(task):
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-    return lambda **p: LinearDiscriminantAnalysis(**{"solver": "eigen", "shrinkage": "auto", **p})
-
-
-def _cnn(kind):
-    def factory(task):
-        from . import cnn
-
-        name = {"cnn1d": "CNN1D", "cnn2d": "CNN2D"}[kind]
-        return getattr(cnn, name if task == "classification" else name + "Regressor")
-
-    return factory
-
-
-def _stack(task):
-    from .stack import StackClassifier, StackRegressor
-
-    return StackClassifier if task == "classification" else StackRegressor
+_FOREST = {"n_estimators": 200, "random_state": 0, "n_jobs": -1}
 
 
 # name -> (factory(task) -> class or callable(**params), tasks supported; first = default)
 REGISTRY = {
     "svm": (_svm, TASKS),
-    "plsda": (_plsda, ("classification",)),
-    "xgboost": (_xgboost, TASKS),
-    "extratrees": (_forest("extratrees"), TASKS),
-    "randomforest": (_forest("randomforest"), TASKS),
-    "ridge": (_ridge, ("regression", "classification")),
-    "plsr": (_plsr, ("regression",)),
-    "lda": (_lda, ("classification",)),
-    "cnn1d": (_cnn("cnn1d"), TASKS),
-    "cnn2d": (_cnn("cnn2d"), TASKS),
-    "stack": (_stack, TASKS),
+    "plsda": (_member("plsda", "PLSDA"), ("classification",)),
+    "xgboost": (_member("boosting", "XGBoostClassifier", "XGBoostRegressor"), TASKS),
+    "extratrees": (_sklearn("sklearn.ensemble", "ExtraTreesClassifier", "ExtraTreesRegressor", **_FOREST), TASKS),
+    "randomforest": (_sklearn("sklearn.ensemble", "RandomForestClassifier", "RandomForestRegressor", **_FOREST),
+                     TASKS),
+    "ridge": (_sklearn("sklearn.linear_model", "RidgeClassifier", "Ridge"), ("regression", "classification")),
+    "plsr": (_sklearn("sklearn.cross_decomposition", None, "PLSRegression", n_components=8), ("regression",)),
+    "lda": (_sklearn("sklearn.discriminant_analysis", "LinearDiscriminantAnalysis", None, solver="eigen",
+                     shrinkage="auto"), ("classification",)),
+    "cnn1d": (_member("cnn", "CNN1D", "CNN1DRegressor"), TASKS),
+    "cnn2d": (_member("cnn", "CNN2D", "CNN2DRegressor"), TASKS),
+    "stack": (_member("stack", "StackClassifier", "StackRegressor"), TASKS),
 }
 
 

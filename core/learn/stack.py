@@ -20,6 +20,8 @@ from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .registry import make_estimator
+
 
 def class_probabilities(estimator, X, classes):
     """(n, len(classes)) probabilities of a fitted classifier, columns aligned to ``classes``.
@@ -50,8 +52,6 @@ class _StackBase(BaseEstimator):
         self.random_state = random_state
 
     def _members(self):
-        from .registry import make_estimator
-
         names = self.estimators if self.estimators is not None else self._default_members
         members = []
         for m in names:

@@ -10,14 +10,19 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import as_progress
+from ..report.html import HtmlReport
+from ..spectra import SNV, BrightnessNormaliser, ContinuumRemover, SavGol
+from .artefacts import fit_model
+from .dataset import TrainingSet, build_training_set
+from .predict import model_band_matrix
+from .registry import make_estimator
+from .validation import CVResult, classification_metrics, clean_training_set, regression_metrics, spatial_cv
 
 PREPROCESSING = ("none", "snv", "continuum", "savgol_d1", "brightness")
 
 
 def preprocessing_step(name, wavelengths_nm):
     """The spectral transformer for ``name`` (one of :data:`PREPROCESSING`), or None for "none"."""
-    from ..spectra import SNV, BrightnessNormaliser, ContinuumRemover, SavGol
-
     wl = np.asarray(wavelengths_nm, dtype=float)
     steps = {"none": lambda: None, "snv": SNV, "brightness": BrightnessNormaliser,
              "continuum": lambda: ContinuumRemover(wavelengths_nm=wl),
@@ -51,8 +56,6 @@ def build_estimator(method, task, params=None, preprocessing="none", wavelengths
     ``params``: dict or JSON text of estimator parameters (see :func:`parse_params`)."""
     from sklearn.pipeline import Pipeline
 
-    from .registry import make_estimator
-
     est = make_estimator(method, task=task, **parse_params(params))
     if patch_size > 1 and method != "cnn2d":
         raise InputError(f"the training set holds {patch_size}x{patch_size} patches; only cnn2d takes patches "
@@ -78,9 +81,6 @@ def train(training_set, method="svm", params=None, preprocessing="none", scheme=
     -------
     (TrainedModel, CVResult); ``model.metrics`` holds ``cv.to_dict()`` and the method/preprocessing.
     """
-    from .artefacts import fit_model
-    from .validation import spatial_cv
-
     progress = as_progress(progress)
     task = "classification" if training_set.is_classification else "regression"
     est = build_estimator(method, task, params, preprocessing, training_set.wavelengths_nm,
@@ -96,8 +96,6 @@ def train(training_set, method="svm", params=None, preprocessing="none", scheme=
 def load_or_build_training_set(training_path=None, cube_path=None, rois_path=None, progress=None, **build):
     """A TrainingSet from an ``.h5`` file, or built from ``cube_path`` + ``rois_path`` with ``build``
     keyword arguments of :func:`build_training_set` (label_field / target_fields, patch_size, ...)."""
-    from .dataset import TrainingSet, build_training_set
-
     if training_path:
         return TrainingSet.load(training_path)
     if not (cube_path and rois_path):
@@ -110,15 +108,12 @@ def evaluate_model(model, training_set, progress=None):
 
     Raises InputError when the test set's task, classes or band count do not fit the model.
     """
-    from .predict import resampling_matrix
-    from .validation import CVResult, classification_metrics, clean_training_set, regression_metrics
-
     progress = as_progress(progress)
     if bool(training_set.is_classification) != model.is_classification:
         raise InputError(f"the model does {model.task} but the test set is for "
                          f"{'classification' if training_set.is_classification else 'regression'}")
     X, y, _, _ = clean_training_set(training_set, progress)
-    w = resampling_matrix(model.wavelengths_nm, training_set.wavelengths_nm, "the test set")
+    w = model_band_matrix(model.wavelengths_nm, training_set.wavelengths_nm, "the test set")
     if w is not None:
         X = X @ w if X.ndim == 2 else np.einsum("nbij,bm->nmij", X, w)
     progress.report(0.2, f"predicting {len(X)} test samples")
@@ -198,8 +193,6 @@ def write_report(path, model, cv, title="remine model", extra=None):
     ``extra``: optional callable(report) adding sections (e.g. the CRM ROC curve). Returns ``path``.
     """
     import pandas as pd
-
-    from ..report.html import HtmlReport
 
     m = model.metrics
     rep = HtmlReport(title)

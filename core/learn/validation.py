@@ -24,6 +24,8 @@ import numpy as np
 
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
+from .registry import make_estimator
+from .stack import class_probabilities
 
 SCHEMES = ("group", "block", "random")
 
@@ -202,8 +204,6 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
     """
     from sklearn.base import clone, is_classifier
 
-    from .registry import make_estimator
-
     progress = as_progress(progress)
     classification = bool(training_set.is_classification)
     if isinstance(estimator, str):
@@ -228,8 +228,6 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
         y_pred[test] = est.predict(X[test])
         fold[test] = k
         if has_proba and hasattr(est, "predict_proba"):
-            from .stack import class_probabilities
-
             proba[test] = class_probabilities(est, X[test], classes)
         else:
             has_proba = False

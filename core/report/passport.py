@@ -11,6 +11,8 @@ import os
 import platform
 import sys
 
+from ..raster import open_raster
+
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "passport.schema.json")
 PASSPORT_VERSION = "1.0"
 VERSIONED = ("numpy", "scipy", "rasterio", "sklearn", "xgboost", "torch", "pykrige")
@@ -107,8 +109,6 @@ def raster_crs(path):
     Read from the file header with rasterio: no statistics or histograms are computed (loading the file
     as a QGIS layer would compute them for its default renderer).
     """
-    from ..raster import open_raster
-
     with open_raster(path) as ds:
         crs = ds.crs
     if crs is None:

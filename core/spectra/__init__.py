@@ -8,9 +8,9 @@ from .continuum import continuum, continuum_removed
 from .features import INDICES, WINDOWS_NM, absorption_feature, band_depth, mineral_indices
 from .fusion import FusedFeatures, fuse
 from .io import read_library, write_library
-from .library import SpectralLibrary, check_wavelengths, library_from_rois
+from .library import SpectralLibrary, library_from_rois
 from .preprocess import bad_band_mask, brightness_normalise, derivative, savgol, snv, splice_correction
-from .resample import resample
+from .resample import check_wavelengths, resample
 from .sensors import SENSORS, sensor_bands
 
 TRANSFORMERS = ("Resampler", "ContinuumRemover", "SavGol", "Derivative", "SNV", "BrightnessNormaliser",

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from ..errors import InputError
-from .library import check_wavelengths
+from .resample import check_wavelengths
 
 METHODS = ("divide", "subtract")
 

@@ -11,8 +11,8 @@ from ..blocks import BlockOutput, map_blocks
 from ..errors import InputError
 from ..raster import check_output_path, raster_info
 from .continuum import METHODS, continuum_removed
-from .features import _check_window, absorption_feature
-from .resample import resample
+from .features import absorption_feature, window_indices
+from .resample import resample, resampling_matrix
 
 FEATURE_BANDS = ("position_nm", "depth", "width_nm")
 
@@ -82,8 +82,6 @@ def resample_raster(path, out_path, target_wavelengths_nm, target_fwhm_nm=None, 
     check_output_path(out_path, [path])
     target = np.atleast_1d(np.asarray(target_wavelengths_nm, dtype=float))
     fwhm = None if target_fwhm_nm is None else np.broadcast_to(np.asarray(target_fwhm_nm, float), target.shape)
-    from .resample import resampling_matrix
-
     weights = resampling_matrix(info.wavelengths_nm, target, fwhm, info.fwhm_nm)  # validates before writing
     outside = int((np.asarray(weights.sum(axis=0)).ravel() == 0).sum())
     out = BlockOutput(out_path, len(target), "float32", wavelengths_nm=target, fwhm_nm=fwhm)
@@ -107,7 +105,7 @@ def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=2
     """
     info = raster_info(path, units=units, require_wavelengths=True)
     check_output_path(out_path, [path])
-    idx = _check_window(info.wavelengths_nm, window_nm)
+    idx = window_indices(info.wavelengths_nm, window_nm)
     out = BlockOutput(out_path, len(FEATURE_BANDS), "float32", band_names=list(FEATURE_BANDS))
     wl = info.wavelengths_nm[idx]  # blocks hold only the window's bands
     func = functools.partial(_feature_block, wavelengths_nm=wl, window_nm=(float(wl[0]), float(wl[-1])))

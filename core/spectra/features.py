@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .continuum import continuum_removed
-from .library import check_wavelengths
+from .resample import check_wavelengths
 
 #: Common windows (nm) of minimum-wavelength mapping.
 WINDOWS_NM = {
@@ -28,7 +28,7 @@ WINDOWS_NM = {
 }
 
 
-def _check_window(wl, window_nm):
+def window_indices(wl, window_nm):
     try:
         lo, hi = (float(v) for v in window_nm)
     except (TypeError, ValueError):
@@ -63,7 +63,7 @@ def absorption_feature(values, wavelengths_nm, window_nm=(2150.0, 2250.0)):
     values = np.asarray(values)
     table = values[None] if values.ndim == 1 else values
     wl = check_wavelengths(wavelengths_nm, table.shape[-1], "spectra")
-    sel = _check_window(wl, window_nm)
+    sel = window_indices(wl, window_nm)
     cr = np.ascontiguousarray(continuum_removed(table[:, sel].astype(np.float64), wl[sel]))
     out = np.empty((4, len(cr)), dtype=np.float64)
     _kernel()(cr, wl[sel], out)

@@ -3,6 +3,11 @@ import glob
 import os
 
 from ..errors import InputError
+from ..raster import atomic_path, check_output_path
+from .io_asd import read_asd
+from .io_csv import read_csv_library, write_csv_library
+from .io_envi import read_sli, write_sli
+from .io_jcamp import read_jcamp
 from .library import SpectralLibrary
 
 READ_FORMATS = {".csv": "csv", ".txt": "csv", ".sli": "envi", ".hdr": "envi", ".asd": "asd", ".jdx": "jcamp",
@@ -52,22 +57,14 @@ def _read_one(path, units):
         raise InputError(f"unknown spectral library format {os.path.splitext(path)[1]!r} ({path}); expected "
                          f"{', '.join(sorted(READ_FORMATS))}")
     if kind == "csv":
-        from .io_csv import read_csv_library
-
         return read_csv_library(path, units)
     if kind == "envi":
-        from .io_envi import read_sli
-
         data = os.path.splitext(path)[0] if path.lower().endswith(".hdr") else path
         if path.lower().endswith(".hdr"):
             data = next((data + e for e in (".sli", ".spl", "") if os.path.isfile(data + e)), data)
         return read_sli(data, units)
     if kind == "asd":
-        from .io_asd import read_asd
-
         return read_asd(path)
-    from .io_jcamp import read_jcamp
-
     return read_jcamp(path, units)
 
 
@@ -76,15 +73,9 @@ def write_library(library, path):
 
     Returns the path.
     """
-    from ..raster import atomic_path, check_output_path
-
     path = check_output_path(path, extensions=WRITE_FORMATS)
     if path.lower().endswith(".sli"):
-        from .io_envi import write_sli
-
         return write_sli(library, path)
-    from .io_csv import write_csv_library
-
     with atomic_path(path) as tmp:
         write_csv_library(library, tmp)
     return path

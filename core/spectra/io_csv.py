@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..raster import infer_units, normalise_units, to_nanometres
-from .library import SpectralLibrary, check_wavelengths
+from .library import SpectralLibrary
+from .resample import check_wavelengths
 
 NAME_COLUMNS = ("name", "sample_id", "id", "sample", "spectrum", "spectrum_name")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

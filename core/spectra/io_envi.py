@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
+from ..raster import atomic_path, normalise_units, to_nanometres
 from .io_csv import resolve_units, to_ascending_nm
 from .library import SpectralLibrary
 
@@ -75,8 +76,6 @@ def read_sli(path, units=None):
     wl_nm, values = to_ascending_nm(wl, unit, values, hdr)
     fwhm = None
     if "fwhm" in fields and len(fields["fwhm"]) == samples:
-        from ..raster import to_nanometres
-
         fw = np.array([float(v) for v in fields["fwhm"]])
         fwhm = fw * 1e7 / wl ** 2 if unit == "cm-1" else to_nanometres(fw, unit)
         fwhm = fwhm[np.argsort(to_nanometres(wl, unit), kind="stable")]
@@ -84,8 +83,6 @@ def read_sli(path, units=None):
 
 
 def _units_field(value):
-    from ..raster import normalise_units
-
     if value is None:
         return None
     try:
@@ -96,8 +93,6 @@ def _units_field(value):
 
 def write_sli(library, path):
     """Write ``path`` (.sli, float32 little-endian) and ``path`` minus extension + ``.hdr``."""
-    from ..raster import atomic_path
-
     hdr = os.path.splitext(path)[0] + ".hdr"
     lines = ["ENVI", "description = {remine spectral library}", f"samples = {library.n_bands}",
              f"lines = {len(library)}", "bands = 1", "header offset = 0", "file type = ENVI Spectral Library",

@@ -4,34 +4,14 @@ from typing import Optional
 
 import numpy as np
 
+from ..data import usgs_library
 from ..errors import InputError
+from ..raster import raster_info
+from .resample import check_wavelengths, resample
+from .rois import read_roi_pixels, read_rois
 
 #: what :func:`library_from_rois` keeps of the pixels of each ROI
 ROI_STATISTICS = ("mean", "median", "all")
-
-
-def check_wavelengths(wavelengths_nm, n_bands=None, source="library"):
-    """Validate a wavelength grid: finite, strictly ascending, no duplicates, ``n_bands`` long.
-
-    Returns the grid as float64 (bands,). Raises :class:`InputError` naming the offending values.
-    """
-    wl = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
-    if wl.size == 0:
-        raise InputError(f"{source} has no wavelengths")
-    if n_bands is not None and wl.size != n_bands:
-        raise InputError(f"{source}: {wl.size} wavelengths for {n_bands} bands")
-    if not np.all(np.isfinite(wl)):
-        raise InputError(f"{source} has non-numeric or missing wavelengths")
-    step = np.diff(wl)
-    if np.any(step == 0):
-        dup = np.unique(wl[1:][step == 0])
-        raise InputError(f"{source} has duplicate wavelengths {', '.join(f'{v:g}' for v in dup[:5])} nm; "
-                         "each band needs its own wavelength")
-    if np.any(step < 0):
-        i = int(np.argmax(step < 0))
-        raise InputError(f"{source} wavelengths are not monotonic: {wl[i]:g} nm is followed by {wl[i + 1]:g} nm; "
-                         "expected strictly ascending (or strictly descending wavenumbers)")
-    return wl
 
 
 @dataclass
@@ -108,8 +88,6 @@ class SpectralLibrary:
 
     def resampled(self, target_wavelengths_nm, target_fwhm_nm=None):
         """This library resampled to another grid (Gaussian SRF; see :func:`remine.core.spectra.resample`)."""
-        from .resample import resample
-
         values = resample(self.values, self.wavelengths_nm, target_wavelengths_nm, target_fwhm_nm,
                           source_fwhm_nm=self.fwhm_nm)
         target = np.atleast_1d(np.asarray(target_wavelengths_nm, dtype=float))
@@ -148,8 +126,6 @@ class SpectralLibrary:
         metadata field ``mineral`` (the first word of each sample name, lower case) to bundle spectra by."""
         import pandas as pd
 
-        from ..data import usgs_library
-
         names, wl, fwhm, refl = usgs_library()
         minerals = [str(n).strip().split()[0].lower() for n in names]
         return cls(names, wl, refl, pd.DataFrame({"mineral": minerals}), fwhm_nm=fwhm,
@@ -174,9 +150,6 @@ def library_from_rois(cube_path, rois_path, statistic="mean", name_field=None, i
     layer's attribute fields.
     """
     import pandas as pd
-
-    from ..raster import raster_info
-    from .rois import read_roi_pixels, read_rois
 
     if statistic not in ROI_STATISTICS:
         raise InputError(f"statistic must be 'mean', 'median' or 'all'; got {statistic!r}")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..bands import WATER_VAPOUR_NM, in_windows
 from ..errors import InputError
-from .library import check_wavelengths
+from .resample import check_wavelengths
 
 #: ASD FieldSpec 3/4 detector boundaries (nm): VNIR | SWIR1 at 1000, SWIR1 | SWIR2 at 1800.
 ASD_SPLICES_NM = (1000.0, 1800.0)

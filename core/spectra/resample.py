@@ -13,10 +13,33 @@ import functools
 import numpy as np
 
 from ..errors import InputError
-from .library import check_wavelengths
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 TRUNCATE_SIGMA = 4.0  # SRF tails beyond ±4 σ carry < 7e-5 of the weight and are dropped
+
+
+def check_wavelengths(wavelengths_nm, n_bands=None, source="library"):
+    """Validate a wavelength grid: finite, strictly ascending, no duplicates, ``n_bands`` long.
+
+    Returns the grid as float64 (bands,). Raises :class:`InputError` naming the offending values.
+    """
+    wl = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
+    if wl.size == 0:
+        raise InputError(f"{source} has no wavelengths")
+    if n_bands is not None and wl.size != n_bands:
+        raise InputError(f"{source}: {wl.size} wavelengths for {n_bands} bands")
+    if not np.all(np.isfinite(wl)):
+        raise InputError(f"{source} has non-numeric or missing wavelengths")
+    step = np.diff(wl)
+    if np.any(step == 0):
+        dup = np.unique(wl[1:][step == 0])
+        raise InputError(f"{source} has duplicate wavelengths {', '.join(f'{v:g}' for v in dup[:5])} nm; "
+                         "each band needs its own wavelength")
+    if np.any(step < 0):
+        i = int(np.argmax(step < 0))
+        raise InputError(f"{source} wavelengths are not monotonic: {wl[i]:g} nm is followed by {wl[i + 1]:g} nm; "
+                         "expected strictly ascending (or strictly descending wavenumbers)")
+    return wl
 
 
 def resampling_matrix(wavelengths_nm, target_wavelengths_nm, target_fwhm_nm=None, source_fwhm_nm=None):

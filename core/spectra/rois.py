@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..progress import as_progress
+from ..raster import READ_OPTIONS, raster_info
 
 TILE = 256  # GeoTIFF tile size of remine outputs; ROIs are visited tile by tile
 READ_BYTES = 128 * 2**20  # at most this much raster is read at once for a group of neighbouring ROIs
@@ -126,8 +127,6 @@ def read_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, see
     """
     import rasterio
 
-    from ..raster import READ_OPTIONS, raster_info
-
     progress = as_progress(progress)
     if int(patch_size) < 1 or int(patch_size) % 2 == 0:
         raise InputError(f"patch_size must be an odd integer >= 1; got {patch_size}")
@@ -145,7 +144,7 @@ def read_roi_pixels(cube_path, layer, patch_size=1, max_pixels_per_roi=None, see
             for i in group:
                 w = windows[i]["read"]
                 r0, c0 = int(w.row_off - union.row_off), int(w.col_off - union.col_off)
-                data = _pad(block[:, r0:r0 + int(w.height), c0:c0 + int(w.width)], windows[i]["pad"])
+                data = pad_nan(block[:, r0:r0 + int(w.height), c0:c0 + int(w.width)], windows[i]["pad"])
                 found[i] = _extract(data, layer.frame.geometry.iloc[i], windows[i]["transform"], patch_size,
                                     max_pixels_per_roi, rng)
                 done += 1
@@ -197,7 +196,7 @@ def _extract(data, geom, transform, patch_size, max_pixels, rng):
     if not len(rows):
         return None
     xs, ys = transform * (cols + 0.5, rows + 0.5)
-    values = inner[:, rows, cols].T if patch_size == 1 else _patches(data, rows, cols, patch_size)
+    values = inner[:, rows, cols].T if patch_size == 1 else pixel_patches(data, rows, cols, patch_size)
     return RoiPixels(np.ascontiguousarray(values, dtype=np.float32), np.column_stack([xs, ys]).astype(np.float64))
 
 
@@ -232,14 +231,15 @@ def _bounds(info):
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
-def _pad(data, pad):
+def pad_nan(data, pad):
+    """``data`` (bands, rows, cols) padded with NaN by ``pad`` = (top, bottom, left, right) pixels."""
     top, bottom, left, right = pad
     if not any(pad):
         return data
     return np.pad(data, ((0, 0), (top, bottom), (left, right)), constant_values=np.nan)
 
 
-def _patches(data, rows, cols, k):
+def pixel_patches(data, rows, cols, k):
     """k×k patches (n, bands, k, k) centred on inner pixels (rows, cols) of the padded ``data``."""
     offsets = np.arange(k)
     r = rows[:, None, None] + offsets[None, :, None]

@@ -7,7 +7,10 @@ AVIRIS (1995): the 224 channels of the USGS 1995 library shipped with remine.
 """
 import numpy as np
 
+from ..data import usgs_library
 from ..errors import InputError
+from ..raster import raster_info
+from .io import read_library
 
 _S2 = [(442.7, 21), (492.4, 66), (559.8, 36), (664.6, 31), (704.1, 15), (740.5, 15), (782.8, 20), (832.8, 106),
        (864.7, 21), (945.1, 20), (1373.5, 31), (1613.7, 91), (2202.4, 175)]
@@ -20,8 +23,6 @@ def sensor_bands(name):
     if key not in SENSORS:
         raise InputError(f"unknown sensor {name!r}; available: {', '.join(SENSORS)}")
     if key == "aviris1995":
-        from ..data import usgs_library
-
         _, wl, fwhm, _ = usgs_library()
         return wl, fwhm
     table = np.array(SENSORS[key], dtype=float)
@@ -47,13 +48,9 @@ def target_grid(sensor=None, raster_path=None, library_path=None, fwhm_nm=None, 
     if sensor is not None and sensor != "":
         wl, fwhm = sensor_bands(sensor)
     elif raster_path:
-        from ..raster import raster_info
-
         info = raster_info(raster_path, units=units, require_wavelengths=True)
         wl, fwhm = info.wavelengths_nm, info.fwhm_nm
     else:
-        from .io import read_library
-
         lib = read_library(library_path, units=units)
         wl, fwhm = lib.wavelengths_nm, lib.fwhm_nm
     if fwhm_nm:

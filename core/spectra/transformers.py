@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..bands import WATER_VAPOUR_NM
+from ..errors import InputError
 from .continuum import continuum_removed
 from .preprocess import ASD_SPLICES_NM, bad_band_mask, brightness_normalise, derivative, savgol, snv, splice_correction
 from .resample import resample
@@ -19,8 +20,6 @@ class _Spectral(TransformerMixin, BaseEstimator):
         X = np.asarray(X)
         wl = getattr(self, "wavelengths_nm", None)
         if wl is not None and X.shape[1] != len(wl):
-            from ..errors import InputError
-
             raise InputError(f"{type(self).__name__}: X has {X.shape[1]} bands, wavelengths_nm has {len(wl)}")
         self.n_features_in_ = X.shape[1]
         self.wavelengths_out_ = None if wl is None else np.asarray(wl, dtype=float)

@@ -6,7 +6,7 @@ delta-method intervals of normalised abundances ``a_k / g`` and for the variance
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import _gather, _inverse_passive
+from ._kernels import gather_passive, inverse_passive
 
 
 @njit(cache=True, parallel=True)
@@ -22,10 +22,10 @@ def total_covariances(G, active, owner, n_groups, sum_to_one):
         L = np.empty((m, m))
         H = np.empty((m, m))
         col = np.empty(m)
-        p = _gather(active[r], idx)
+        p = gather_passive(active[r], idx)
         if p == 0 or sum_to_one:
             continue
-        if not _inverse_passive(G, idx, p, L, H, col):
+        if not inverse_passive(G, idx, p, L, H, col):
             for k in range(n_groups + 1):
                 out[r, k] = np.nan
             continue

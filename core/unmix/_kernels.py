@@ -74,7 +74,7 @@ def _solve_passive(G, c, idx, p, L, u, v, sum_to_one):
 
 
 @njit(cache=True, nogil=True)
-def _gather(passive, idx):
+def gather_passive(passive, idx):
     """Indices of the passive set into ``idx``; returns their number."""
     p = 0
     for i in range(passive.shape[0]):
@@ -93,7 +93,7 @@ def _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v):
     for j in range(m):
         passive[j] = True
     while True:
-        p = _gather(passive, idx)
+        p = gather_passive(passive, idx)
         if p == 0:  # non-negative only: start at zero
             for i in range(m):
                 a[i] = 0.0
@@ -115,7 +115,7 @@ def _warm_start(G, c, a, sum_to_one, passive, idx, L, u, v):
 
 
 @njit(cache=True, nogil=True)
-def _pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g):
+def solve_pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g):
     """Active-set solve of one pixel into ``a`` (m,). Returns the number of iterations.
 
     ``warm``: start from :func:`_warm_start` (few endmembers); otherwise, or if that fails, from zero
@@ -175,7 +175,7 @@ def _pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g):
         passive[enter] = True
         # inner loop: keep the passive solution feasible
         while True:
-            p = _gather(passive, idx)
+            p = gather_passive(passive, idx)
             ok, _ = _solve_passive(G, c, idx, p, L, u, v, sum_to_one)
             if not ok:  # degenerate set: reject the entering endmember for this pixel
                 passive[enter] = False
@@ -233,7 +233,7 @@ def _solve_range(G, C, out, tol, sum_to_one, warm, start, stop):
             for j in range(m):
                 out[n, j] = np.nan
             continue
-        _pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g)
+        solve_pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g)
         for j in range(m):
             out[n, j] = a[j]
 
@@ -253,7 +253,7 @@ def active_set(G, C, tol, sum_to_one, warm, n_chunks):
 
 
 @njit(cache=True, nogil=True)
-def _inverse_passive(G, idx, p, L, H, col):
+def inverse_passive(G, idx, p, L, H, col):
     """``H[:p, :p] = inv(G[idx, idx])`` by Cholesky; False if numerically singular."""
     for i in range(p):
         ii = idx[i]
@@ -304,8 +304,8 @@ def group_variances(G, active, owner, n_groups, sum_to_one):
         col = np.empty(m)
         h1 = np.zeros(m)
         w = np.empty(m)
-        p = _gather(active[r], idx)
-        if p > 0 and not _inverse_passive(G, idx, p, L, H, col):
+        p = gather_passive(active[r], idx)
+        if p > 0 and not inverse_passive(G, idx, p, L, H, col):
             for k in range(n_groups):
                 out[r, k] = np.nan
             continue

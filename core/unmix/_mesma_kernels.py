@@ -7,7 +7,7 @@ by the active-set solver of :mod:`remine.core.unmix._kernels` (non-negative meth
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import _pixel
+from ._kernels import solve_pixel
 
 
 @njit(cache=True, nogil=True)
@@ -17,7 +17,7 @@ def _solve_model(Gm, C, r, cols, c, a, tol, sum_to_one, warm, work):
     m = cols.shape[0]
     for i in range(m):
         c[i] = C[r, cols[i]]
-    _pixel(Gm, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g)
+    solve_pixel(Gm, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, g)
     ss = 0.0
     for i in range(m):
         if a[i] != 0.0:

@@ -125,7 +125,7 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     s2 = rmse**2 * b / dof
     G = E @ E.T
     # the factors depend on the pixel only through its active set: computed once per distinct set
-    patterns, pixel_pattern = _distinct_rows(active)
+    patterns, pixel_pattern = distinct_rows(active)
     variances = s2[:, None] * group_variances(G, patterns, owner, n_groups, sum_to_one)[pixel_pattern]
     total_variance = None
     if total or normalise:
@@ -146,7 +146,7 @@ def noise_intervals(E, A, method, level, rmse, owner, total=False, normalise=Fal
     return lower, upper, total_variance
 
 
-def _distinct_rows(active):
+def distinct_rows(active):
     """Distinct rows of a boolean array (n, m) and the index (n,) of each row among them. With m endmembers
     there are at most 2^m active sets and in practice a few dozen (100k pixels, 8 endmembers: 0.26 s of
     per-pixel inverses became 0.01 s)."""

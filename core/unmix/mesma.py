@@ -49,7 +49,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import InputError
-from .solvers import KKT_TOL, NON_NEGATIVE, SUM_TO_ONE, WARM_START_MAX, _equality_solution, _gram, check_method
+from .intervals import FREE_BRIGHTNESS, noise_intervals, widen_to_free_brightness
+from .solvers import KKT_TOL, NON_NEGATIVE, SUM_TO_ONE, WARM_START_MAX, check_method, equality_solution, gram
 
 #: largest number of models (one spectrum per mineral) MESMA tries
 MAX_MODELS = 5000
@@ -139,7 +140,7 @@ class _Problem:
         self.offsets = np.cumsum([0] + sizes[:-1]).astype(np.int64)
         choices = np.array(list(itertools.product(*(range(k) for k in sizes))), dtype=np.int64)
         self.models = np.ascontiguousarray(choices.reshape(-1, len(bundles)) + self.offsets)
-        self.G, self.C, self.bad, self.xx = _gram(pixels, np.concatenate(bundles), check=False, squares=True)
+        self.G, self.C, self.bad, self.xx = gram(pixels, np.concatenate(bundles), check=False, squares=True)
         self.grams = np.ascontiguousarray(self.G[self.models[:, :, None], self.models[:, None, :]])
         self.tol = KKT_TOL * float(np.max(np.diag(self.G)))
         self.warm = len(bundles) <= WARM_START_MAX
@@ -150,7 +151,7 @@ def _model_solutions(problem, method):
     (n, m), residual sum of squares (n,))`` for every model, each solved for all pixels at once."""
     for rows, Gm in zip(problem.models, problem.grams):
         Cm = problem.C[:, rows]
-        A = _equality_solution(Gm, Cm, SUM_TO_ONE[method])
+        A = equality_solution(Gm, Cm, SUM_TO_ONE[method])
         ss = problem.xx - 2.0 * np.einsum("ij,ij->i", A, Cm) + np.einsum("ij,ij->i", A @ Gm, A)
         yield rows - problem.offsets, A, ss
 
@@ -195,8 +196,6 @@ def mesma_intervals(pixels, bundles, result, method="fcls", level=0.9, model_for
 
     Returns ``lower, upper`` (n, m) fractions, NaN where the abundances are NaN.
     """
-    from .intervals import FREE_BRIGHTNESS, widen_to_free_brightness
-
     X = np.asarray(pixels)
     X = X[None, :] if X.ndim == 1 else X
     lower, upper, _ = _model_intervals(X, bundles, result, method, level, model_choice, normalise)
@@ -212,8 +211,6 @@ def _model_intervals(X, bundles, result, method, level, model_choice, normalise,
     """Noise intervals (n, m) on each pixel's chosen model (pixels grouped by model), widened to the
     competing models with ``model_choice``, and with ``total`` the noise variance (n,) of the abundance
     sum of the chosen model."""
-    from .intervals import noise_intervals
-
     A, rmse, model = result["abundances"], result["rmse"], result["model"]
     n, m = A.shape
     lower, upper, var_sum = np.full((n, m), np.nan), np.full((n, m), np.nan), np.full(n, np.nan)

@@ -11,7 +11,9 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, pixel_mask
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ..raster import band_statistics, check_output_path, raster_info
+from ..raster import band_statistics, check_output_path, raster_info, read_window
+from ..spectra import library_from_rois, read_library
+from ..spectra.library import SpectralLibrary
 from .closure import CLOSE_METHODS, close, ensemble_intervals
 from .endmembers import EndmemberSet, array_endmembers, library_endmembers, library_on_cube_bands, mineral_of
 from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
@@ -130,14 +132,10 @@ def _unmix_block(arrays, info, endmember_set, method, intervals, level, normalis
     return [out.reshape(-1, rows, cols)]
 
 
-def _endmember_set(endmembers, info, minerals, group_field=None):
-    from ..spectra.library import SpectralLibrary
-
+def endmember_set(endmembers, info, minerals, group_field=None):
     if isinstance(endmembers, EndmemberSet):
         return endmembers
     if isinstance(endmembers, str):
-        from ..spectra import read_library
-
         endmembers = read_library(endmembers)
     if isinstance(endmembers, SpectralLibrary):
         if info.wavelengths_nm is None:
@@ -197,7 +195,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     check_output_path(out_path, [cube_path])
     if variability not in VARIABILITY:
         raise InputError(f"unknown endmember variability {variability!r}; expected one of {VARIABILITY}")
-    es = _endmember_set(endmembers, info, minerals, group_field)
+    es = endmember_set(endmembers, info, minerals, group_field)
     if variability == "mesma":
         check_bundles(es.bundles, names=es.minerals)
     if intervals and interval_method == "bootstrap" and not es.has_variability:
@@ -323,8 +321,6 @@ def sample_pixels(cube_path, max_pixels=50000, random_state=0, progress=None):
     """
     from rasterio.windows import Window
 
-    from ..raster import read_window
-
     progress = as_progress(progress)
     info = raster_info(cube_path, require_wavelengths=True)
     rng = np.random.default_rng(random_state)
@@ -373,8 +369,6 @@ def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator=
     ``col``, ``x``, ``y`` (map coordinates of the pixel centre). The suggestions never group endmembers;
     a :class:`RemineWarning` names those whose angle exceeds :data:`LARGE_ANGLE_DEG`.
     """
-    from ..spectra.library import SpectralLibrary
-
     progress = as_progress(progress)
     if method not in EXTRACTORS:
         raise InputError(f"unknown extraction method {method!r}; expected one of {sorted(EXTRACTORS)}")
@@ -427,9 +421,6 @@ def endmember_library(source, cube_path, library_path=None, rois_path=None, roi_
     named EM1 ... EMn; ``"usgs"``: the shipped USGS 1995 subset (field ``mineral`` for bundles).
     Returns a SpectralLibrary.
     """
-    from ..spectra import library_from_rois, read_library
-    from ..spectra.library import SpectralLibrary
-
     if source == "library":
         if not library_path:
             raise InputError("endmember source 'library' needs a spectral library file")

@@ -82,7 +82,7 @@ def _pixels(pixels, n_bands):
     return X
 
 
-def _gram(pixels, endmembers, check=True, squares=False):
+def gram(pixels, endmembers, check=True, squares=False):
     """``G = E E'`` (m, m) and ``C = X E'`` (n, m) in float64, the mask (n,) of pixels with a
     non-finite band (their rows of C are NaN: NaN propagates through the product), and with
     ``squares=True`` the squared norms ``x'x`` (n,) (else None).
@@ -130,7 +130,7 @@ def _n_chunks(n):
     return int(max(1, min(n // 256 + 1, 8 * get_num_threads())))
 
 
-def _equality_solution(G, C, sum_to_one):
+def equality_solution(G, C, sum_to_one):
     """Solution with every endmember free: ``G^-1 c`` (minus the sum-to-one correction).
 
     One (n, m) x (m, m) product with the inverse of the small Gram matrix (well conditioned: the callers
@@ -150,7 +150,7 @@ def _active_set_gram(G, C, bad, sum_to_one):
     from ._kernels import active_set
 
     if np.linalg.cond(G) < 1e10:
-        out = _equality_solution(G, C, sum_to_one)
+        out = equality_solution(G, C, sum_to_one)
         todo = np.flatnonzero(~bad & ~(out >= 0).all(axis=1))
     else:  # nearly dependent spectra (bundles): the all-free solution is not trustworthy
         out = np.zeros_like(C)
@@ -165,7 +165,7 @@ def _active_set_gram(G, C, bad, sum_to_one):
 
 
 def _active_set(pixels, endmembers, sum_to_one):
-    G, C, bad, _ = _gram(pixels, endmembers)
+    G, C, bad, _ = gram(pixels, endmembers)
     return _active_set_gram(G, C, bad, sum_to_one)
 
 
@@ -190,14 +190,14 @@ def nnls(pixels, endmembers):
 
 def ucls(pixels, endmembers):
     """Unconstrained least squares ``a = (E E')^-1 E x``; (n, b), (m, b) -> (n, m)."""
-    G, C, _, _ = _gram(pixels, endmembers)
-    return _equality_solution(G, C, False)
+    G, C, _, _ = gram(pixels, endmembers)
+    return equality_solution(G, C, False)
 
 
 def scls(pixels, endmembers):
     """Sum-to-one constrained least squares (abundances may be negative); (n, b), (m, b) -> (n, m)."""
-    G, C, _, _ = _gram(pixels, endmembers)
-    return _equality_solution(G, C, True)
+    G, C, _, _ = gram(pixels, endmembers)
+    return equality_solution(G, C, True)
 
 
 def reconstruction_rmse(pixels, endmembers, abundances):
@@ -231,11 +231,11 @@ def solve_with_rmse(pixels, endmembers, method="fcls", check=True):
     ``check=False`` skips the duplicate/collinearity checks (for bundles of one mineral's spectra).
     """
     check_method(method)
-    G, C, bad, xx = _gram(pixels, endmembers, check, squares=True)
+    G, C, bad, xx = gram(pixels, endmembers, check, squares=True)
     if NON_NEGATIVE[method]:
         A = _active_set_gram(G, C, bad, SUM_TO_ONE[method])
     else:
-        A = _equality_solution(G, C, SUM_TO_ONE[method])
+        A = equality_solution(G, C, SUM_TO_ONE[method])
         A[bad] = np.nan
     ss = xx - 2.0 * np.einsum("ij,ij->i", A, C) + np.einsum("ij,ij->i", A @ G, A)
     return A, np.sqrt(np.maximum(ss, 0.0) / np.shape(endmembers)[1])

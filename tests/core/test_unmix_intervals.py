@@ -192,11 +192,11 @@ def test_normalised_intervals_match_explicit_delta_method():
 @pytest.mark.parametrize("m", [8, 70])
 def test_distinct_active_sets_rebuild_every_row(m):
     # noise intervals compute the active-set factors once per distinct set and index them back per pixel
-    from remine.core.unmix.intervals import _distinct_rows
+    from remine.core.unmix.intervals import distinct_rows
 
     rng = np.random.default_rng(m)
     active = rng.random((5000, m)) < 0.5
     active[::7] = active[3]  # repeated sets
-    patterns, index = _distinct_rows(active)
+    patterns, index = distinct_rows(active)
     assert np.array_equal(patterns[index], active)
     assert len(patterns) == len({row.tobytes() for row in active})
