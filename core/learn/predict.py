@@ -28,7 +28,7 @@ from ..raster import raster_info, read_window
 from ..spectra.resample import resampling_matrix
 from ..spectra.rois import pad_nan, pixel_patches
 from .artefacts import TrainedModel, load_model
-from .stack import class_probabilities
+from .probabilities import class_probabilities
 
 _MISSING_FACTOR = 1.5  # a model band is missing when no cube band lies within 1.5 median spacings
 

@@ -11,7 +11,6 @@ import numpy as np
 from ..errors import InputError
 from ..progress import as_progress
 from ..report.html import HtmlReport
-from ..spectra import SNV, BrightnessNormaliser, ContinuumRemover, SavGol
 from .artefacts import fit_model
 from .dataset import TrainingSet, build_training_set
 from .predict import model_band_matrix
@@ -23,6 +22,9 @@ PREPROCESSING = ("none", "snv", "continuum", "savgol_d1", "brightness")
 
 def preprocessing_step(name, wavelengths_nm):
     """The spectral transformer for ``name`` (one of :data:`PREPROCESSING`), or None for "none"."""
+    # scikit-learn transformers: imported here so that the toolbox loads without scikit-learn
+    from ..spectra.transformers import SNV, BrightnessNormaliser, ContinuumRemover, SavGol
+
     wl = np.asarray(wavelengths_nm, dtype=float)
     steps = {"none": lambda: None, "snv": SNV, "brightness": BrightnessNormaliser,
              "continuum": lambda: ContinuumRemover(wavelengths_nm=wl),

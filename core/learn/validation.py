@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
+from .probabilities import class_probabilities
 from .registry import make_estimator
-from .stack import class_probabilities
 
 SCHEMES = ("group", "block", "random")
 
