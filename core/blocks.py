@@ -399,13 +399,8 @@ def _malloc_trim():
 
 def _release_freed_memory():
     """Give the memory freed by a run back to the operating system (called when map_blocks ends). glibc keeps
-    freed heap memory of each thread's arena for reuse: during a run that is what the next blocks need,
-    after it an idle QGIS would hold it. Trimming after every block, as before, returned each block's
-    memory only for the next block to fault it in again: predict_raster (XGBoost, 200k px, four runs in
-    one process) 1.13-1.16 s with a trim per block, 1.05-1.07 s without, the same peak resident set
-    (451 and 454 MB), and without any trim the resident set after the runs stays at its peak (454 MB)
-    instead of 385 MB. (Before the worker pool persisted and skops was imported without torch, freed
-    memory did pile up across runs: 601 -> 688 -> 689 MB.)"""
+    freed heap memory of each thread's arena for reuse: during a run that is what the next blocks need
+    (so there is no trim per block), after it an idle QGIS would hold it (benchmarks/NOTES.md)."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

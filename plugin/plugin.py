@@ -13,7 +13,7 @@ def inside_qgis():
 
 def use_system_python():
     """Workers (joblib/loky, multiprocessing) must start QGIS's own Python, not whatever python3 is first
-    on PATH (ENVIRONMENT.md §9.6)."""
+    on PATH (docs/development.md, Pitfalls 5)."""
     if inside_qgis():
         sys.executable = os.path.join(sys.base_exec_prefix, "bin", "python3")
         multiprocessing.set_executable(sys.executable)

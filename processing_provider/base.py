@@ -7,7 +7,7 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
 - turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, and
   ``CancelledError`` into a clean stop (no output, a log line);
 - forwards ``RemineWarning``s to the log;
-- writes a provenance passport ``<output>.passport.json`` for every file output (DESIGN.md §11), with
+- writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md, Provenance), with
   the metrics the algorithm put into ``self.metrics``.
 """
 import datetime

@@ -7,15 +7,11 @@ whole BSQ band or BIP image) lie one after another, so a window is read with one
 block (and band, when bands are stored apart) into a small buffer that stays in cache, then copied
 into place, or read straight into place when the window spans whole block rows.
 
-* Band-sequential files, read as ``(bands, rows, cols)`` (:func:`read_raw`), measured on a 200-band,
-  316 x 316 px float32 GeoTIFF with 256 px tiles (80 MB, in the page cache): the whole cube in 29 ms
-  against 40 ms with GDAL's direct I/O, as five 64-row windows in 36 ms against 87 ms (GDAL reads the
-  tiles a window cuts row by row).
+* Band-sequential files are read as ``(bands, rows, cols)`` (:func:`read_raw`); GDAL would read the
+  tiles a window cuts row by row.
 * Pixel-interleaved files hold pixel tables already: :func:`read_table` reads a window as
-  ``(pixels, bands)`` with no transposition, for models (224-band float32 GeoTIFF with 256 px tiles,
-  128 x 256 px window: 3 ms, against 49 ms for GDAL's read and a transposition back into a table;
-  predict_raster of 200k px with XGBoost 1.30 -> 0.89 s); :func:`read_raw` transposes a few block rows
-  at a time (12 ms against GDAL's 36 ms).
+  ``(pixels, bands)`` with no transposition, for models; :func:`read_raw` transposes a few block rows
+  at a time. Timings against GDAL: benchmarks/NOTES.md.
 
 :func:`raw_layout` says whether a file qualifies (None otherwise: compressed, band-interleaved by line,
 sparse, ...). :func:`remine.core.raster.read_window` uses them and falls back to GDAL for everything else.

@@ -13,22 +13,13 @@ from ..errors import InputError
 from .info import open_raster, raster_info
 from .rawio import raw_layout, read_raw, read_table
 
-#: GDAL block cache while remine reads/writes (rasterio takes GDAL_CACHEMAX in bytes). GDAL's default,
-#: 5 % of RAM, counts towards the process's memory and would break the block engine's budget. remine
-#: writes whole output tiles and reads windows of whole input tiles, so the cache need not hold more
-#: than a few tiles; a small one makes GDAL compress and write tiles as they are filled, beside the
-#: computing thread, instead of all at closing (unmix_raster 100k px, median of 11 runs: 0.149 s with
-#: 64 MB, 0.129 s with 4 MB). Reading a 256 x 256 px window of a 224-band ZSTD cube is not slower with a
-#: small cache (64 -> 2 MB: 281 -> 198 ms pixel-interleaved, 103 -> 68 ms band-interleaved).
+#: GDAL block cache while remine reads/writes, bytes. GDAL's default (5 % of RAM) counts towards the process's
+#: memory and would break the block engine's budget; remine reads and writes whole tiles, so a few tiles
+#: suffice, and a small cache makes GDAL compress and write tiles as they are filled (benchmarks/NOTES.md).
 GDAL_CACHE_BYTES = 4 * 2**20
-#: GDAL options while remine reads pixels through GDAL (uncompressed files stored band by band or
-#: pixel-interleaved are read directly, see :mod:`remine.core.raster.rawio`): the remaining uncompressed GeoTIFFs
-#: (sparse, 12-bit, ...) are read straight into the output array (GTIFF_DIRECT_IO), not through the block
-#: cache, so that a window cutting through tiles reads only its rows. Measured on a 200-band, 316 x 316 px
-#: uncompressed cube read as 3 windows of 128 rows: 0.170 -> 0.053 CPU s (whole cube 0.094 -> 0.042 s);
-#: compressed files are unaffected. (GDAL's memory-mapped reading, GTIFF_VIRTUAL_MEM_IO, reads twice as fast
-#: again but keeps every page read mapped until the file is closed: the process's resident memory would grow
-#: with the cube.)
+#: GDAL options while remine reads pixels through GDAL: uncompressed GeoTIFFs that :mod:`.rawio` does not
+#: read (sparse, 12-bit, ...) are read straight into the output array, not through the block cache, so that
+#: a window cutting through tiles reads only its rows (benchmarks/NOTES.md).
 READ_OPTIONS = {"GDAL_CACHEMAX": GDAL_CACHE_BYTES, "GTIFF_DIRECT_IO": "YES"}
 
 

@@ -24,8 +24,8 @@ class BandStatistics:
         self.maximum = np.full(count, -np.inf)
 
     def add(self, block):
-        """Add a block (count, rows, cols); NaN and the nodata value are not counted (one compiled pass:
-        2 ms for 9 bands x 100k px, against 27 ms for the numpy expression)."""
+        """Add a block (count, rows, cols); NaN and the nodata value are not counted (one compiled pass,
+        about 10x faster than the numpy expression)."""
         a = np.ascontiguousarray(block).reshape(len(self.n), -1)
         if a.dtype not in (np.float32, np.float64):
             a = a.astype(np.float64)

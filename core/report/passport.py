@@ -1,4 +1,5 @@
-"""Provenance passport: a ``<output>.passport.json`` sidecar for every output file (DESIGN.md §11).
+"""Provenance passport: a ``<output>.passport.json`` sidecar for every output file (docs/architecture.md,
+Provenance).
 
 A passport records what produced a file: the algorithm id and version, the parameters, every input
 with its SHA-256, software versions, CRS, start/end timestamps and a ``metrics`` object that

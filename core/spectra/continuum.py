@@ -38,14 +38,12 @@ def _kernel():
     1e-4 nm, which moved the continuum by up to 4e-6). A float32 pre-filter test is exact to ~1e-7, so
     a point it drops wrongly lies within ~1e-7 of a chord: the continuum moves by rounding only.
 
-    Speed tricks, each measured on 200k × 224 float32 spectra (px per CPU-second, one thread):
-    candidates are stored interleaved ``(wavelength, value, band)`` in one array (three separate arrays
-    made the in-place compaction 10-20 % slower in some runs, depending on the heap layout); band
-    indices are unsigned so that numba does not emit negative-index wrap-around in the fill (which
-    also kept it from vectorising); compiled with re-association allowed (vectorises the NaN check and
-    the chord tests; NaN/inf semantics are kept) and numpy's error model (no zero-division checks).
-    Spectra are processed in chunks (one set of buffers per chunk) in parallel. NaN or infinite bands
-    are skipped (output NaN there): such spectra skip the pre-filter.
+    Candidates are stored interleaved ``(wavelength, value, band)`` in one array, band indices are
+    unsigned, and the kernel is compiled with re-association allowed and numpy's error model: each
+    choice was measured (benchmarks/NOTES.md). Spectra are processed in parallel chunks (one set of
+    buffers per chunk). NaN or infinite bands are skipped (output NaN there): such spectra skip the
+    pre-filter. The kernel stays one compiled function: its parallel loop over chunks owns the buffers
+    that all four steps share.
     """
     import numba
 

@@ -116,9 +116,8 @@ def gram(pixels, endmembers, check=True, squares=False):
 
 def _dynamic_chunks(iterations):
     """Context in which the compiled parallel loops hand out ``iterations`` at a time to the threads as they
-    free up, instead of equal shares up front: in the block engine, the reading and writing threads share
-    the cores, and with equal shares the thread they slow down holds up the others at the end of the loop
-    (unmix_raster, 100k px x 200 bands, median of 9 runs: 0.145 -> 0.123 s)."""
+    free up, instead of equal shares up front: in the block engine the reading and writing threads share
+    the cores, and with equal shares the thread they slow down holds up the others (benchmarks/NOTES.md)."""
     from numba import parallel_chunksize
 
     return parallel_chunksize(iterations)
