@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from remine.core.blocks import DEFAULT_MAX_BYTES
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
@@ -47,7 +49,7 @@ def side_remine(src, dst):
     from remine.core.bands import spectral_subset
 
     t = time.perf_counter()
-    spectral_subset(src, dst, max_bytes=256 * 2**20)
+    spectral_subset(src, dst, max_bytes=DEFAULT_MAX_BYTES)
     _common.child_report(time.perf_counter() - t)
 
 

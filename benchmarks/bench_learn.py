@@ -32,6 +32,8 @@ import zipfile
 
 import numpy as np
 
+from remine.core.blocks import DEFAULT_MAX_BYTES
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402
 
@@ -184,7 +186,7 @@ def main():
     ap.add_argument("--svc-pixels", type=int, default=20_000)
     ap.add_argument("--train", type=int, default=3000)
     ap.add_argument("--raster-side", type=int, default=448, help="cube side in pixels (448^2 = 200 704 px)")
-    ap.add_argument("--max-bytes", type=int, default=256 * 2**20)
+    ap.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
     ap.add_argument("--part", default=None)
     ap.add_argument("--side", default=None)
     ap.add_argument("--labels", default=None)

@@ -1,7 +1,7 @@
 """Band selection by wavelength: ranges and atmospheric water-vapour windows."""
 import numpy as np
 
-from .blocks import BlockOutput, map_blocks
+from .blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, with_work_bytes
 from .errors import InputError
 from .raster import raster_info
 
@@ -37,7 +37,7 @@ def _copy(arrays, info):
 
 
 def spectral_subset(path, out_path, min_nm=None, max_nm=None, drop_water=False, units=None,
-                    max_bytes=256 * 2**20, progress=None, executor=None):
+                    max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
     """Copy the bands of a cube within a wavelength range (and outside water windows) to a GeoTIFF.
 
     Parameters
@@ -68,7 +68,7 @@ def spectral_subset(path, out_path, min_nm=None, max_nm=None, drop_water=False, 
     out = BlockOutput(out_path, len(idx), "float32", wavelengths_nm=info.wavelengths_nm[idx],
                       fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
                       band_names=[info.band_names[i] for i in idx])
-    map_blocks(_copy, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx],
-               work_factor=1.0)  # the output block is the input block: no copy
+    copy = with_work_bytes(_copy, 0)  # the output block is the input block: no temporaries
+    map_blocks(copy, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
     return {"bands_in": info.count, "bands_out": int(idx.size), "dropped": int(info.count - idx.size),
             "wavelengths_nm": info.wavelengths_nm[idx]}

@@ -3,7 +3,8 @@
 ``map_blocks(func, inputs, outputs)`` reads the same window of every input raster, calls
 ``func(arrays, info)`` and writes the returned arrays into the outputs. Windows consist of whole
 output tiles (256 px, smaller when one tile of all bands would not fit the budget), sized so that
-``(input + output bytes) × work_factor × concurrent blocks ≤ max_bytes``. Outputs are written to
+``(input + output + working bytes per pixel) × pixels × concurrent blocks ≤ max_bytes``; a block function
+declares its working bytes with :func:`with_work_bytes`. Outputs are written to
 temporary files and renamed at the end: a cancelled or failed run leaves no output file.
 
 The same block function runs serially, on local processes/threads (joblib), or on a
@@ -36,7 +37,29 @@ from .raster import (
     read_window_table,
 )
 
+#: memory budget of the blocks in flight (all workers together) when a caller gives none, bytes
 DEFAULT_MAX_BYTES = 256 * 2**20
+
+
+def with_work_bytes(func, per_pixel):
+    """``func`` as a block function declaring ``per_pixel`` bytes of temporaries per pixel beyond its input
+    and output blocks (a picklable ``functools.partial``); :func:`map_blocks` sizes the blocks with it."""
+    declared = functools.partial(func)
+    declared.work_bytes = float(per_pixel)
+    return declared
+
+
+def io_bytes_per_pixel(in_bands, outputs):
+    """Bytes per pixel of a block's inputs (float32, ``in_bands`` in all) and ``outputs`` (BlockOutput list)."""
+    return 4 * int(in_bands) + sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)
+
+
+def block_bytes_per_pixel(func, in_bands, outputs):
+    """Bytes per pixel of a block in flight: inputs, outputs and the temporaries ``func`` declares
+    (:func:`with_work_bytes`; undeclared: twice the input and output bytes)."""
+    io = io_bytes_per_pixel(in_bands, outputs)
+    work = getattr(func, "work_bytes", None)
+    return io + (2.0 * io if work is None else work)
 
 
 @dataclass
@@ -213,8 +236,8 @@ def compute_windows(func, inputs, read, windows, transform, crs):
 def _concurrency(executor):
     """Blocks in memory at once, for the budget per block. Serial: 2 — the block being written (its outputs),
     the one being computed (inputs, outputs, temporaries) and the one being read (inputs, and its pixel
-    table with ``table=True``) together stay within two blocks' budgets when ``work_factor`` >= 1 counts
-    the temporaries (and, with a table, the table twice: predict_raster uses 4)."""
+    table with ``table=True``) together stay within two blocks' budgets when the block function's declared
+    working bytes count its temporaries (and, with a table, the table twice)."""
     if executor in (None, "serial"):
         return 2
     if isinstance(executor, str):
@@ -300,7 +323,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, work_factor=3.0, mask=None, table=False):
+               bands=None, mask=None, table=False):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -308,7 +331,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     func : callable ``func(arrays, info) -> list of arrays``
         ``arrays[i]`` is float32 ``(bands_i, rows, cols)`` of input ``i`` (NaN at nodata, bands in
         ascending-wavelength order); ``info`` is a :class:`BlockInfo`. Returns one array
-        ``(count_j, rows, cols)`` per output. Must be pure (and picklable for processes/dask).
+        ``(count_j, rows, cols)`` per output. Must be pure (and picklable for processes/dask). Its
+        temporaries per pixel, declared with :func:`with_work_bytes`, size the blocks (undeclared: twice the
+        input and output bytes).
     inputs : list of str | RasterInfo
         Input rasters, all on one grid (RasterInfo lets the caller fix wavelength units).
     outputs : list of BlockOutput
@@ -322,15 +347,13 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         Output grid when there are no inputs (e.g. kriging); default: the first input's grid.
     bands : list of (list of int | None), optional
         0-based band selection per input.
-    work_factor : float
-        Multiplier for ``func``'s temporary memory per block byte (default 3).
     mask : None | "finite" | "nonzero"
         Compute the usable-pixel mask of the first input while reading (``BlockInfo.valid``; "nonzero":
         all-zero pixels are unusable too), off the computing thread and while the block is in cache.
     table : bool
         Also build the first input's row-major pixel table while reading (``BlockInfo.table``, with its
         finite mask in ``BlockInfo.valid``): for block functions on (n, bands) tables; count it in
-        ``work_factor``.
+        the declared working bytes.
 
     Returns
     -------
@@ -350,7 +373,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     paths = [check_output_path(o.path, [i.path for i in infos]) for o in outputs]
     if len(set(paths)) != len(paths):
         raise InputError(f"output paths must differ, got {paths}")
-    bytes_per_pixel = (4 * sum(in_bands) + sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)) * work_factor
+    bytes_per_pixel = block_bytes_per_pixel(func, sum(in_bands), outputs)
     n_concurrent = _concurrency(executor)
     per_block = max_bytes / n_concurrent
     tile = tile_size(bytes_per_pixel, per_block)

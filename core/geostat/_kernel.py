@@ -22,9 +22,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# structure codes: 0 nugget (handled separately), 1 spherical, 2 exponential, 3 gaussian, 4 power, 5 tabulated
-TABULATED = 5
-
+from .structures import EXPONENTIAL, GAUSSIAN, POWER, SPHERICAL, TABULATED
 
 _FM = {"nsz", "arcp", "contract", "reassoc"}  # fast maths without assuming finite values
 
@@ -39,18 +37,18 @@ def _cov_fill(h, g, start, stop, codes, psills, inv_ranges, params, nugget, tabl
         g[a] = nugget if h[a] > 0.0 else 0.0
     for s in range(codes.shape[0]):
         code, ps, ir = codes[s], psills[s], inv_ranges[s]
-        if code == 1:
+        if code == SPHERICAL:
             for a in range(start, stop):
                 r = min(h[a] * ir, 1.0)
                 g[a] += ps * r * (1.5 - 0.5 * r * r)
-        elif code == 2:
+        elif code == EXPONENTIAL:
             for a in range(start, stop):
                 g[a] += ps * (1.0 - math.exp(-h[a] * ir))
-        elif code == 3:
+        elif code == GAUSSIAN:
             for a in range(start, stop):
                 r = h[a] * ir
                 g[a] += ps * (1.0 - math.exp(-r * r))
-        elif code == 4:
+        elif code == POWER:
             for a in range(start, stop):
                 g[a] += ps * h[a] ** params[s]
         elif code == TABULATED:

@@ -20,9 +20,10 @@ from sklearn.base import BaseEstimator
 from ..errors import InputError, RemineWarning
 from ..points import check_projected
 from ._inputs import as_coords, prepare_points
-from ._kernel import TABULATED, solve_targets, solve_targets_serial
+from ._kernel import solve_targets, solve_targets_serial
 from .anisotropy import as_anisotropy
 from .models import VariogramModel, pseudo_sill, with_params
+from .structures import NOT_COMPILED, POWER, RANGED, TABULATED
 
 _CHUNK_ELEMENTS = 2 ** 21  # neighbour indices held at once (chunk of targets × n_neighbors)
 _TABLE_SIZE = 2 ** 20
@@ -38,13 +39,13 @@ def _model_arrays(model, hmax):
         raise InputError(f"model {model!r} is not a variogram model; expected e.g. Spherical(psill, range_, nugget)")
     codes, psills, ranges, params, tabulated = [], [], [], [], []
     for p in model.parts():
-        if p.CODE in (1, 2, 3):
+        if p.CODE in RANGED:
             if not p.range_ > 0:
                 raise InputError(f"{p!r}: range_ must be > 0 (coordinate units)")
             codes.append(p.CODE), psills.append(p.psill), ranges.append(p.range_), params.append(0.0)
-        elif p.CODE == 4:
-            codes.append(4), psills.append(p.psill), ranges.append(1.0), params.append(p.exponent)
-        elif p.CODE == -1:
+        elif p.CODE == POWER:
+            codes.append(POWER), psills.append(p.psill), ranges.append(1.0), params.append(p.exponent)
+        elif p.CODE == NOT_COMPILED:
             tabulated.append(with_params(p, nugget=0.0))
         if p.nugget < 0 or getattr(p, "psill", 0.0) < 0:
             raise InputError(f"{p!r}: sills and nugget must be >= 0")

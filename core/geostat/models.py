@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ..errors import InputError
+from .structures import EXPONENTIAL, GAUSSIAN, NOT_COMPILED, NUGGET, POWER, SPHERICAL
 
 
 def _jump(h, nugget):
@@ -28,7 +29,7 @@ def _jump(h, nugget):
 class VariogramModel:
     """Base class. Subclasses are dataclasses with ``psill``, ``range_`` (or ``exponent``) and ``nugget``."""
 
-    CODE = -1  # structure id for the compiled kriging kernel (-1: not compiled, numpy path)
+    CODE = NOT_COMPILED  # structure code for the compiled kriging kernel (geostat/structures.py)
     FIT_PARAMS = ("psill", "range_")
     bounded = True
 
@@ -62,7 +63,7 @@ class VariogramModel:
 
     def practical_range(self):
         """Distance (coordinate units) where gamma reaches 95 % of the structure's partial sill."""
-        return self.range_ * {1: 1.0, 2: 3.0, 3: math.sqrt(3.0)}.get(self.CODE, 1.0)
+        return self.range_ * {EXPONENTIAL: 3.0, GAUSSIAN: math.sqrt(3.0)}.get(self.CODE, 1.0)
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Nugget(VariogramModel):
     """Pure nugget: ``gamma(h) = nugget`` for h > 0, 0 at h = 0."""
 
     nugget: float = 1.0
-    CODE = 0
+    CODE = NUGGET
     FIT_PARAMS = ()
 
     @property
@@ -88,7 +89,7 @@ class Spherical(VariogramModel):
     psill: float = 1.0
     range_: float = 1.0
     nugget: float = 0.0
-    CODE = 1
+    CODE = SPHERICAL
 
     def gamma(self, h):
         h = np.asarray(h, float)
@@ -103,7 +104,7 @@ class Exponential(VariogramModel):
     psill: float = 1.0
     range_: float = 1.0
     nugget: float = 0.0
-    CODE = 2
+    CODE = EXPONENTIAL
 
     def gamma(self, h):
         h = np.asarray(h, float)
@@ -117,7 +118,7 @@ class Gaussian(VariogramModel):
     psill: float = 1.0
     range_: float = 1.0
     nugget: float = 0.0
-    CODE = 3
+    CODE = GAUSSIAN
 
     def gamma(self, h):
         h = np.asarray(h, float)
@@ -159,7 +160,7 @@ class Power(VariogramModel):
     psill: float = 1.0
     exponent: float = 1.0
     nugget: float = 0.0
-    CODE = 4
+    CODE = POWER
     FIT_PARAMS = ("psill", "exponent")
     bounded = False
 

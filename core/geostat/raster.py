@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, map_blocks
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, check_same_crs, read_points
 from ..raster import raster_info
@@ -157,7 +157,10 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     frac = _check_extrapolation(grid, kriger.coords_, kriger.model.practical_range())
     outputs = [BlockOutput(prediction_path, 1, band_names=["prediction"]),
                BlockOutput(variance_path, 1, band_names=["variance"])]
-    paths = map_blocks(functools.partial(_krige_block, kriger=kriger), drift or [], outputs, max_bytes=max_bytes,
-                       progress=progress, executor=executor, grid=grid, work_factor=24.0)
+    # temporaries: the kriging chunks' coordinates, neighbour indices and distances, 23 times the cell's bytes
+    cell_bytes = io_bytes_per_pixel(len(drift or []), outputs)
+    func = with_work_bytes(functools.partial(_krige_block, kriger=kriger), 23 * cell_bytes)
+    paths = map_blocks(func, drift or [], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
+                       grid=grid)
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
             "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac)}

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ..blocks import BlockOutput, map_blocks, pixel_table
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blocks, pixel_table, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import raster_info, read_window
@@ -241,7 +241,7 @@ def _derived_path(out_path, suffix):
     return f"{base}_{suffix}{ext or '.tif'}"
 
 
-def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=True, max_bytes=256 * 2**20,
+def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=True, max_bytes=DEFAULT_MAX_BYTES,
                    progress=None, executor=None, overwrite=True, probability_classes=None):
     """Map a cube with a trained model, block by block under ``max_bytes``.
 
@@ -316,9 +316,12 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
                              classes=classes if classification else model.target_names,
                              resample=resample, products=tuple(products), patch=patch,
                              proba_classes=probability_classes)
-    work_factor = 4.0 if patch is None else 4.0 * model.patch_size ** 2
+    # temporaries: three times the block's bytes for the pixel table (read twice) and the model's arrays;
+    # with patches, k x k patches of every pixel
+    copies = 4 if patch is None else 4 * model.patch_size ** 2
+    func = with_work_bytes(func, (copies - 1) * io_bytes_per_pixel(1 if patch else info.count, outputs))
     map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-               bands=[[0]] if patch else None, work_factor=work_factor, table=patch is None)
+               bands=[[0]] if patch else None, table=patch is None)
     paths["band_names"] = {"map": main.band_names, "probabilities": outputs[1].band_names if paths["probabilities"]
                            else None, "uncertainty": unc_names if paths["uncertainty"] else None}
     return paths

@@ -17,6 +17,7 @@ into place, or read straight into place when the window spans whole block rows.
 sparse, ...). :func:`remine.core.raster.read_window` uses them and falls back to GDAL for everything else.
 """
 import contextlib
+import enum
 import functools
 import os
 import struct
@@ -24,6 +25,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+
+class TiffTag(enum.IntEnum):
+    """The TIFF tags :func:`raw_layout` reads (TIFF 6.0; Big TIFF uses the same numbers)."""
+
+    IMAGE_WIDTH = 256
+    IMAGE_LENGTH = 257
+    BITS_PER_SAMPLE = 258
+    COMPRESSION = 259
+    STRIP_OFFSETS = 273
+    SAMPLES_PER_PIXEL = 277
+    ROWS_PER_STRIP = 278
+    STRIP_BYTE_COUNTS = 279
+    PLANAR_CONFIGURATION = 284
+    TILE_WIDTH = 322
+    TILE_LENGTH = 323
+    TILE_OFFSETS = 324
+    TILE_BYTE_COUNTS = 325
+    SAMPLE_FORMAT = 339
+
+
+#: the TIFF version word of a classic TIFF and of a Big TIFF
+_TIFF_MAGIC, _BIGTIFF_MAGIC = 42, 43
+#: TIFF Compression value of uncompressed data; PlanarConfiguration value of pixel-interleaved data
+_UNCOMPRESSED, _CHUNKY = 1, 1
 #: TIFF field types: struct code of one value
 _TIFF_TYPES = {1: "B", 3: "H", 4: "I", 16: "Q"}
 #: TIFF SampleFormat -> numpy kind
@@ -117,8 +142,8 @@ def _tiff_layout(f, path, size, head):
     """Layout of the first image of a classic or Big TIFF (None unless uncompressed and band-planar)."""
     end = "<" if head[:2] == b"II" else ">"
     magic = struct.unpack(end + "H", head[2:4])[0]
-    big = magic == 43
-    if magic not in (42, 43):
+    big = magic == _BIGTIFF_MAGIC
+    if magic not in (_TIFF_MAGIC, _BIGTIFF_MAGIC):
         return None
     ifd = struct.unpack(end + ("Q" if big else "I"), head[8:16] if big else head[4:8])[0]
     f.seek(ifd)
@@ -141,34 +166,36 @@ def _tiff_layout(f, path, size, head):
             f.seek(struct.unpack(end + ("Q" if big else "I"), inline)[0])
             data = f.read(nbytes)
         tags[tag] = np.frombuffer(data, dtype=np.dtype(code).newbyteorder(end)).astype(np.int64)
-    width, height = int(tags[256][0]), int(tags[257][0])
-    samples = int(tags.get(277, [1])[0])
-    planar = int(tags.get(284, [1])[0])
-    bits = set(tags.get(258, [1]).tolist())
-    formats = set(tags.get(339, [1]).tolist())
+    width, height = int(tags[TiffTag.IMAGE_WIDTH][0]), int(tags[TiffTag.IMAGE_LENGTH][0])
+    samples = int(tags.get(TiffTag.SAMPLES_PER_PIXEL, [1])[0])
+    planar = int(tags.get(TiffTag.PLANAR_CONFIGURATION, [_CHUNKY])[0])
+    bits = set(tags.get(TiffTag.BITS_PER_SAMPLE, [1]).tolist())
+    formats = set(tags.get(TiffTag.SAMPLE_FORMAT, [1]).tolist())
     kind = _SAMPLE_KIND.get(formats.pop()) if len(formats) == 1 else None
-    if int(tags.get(259, [1])[0]) != 1 or kind is None or len(bits) != 1 or not bits <= {8, 16, 32, 64} \
+    compressed = int(tags.get(TiffTag.COMPRESSION, [_UNCOMPRESSED])[0]) != _UNCOMPRESSED
+    if compressed or kind is None or len(bits) != 1 or not bits <= {8, 16, 32, 64} \
             or (kind, bits) == ("i", {8}):  # signed bytes: GDAL 3.6 reads them as unsigned (PIXELTYPE=SIGNEDBYTE)
         return None
     dtype = np.dtype(f"{kind}{bits.pop() // 8}").newbyteorder(end)
-    per_block = samples if planar == 1 else 1  # values per pixel in a block
-    if 322 in tags:  # tiles
-        rows, cols = int(tags[323][0]), int(tags[322][0])
-        offsets, counts = tags[324], tags[325]
+    per_block = samples if planar == _CHUNKY else 1  # values per pixel in a block
+    tiled = TiffTag.TILE_WIDTH in tags
+    if tiled:
+        rows, cols = int(tags[TiffTag.TILE_LENGTH][0]), int(tags[TiffTag.TILE_WIDTH][0])
+        offsets, counts = tags[TiffTag.TILE_OFFSETS], tags[TiffTag.TILE_BYTE_COUNTS]
     else:
-        rows, cols = min(int(tags.get(278, [height])[0]), height), width
-        offsets, counts = tags[273], tags[279]
+        rows, cols = min(int(tags.get(TiffTag.ROWS_PER_STRIP, [height])[0]), height), width
+        offsets, counts = tags[TiffTag.STRIP_OFFSETS], tags[TiffTag.STRIP_BYTE_COUNTS]
     grid = (samples // per_block, -(-height // rows), -(-width // cols))
     if offsets.size != np.prod(grid) or counts.size != offsets.size:
         return None
     offsets, counts = offsets.reshape(grid), counts.reshape(grid)
     row_bytes = cols * per_block * dtype.itemsize
     need = np.full(grid, rows * row_bytes, dtype=np.int64)
-    if 322 not in tags:  # strips: the last one may be shorter
+    if not tiled:  # strips: the last one may be shorter
         need[:, -1, :] = (height - (grid[1] - 1) * rows) * row_bytes
     if np.any(offsets <= 0) or np.any(counts < need) or np.any(offsets + need > size):
         return None  # sparse or truncated: GDAL knows what to return
-    if 322 not in tags and np.all(offsets[:, 1:, 0] == offsets[:, :-1, 0] + rows * row_bytes):
+    if not tiled and np.all(offsets[:, 1:, 0] == offsets[:, :-1, 0] + rows * row_bytes):
         rows, offsets = height, offsets[:, :1]  # strips one after another: one block (per band)
     return RawLayout(path, width, height, dtype, rows, cols, per_block, np.ascontiguousarray(offsets))
 

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from ..blocks import BlockOutput, map_blocks
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, with_work_bytes
 from ..errors import InputError
 from ..raster import check_output_path, raster_info
 from .continuum import METHODS, continuum_removed
@@ -47,7 +47,7 @@ def _band_range(info, min_nm, max_nm):
 
 
 def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_nm=None, units=None,
-                             max_bytes=256 * 2**20, progress=None, executor=None):
+                             max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
     """Continuum-removed cube (upper hull per pixel) over the bands within [min_nm, max_nm].
 
     Returns dict: ``bands`` (count), ``wavelengths_nm`` of the output.
@@ -61,8 +61,9 @@ def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_n
     out = BlockOutput(out_path, len(idx), "float32", wavelengths_nm=wl,
                       fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
                       band_names=[info.band_names[i] for i in idx])
-    map_blocks(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), [info], [out],
-               max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx], work_factor=1.5)
+    # temporaries: the block's float32 pixel table
+    func = with_work_bytes(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), 4 * len(idx))
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
     return {"bands": int(len(idx)), "wavelengths_nm": wl}
 
 
@@ -73,7 +74,7 @@ def _resample_block(arrays, info, wavelengths_nm, target_nm, target_fwhm_nm, sou
 
 
 def resample_raster(path, out_path, target_wavelengths_nm, target_fwhm_nm=None, units=None,
-                    max_bytes=256 * 2**20, progress=None, executor=None):
+                    max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
     """Resample a cube to target band centres/widths (Gaussian SRF, see :func:`resample`).
 
     Returns dict: ``bands`` (count), ``wavelengths_nm``, ``outside`` (target bands outside the cube range, NaN).
@@ -97,7 +98,7 @@ def _feature_block(arrays, info, wavelengths_nm, window_nm):
     return [np.stack([feats[k].reshape(block.shape[1:]) for k in FEATURE_BANDS]).astype(np.float32)]
 
 
-def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=256 * 2**20, progress=None,
+def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=DEFAULT_MAX_BYTES, progress=None,
                               executor=None):
     """3-band GeoTIFF of the deepest feature in ``window_nm``: position (nm), depth, width (nm).
 
@@ -109,6 +110,7 @@ def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=2
     out = BlockOutput(out_path, len(FEATURE_BANDS), "float32", band_names=list(FEATURE_BANDS))
     wl = info.wavelengths_nm[idx]  # blocks hold only the window's bands
     func = functools.partial(_feature_block, wavelengths_nm=wl, window_nm=(float(wl[0]), float(wl[-1])))
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx],
-               work_factor=4.0)
+    # temporaries: three float32 copies of the window's bands and of the features (table, continuum, ratio)
+    func = with_work_bytes(func, 3 * 4 * (len(idx) + len(FEATURE_BANDS)))
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
     return {"window_nm": tuple(float(v) for v in window_nm), "bands": int(len(idx))}

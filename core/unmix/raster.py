@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, pixel_mask
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blocks, pixel_mask, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info, read_window
@@ -221,11 +221,11 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     bootstrap = bool(intervals) and interval_method == "bootstrap"
     extra = 8 * (6 * n_spectra + (10 * m if intervals else 0) + (2 * n_draws * m if bootstrap else 0)
                  + (12 * m if variability == "mesma" else 0))
-    io_bytes = 4 * (len(es.band_index) + len(names))
-    base = 3.0 if bootstrap or variability == "mesma" else 1.25
-    map_blocks(func, [info], [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
-               max_bytes=max_bytes, progress=progress, executor=executor, bands=[list(es.band_index)],
-               work_factor=base + extra / io_bytes, mask="nonzero")
+    output = BlockOutput(out_path, len(names), band_names=names, statistics=True)
+    margin = 2.0 if bootstrap or variability == "mesma" else 0.25  # times the input and output bytes
+    func = with_work_bytes(func, margin * io_bytes_per_pixel(len(es.band_index), [output]) + extra)
+    map_blocks(func, [info], [output], max_bytes=max_bytes, progress=progress, executor=executor,
+               bands=[list(es.band_index)], mask="nonzero")
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
             "summary": _summary(out_path, es.minerals, intervals)}
