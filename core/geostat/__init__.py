@@ -13,26 +13,26 @@ from .anisotropy import Anisotropy
 from .cv import CrossValidation, cross_validate
 from .fit import auto_model, fit_anisotropy, fit_variogram, initial_model
 from .kriging import (
-                      ExternalDriftKriging,
-                      OrdinaryKriging,
-                      SimpleKriging,
-                      UniversalKriging,
-                      block_discretisation,
-                      ordinary_kriging,
+    ExternalDriftKriging,
+    OrdinaryKriging,
+    SimpleKriging,
+    UniversalKriging,
+    block_discretisation,
+    ordinary_kriging,
 )
 from .models import (
-                      MODELS,
-                      Exponential,
-                      Gaussian,
-                      Matern,
-                      NestedModel,
-                      Nugget,
-                      Power,
-                      Spherical,
-                      VariogramModel,
-                      model_from_dict,
-                      read_model_json,
-                      write_model_json,
+    MODELS,
+    Exponential,
+    Gaussian,
+    Matern,
+    NestedModel,
+    Nugget,
+    Power,
+    Spherical,
+    VariogramModel,
+    model_from_dict,
+    read_model_json,
+    write_model_json,
 )
 from .raster import krige_raster
 from .variogram import ExperimentalVariogram, experimental_variogram, variogram_map
