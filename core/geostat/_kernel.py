@@ -236,6 +236,11 @@ def _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, param
 @njit(cache=True, fastmath=_FM)
 def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist2, offs, wts, codes,
                    psills, inv_ranges, params, nugget, table, inv_step, A, C0, start, stop, est, var, mu, max_cand):
+    """Krige targets ``order[start:stop]``: per target, its k nearest candidates, the kriging system (updated
+    from the previous target's factorisation where the neighbours overlap), estimate, variance and Lagrange
+    multipliers into ``est``, ``var``, ``mu``; returns the number of regularised systems. One compiled
+    function on purpose: the scratch matrices live for
+    the whole loop over targets, and numba passes arrays between functions without inlining them."""
     n = X.shape[0]
     p = F.shape[1]
     C = np.empty((k, k))

@@ -67,11 +67,11 @@ def _loo_dubrule(kr):
 
 
 def _loo(kr):
-    if kr.global_ and kr.max_dist is None and not getattr(kr, "lognormal", False):
+    if kr.global_ and kr.max_dist is None and not kr.lognormal:
         return _loo_dubrule(kr)
     offs, wts = np.zeros((1, kr.X_.shape[1])), np.ones(1)
     est, var, mu, _, _ = kr.solve(kr.X_, kr.F_, offs, wts, kr.A_, exclude=np.arange(len(kr.X_)))
-    if getattr(kr, "lognormal", False):
+    if kr.lognormal:
         est, var = kr.back_transform(est, var, mu)
     return est, var
 
@@ -114,7 +114,7 @@ def cross_validate(kriger, coords, values, scheme="loo", k=5, seed=0, drift=None
         raise InputError(f"scheme '{scheme}' unknown; expected one of {SCHEMES}")
     full = clone(kriger).fit(coords, values, drift=drift)
     c = full.coords_
-    observed = np.exp(full.values_) if getattr(full, "lognormal", False) else full.values_
+    observed = np.exp(full.values_) if full.lognormal else full.values_
     if scheme == "loo":
         predicted, variance = _loo(full)
         fold = np.arange(len(c))

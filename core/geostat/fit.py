@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError, RemineWarning
 from .anisotropy import Anisotropy
-from .models import MODELS, NestedModel, with_params
+from .models import MODELS, NestedModel, VariogramModel, with_params
 from .variogram import experimental_variogram
 
 WEIGHTS = {"npairs_over_h2": 7, "npairs": 1, "cressie": 2, "equal": 6}
@@ -153,6 +153,20 @@ def auto_model(coords, values, model="spherical", drift=None, **variogram_kwargs
         coords, values = np.asarray(coords, float)[ok], values[ok] - design @ coef
     ev = experimental_variogram(coords, values, **variogram_kwargs)
     return fit_variogram(ev, initial_model(model, ev, float(np.nanvar(values))))
+
+
+def resolve_model(model, coords, values, drift=None, lognormal=False):
+    """The variogram model of a kriging run, resolved once: a :class:`VariogramModel` as given, or the model
+    named ``model`` (None: "spherical") fitted by :func:`auto_model` to the values (their logs when
+    ``lognormal``, the residuals of the drift (n, p) when given)."""
+    if isinstance(model, VariogramModel):
+        return model
+    values = np.asarray(values, float)
+    if lognormal:
+        if np.nanmin(values) <= 0:
+            raise InputError(f"lognormal kriging needs values > 0; got min {np.nanmin(values):g}")
+        values = np.log(values)
+    return auto_model(coords, values, model=model or "spherical", drift=drift)
 
 
 def fit_anisotropy(coords, values, model, directions=(0.0, 45.0, 90.0, 135.0), tolerance=22.5, **variogram_kwargs):

@@ -95,9 +95,11 @@ def _spatial_order(T, size):
 
 
 class _Kriging(BaseEstimator):
-    """Shared machinery; subclasses define the drift (``_drift``) and the mean handling."""
+    """Shared machinery; the variants differ by their drift (``_drift``), mean and these flags."""
 
-    _lognormal_ok = True
+    _lognormal_ok = True  # the variant may krige log values
+    _needs_bounded_model = False  # the variant needs a covariance (simple kriging)
+    lognormal = False  # a parameter of the variants that offer it
 
     def _drift(self, coords, drift):
         """Drift columns (n, p) at ``coords``; p = 0 for simple kriging."""
@@ -123,13 +125,13 @@ class _Kriging(BaseEstimator):
             c, v, self.input_info_ = prepare_points(coords, values)
         else:
             c, v, self.input_info_, drift = prepare_points(coords, values, extra=drift)
-        if getattr(self, "lognormal", False):
+        if self.lognormal:
             if not self._lognormal_ok:
                 raise InputError(f"lognormal is not available for {type(self).__name__}")
             if np.any(v <= 0):
                 raise InputError(f"lognormal kriging needs values > 0; got min {v.min():g}")
             v = np.log(v)
-        if not self.model.bounded and isinstance(self, SimpleKriging):
+        if not self.model.bounded and self._needs_bounded_model:
             raise InputError(f"simple kriging needs a bounded model (a covariance); got {self.model!r}")
         self.coords_ = c
         self.values_ = v
@@ -163,7 +165,7 @@ class _Kriging(BaseEstimator):
         return self.anisotropy_.transform(t) if self.anisotropy_ is not None else t
 
     def _block(self, ndim):
-        if getattr(self, "block_size", None) is None:
+        if self.block_size is None:
             return np.zeros((1, ndim)), np.ones(1), self.A_
         offs, wts = block_discretisation(self.block_size, ndim)
         if self.anisotropy_ is not None:
@@ -263,7 +265,7 @@ class _Kriging(BaseEstimator):
         for s in range(0, m, chunk):
             e = min(m, s + chunk)
             est[s:e], var[s:e], mu, r, nearest = self.solve(T[s:e], F0[s:e], offs, wts, c0)
-            if getattr(self, "lognormal", False):
+            if self.lognormal:
                 est[s:e], var[s:e] = self.back_transform(est[s:e], var[s:e], mu)
             n_reg += r
             n_far += int(np.sum(nearest > reach))
@@ -324,6 +326,8 @@ class OrdinaryKriging(_Kriging):
 
 class SimpleKriging(_Kriging):
     """Simple kriging with a known mean (``mean=None``: the sample mean). Needs a bounded model."""
+
+    _needs_bounded_model = True
 
     def __init__(self, model, mean=None, n_neighbors=32, max_dist=None, anisotropy=None, block_size=None,
                  lognormal=False):

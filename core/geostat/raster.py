@@ -8,7 +8,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixe
 from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, check_same_crs, read_points
 from ..raster import raster_info
-from .fit import auto_model
+from .fit import resolve_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 
 
@@ -106,16 +106,18 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
         (metres) + ``crs``.
     out_prefix : str – path prefix of the two GeoTIFFs (float32, NaN nodata); or give ``prediction_path`` and
         ``variance_path`` explicitly.
-    model : VariogramModel or model name, optional – a name (default "spherical") fits that model to the sample
-        variogram (of log values for a log-normal kriger, of drift residuals with ``drift``).
-    kriger : unfitted kriging estimator, optional – default ``OrdinaryKriging(model, n_neighbors)``
-        (``ExternalDriftKriging`` when ``drift`` is given).
+    model : VariogramModel or model name, optional – used when ``kriger`` has no model; a name (default
+        "spherical") fits that model to the sample variogram (of log values for a log-normal kriger, of drift
+        residuals with ``drift``), see :func:`~remine.core.geostat.fit.resolve_model`.
+    kriger : unfitted kriging estimator, optional – its parameters are used, the estimator itself is left as
+        it is; default ``OrdinaryKriging(model, n_neighbors)`` (``ExternalDriftKriging`` with ``drift``).
     drift : list of str, optional – single-band rasters on the output grid used as external drift.
     max_bytes : int – memory budget of the blocks in flight. progress, executor: see ``map_blocks``.
 
     Returns
     -------
-    dict: ``prediction``, ``variance`` (paths), ``model`` (dict), ``n_points``, ``extrapolated_fraction``.
+    dict: ``prediction``, ``variance`` (paths), ``model`` (dict), ``n_points``, ``extrapolated_fraction``,
+    ``kriger`` (the fitted estimator, e.g. for cross-validation) and ``points`` (the PointTable used).
 
     Raises
     ------
@@ -140,20 +142,12 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
                 raise InputError(f"drift raster {path} has {count} bands; expected single-band rasters (one "
                                  "per drift variable)")
         drift_at_points = sample_rasters(drift, coords)
-        kriger = kriger if kriger is not None else ExternalDriftKriging(model, n_neighbors=n_neighbors)
-    if kriger is not None and kriger.model is not None:
-        model = kriger.model
-    if model is None or isinstance(model, str):
-        lognormal = getattr(kriger, "lognormal", False)
-        if lognormal and np.nanmin(values) <= 0:
-            raise InputError(f"lognormal kriging needs values > 0; got min {np.nanmin(values):g}")
-        model = auto_model(coords, np.log(values) if lognormal else values, model=model or "spherical",
-                           drift=drift_at_points)
     if kriger is None:
-        kriger = OrdinaryKriging(model, n_neighbors=n_neighbors)
+        kriger = (ExternalDriftKriging if drift else OrdinaryKriging)(None, n_neighbors=n_neighbors)
+    kriger = type(kriger)(**kriger.get_params(deep=False))  # a new estimator: the caller's stays unfitted
     if kriger.model is None:
-        kriger.set_params(model=model)
-    kriger.fit(coords, values, drift=drift_at_points) if drift else kriger.fit(coords, values)
+        kriger.set_params(model=resolve_model(model, coords, values, drift_at_points, kriger.lognormal))
+    kriger.fit(coords, values, drift=drift_at_points)
     frac = _check_extrapolation(grid, kriger.coords_, kriger.model.practical_range())
     outputs = [BlockOutput(prediction_path, 1, band_names=["prediction"]),
                BlockOutput(variance_path, 1, band_names=["variance"])]
@@ -163,4 +157,5 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     paths = map_blocks(func, drift or [], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
                        grid=grid)
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
-            "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac)}
+            "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac), "kriger": kriger,
+            "points": pts}

@@ -5,12 +5,12 @@ These are the one-call functions behind the Processing algorithms ``remine:vario
 """
 import numpy as np
 
-from ..points import check_projected, read_points
+from ..points import PointTable, check_projected, read_points
 from ..raster import atomic_path, check_output_path
 from ..report.html import HtmlReport
 from .cv import cross_validate
-from .fit import auto_model, fit_variogram, initial_model
-from .models import read_model_json, write_model_json
+from .fit import fit_variogram, initial_model
+from .models import write_model_json
 from .variogram import experimental_variogram, variogram_map
 
 
@@ -109,11 +109,6 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
             "model_path": model_path, "report": report_path, "plot": plot_path}
 
 
-def load_or_fit_model(model_path, coords, values, model="spherical", drift=None):
-    """The model in ``model_path`` (JSON), or one fitted to the data when no path is given."""
-    return read_model_json(model_path) if model_path else auto_model(coords, values, model=model, drift=drift)
-
-
 def _cv_figure(table):
     import matplotlib
 
@@ -140,12 +135,15 @@ def _cv_figure(table):
 
 def cross_validation_analysis(points, field, kriger, layer=None, scheme="loo", k=5, seed=0, table_path=None,
                               report_path=None):
-    """:func:`cross_validate` of ``kriger`` (its model fixed) on a point file; per-point CSV and HTML report.
+    """:func:`cross_validate` of ``kriger`` (its model fixed) on sample points; per-point CSV and HTML report.
 
-    Returns the :class:`CrossValidation` (``table``, ``metrics``).
+    ``points``: a point file (read with ``field`` and ``layer``) or a :class:`~remine.core.points.PointTable`
+    already read (e.g. ``krige_raster(...)["points"]``). Returns the :class:`CrossValidation`
+    (``table``, ``metrics``).
     """
-    _check_outputs([(table_path, (".csv",)), (report_path, (".html", ".htm"))], [points])
-    pts = read_points(points, field, layer)
+    from_file = not isinstance(points, PointTable)
+    _check_outputs([(table_path, (".csv",)), (report_path, (".html", ".htm"))], [points] if from_file else [])
+    pts = read_points(points, field, layer) if from_file else points
     check_projected(pts.crs)
     cv = cross_validate(kriger, pts.coords, pts.values, scheme=scheme, k=k, seed=seed)
     if table_path:

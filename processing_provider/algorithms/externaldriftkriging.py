@@ -49,11 +49,9 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
         drift = [lyr.source() for lyr in self.parameterAsLayerList(parameters, self.DRIFT, context)]
         if not drift:
             raise InputError("no drift raster given; expected one or more single-band rasters")
-        model = self.read_model(parameters, context)
-        k = self.n_neighbors(parameters, context)
-        kriger = ExternalDriftKriging(None if isinstance(model, str) else model, n_neighbors=k)
+        kriger = ExternalDriftKriging(None, n_neighbors=self.n_neighbors(parameters, context))
         res = krige_raster(layer.source(), drift[0], field=self.parameterAsString(parameters, self.FIELD, context),
-                           model=model if isinstance(model, str) else None, kriger=kriger, drift=drift,
+                           model=self.read_model(parameters, context), kriger=kriger, drift=drift,
                            prediction_path=self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
                            variance_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_VARIANCE, context),
                            progress=progress)

@@ -10,7 +10,8 @@ from qgis.core import (
 
 from ...core.geostat import OrdinaryKriging
 from ...core.geostat.cv import SCHEMES
-from ...core.geostat.report import cross_validation_analysis, load_or_fit_model
+from ...core.geostat.fit import resolve_model
+from ...core.geostat.report import cross_validation_analysis
 from ...core.points import read_points
 from ..krigingalgorithmbase import KrigingAlgorithm
 
@@ -62,9 +63,9 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
         source = self.parameterAsVectorLayer(parameters, self.INPUT, context).source()
         field = self.parameterAsString(parameters, self.FIELD, context)
         model = self.read_model(parameters, context)
-        if isinstance(model, str):
+        if isinstance(model, str):  # a name: fit it to the points
             pts = read_points(source, field)
-            model = load_or_fit_model(None, pts.coords, pts.values, model=model)
+            model = resolve_model(model, pts.coords, pts.values)
         k = self.n_neighbors(parameters, context)
         progress.report(0.1, "cross-validation")
         report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)

@@ -86,14 +86,12 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
         k = self.n_neighbors(parameters, context)
         max_dist = self.parameterAsDouble(parameters, self.MAX_DIST, context)
         block = self.parameterAsDouble(parameters, self.BLOCK_SIZE, context)
-        model = self.read_model(parameters, context)
-        kriger = OrdinaryKriging(None if isinstance(model, str) else model, n_neighbors=k,
-                                 max_dist=max_dist or None, block_size=block or None,
+        kriger = OrdinaryKriging(None, n_neighbors=k, max_dist=max_dist or None, block_size=block or None,
                                  lognormal=self.parameterAsBoolean(parameters, self.LOGNORMAL, context))
         pred = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         var = self.parameterAsOutputLayer(parameters, self.OUTPUT_VARIANCE, context)
         cv_path = self.parameterAsFileOutput(parameters, self.CV_REPORT, context)
-        res = krige_raster(layer.source(), field=field, model=model if isinstance(model, str) else None,
+        res = krige_raster(layer.source(), field=field, model=self.read_model(parameters, context),
                            kriger=kriger, prediction_path=pred, variance_path=var,
                            progress=progress.sub(0.0, 0.9 if cv_path else 1.0),
                            **self.grid(parameters, context, layer.crs()))
@@ -101,7 +99,7 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
                             extrapolated_fraction=res["extrapolated_fraction"])
         out = {self.OUTPUT: res["prediction"], self.OUTPUT_VARIANCE: res["variance"], self.CV_REPORT: None}
         if cv_path:
-            cv = cross_validation_analysis(layer.source(), field, kriger, report_path=cv_path)
+            cv = cross_validation_analysis(res["points"], field, res["kriger"], report_path=cv_path)
             self.metrics.update(cross_validation=cv.metrics)
             out[self.CV_REPORT] = cv_path
         progress.report(1.0)
