@@ -360,6 +360,51 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     list of str : output paths.
     """
     progress = as_progress(progress)
+    run = _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask)
+    profiles = [gtiff_profile(run.grid, o.count, o.dtype, o.nodata, run.tile) for o in outputs]
+    n_windows = sum(len(g[1]) for g in run.groups)
+
+    import rasterio
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(_release_freed_memory)  # last: after the outputs are closed, also on error or cancel
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
+        tmps = [stack.enter_context(atomic_path(p)) for p in run.paths]
+        dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
+        stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
+                 for o, prof in zip(outputs, profiles)]
+        blocks = _results(func, run.infos, run.bands, run.groups, run.grid, executor, run.n_concurrent, mask, table)
+        for k, (w, result) in enumerate(blocks):
+            _write_block(dsts, profiles, outputs, w, result)
+            for st, arr in zip(stats, result):
+                if st is not None:
+                    st.add(arr)
+            del result
+            progress.report((k + 1) / n_windows, f"block {k + 1}/{n_windows}")
+            progress.check()
+        for dst, tmp, o, st in zip(dsts, tmps, outputs, stats):
+            finish_output(dst, tmp, band_names=o.band_names, wavelengths_nm=o.wavelengths_nm, fwhm_nm=o.fwhm_nm,
+                          colormap=o.colormap, category_names=o.category_names, value_range=o.value_range,
+                          statistics=st)
+    return run.paths
+
+
+@dataclass
+class _Run:
+    """What :func:`map_blocks` checked and planned: input metadata, grid, band selections, output paths,
+    window groups, output tile side and blocks in memory at once."""
+
+    infos: list
+    grid: object
+    bands: list
+    paths: list
+    groups: list
+    tile: int
+    n_concurrent: int
+
+
+def _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask):
+    """Check :func:`map_blocks`' inputs, outputs and options (InputError) and plan its windows."""
     if mask not in (None, "finite", "nonzero"):
         raise InputError(f"mask must be None, 'finite' or 'nonzero'; got {mask!r}")
     infos = [i if isinstance(i, RasterInfo) else raster_info(i) for i in inputs]
@@ -380,32 +425,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     compressed_tiles = infos[0].block_shape if infos and infos[0].compression else None  # else read directly
     groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
                          compressed_tiles)
-    n_windows = sum(len(g[1]) for g in groups)
-    profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata, tile) for o in outputs]
-
-    import rasterio
-
-    with contextlib.ExitStack() as stack:
-        stack.callback(_release_freed_memory)  # last: after the outputs are closed, also on error or cancel
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
-        tmps = [stack.enter_context(atomic_path(p)) for p in paths]
-        dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
-        stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
-                 for o, prof in zip(outputs, profiles)]
-        for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent, mask,
-                                                 table)):
-            _write_block(dsts, profiles, outputs, w, result)
-            for st, arr in zip(stats, result):
-                if st is not None:
-                    st.add(arr)
-            del result
-            progress.report((k + 1) / n_windows, f"block {k + 1}/{n_windows}")
-            progress.check()
-        for dst, tmp, o, st in zip(dsts, tmps, outputs, stats):
-            finish_output(dst, tmp, band_names=o.band_names, wavelengths_nm=o.wavelengths_nm, fwhm_nm=o.fwhm_nm,
-                          colormap=o.colormap, category_names=o.category_names, value_range=o.value_range,
-                          statistics=st)
-    return paths
+    return _Run(infos, grid, bands, paths, groups, tile, n_concurrent)
 
 
 @functools.lru_cache(maxsize=None)

@@ -16,6 +16,7 @@ import numpy as np
 from .blocks import GridSpec
 from .data import usgs_library
 from .raster import atomic_path, write_raster
+from .volume.demo3d import write_volume_demo
 
 #: Minerals of the demo scene and the USGS spectrum used for each.
 MINERALS = {
@@ -127,19 +128,31 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
     (auger samples with depths and layered Zn/Cu grades) and truth_voxels (true Zn per voxel).
     """
     import geopandas as gpd
+    from rasterio.crs import CRS as RioCRS
     from rasterio.transform import from_origin
-    from shapely.geometry import Point, box
 
     os.makedirs(out_dir, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one stream, drawn in a fixed order: same seed, same scene
     names, wl, fwhm, spectra = mineral_spectra()
-    transform = from_origin(ORIGIN[0], ORIGIN[1], pixel_size, pixel_size)
-    from rasterio.crs import CRS as RioCRS
+    grid = GridSpec(size, size, from_origin(ORIGIN[0], ORIGIN[1], pixel_size, pixel_size), RioCRS.from_string(CRS))
+    scene = _scene(rng, spectra, size, pixel_size, noise_sigma)
+    p = _write_rasters(out_dir, grid, scene, names, wl, fwhm)
+    p["samples"] = _write_gpkg(gpd.GeoDataFrame(_samples(rng, scene, pixel_size, n_samples), crs=CRS),
+                               os.path.join(out_dir, "samples.gpkg"), "samples")
+    p["rois"] = _write_gpkg(gpd.GeoDataFrame(_rois(rng, scene, names, pixel_size), geometry="geometry", crs=CRS),
+                            os.path.join(out_dir, "rois.gpkg"), "rois")
+    p.update(write_volume_demo(out_dir, seed, scene["top"], scene["base"], grid.transform, CRS, scene["outside"]))
+    return p
 
-    grid = GridSpec(size, size, transform, RioCRS.from_string(CRS))
+
+def _scene(rng, spectra, size, pixel_size, noise_sigma):
+    """The scene's arrays: ``cube`` (bands, size, size) with NaN outside the footprint, true abundances ``ab``
+    (m, size, size) and their NaN-masked copy ``ab_out``, dominant class ``cls``, grades ``gr`` (4, size, size)
+    in ppm, ``base``/``top`` surfaces (m) and the ``outside`` mask (size, size)."""
     ab = abundances(rng, size)
     illum = 1.0 + 0.06 * smooth_field(rng, (size, size), size / 10)
-    cube = np.einsum("mb,mrc->brc", spectra, ab) * illum + noise_sigma * rng.standard_normal((len(wl), size, size))
+    bands = spectra.shape[1]
+    cube = np.einsum("mb,mrc->brc", spectra, ab) * illum + noise_sigma * rng.standard_normal((bands, size, size))
     rows, cols = np.mgrid[0:size, 0:size]
     outside = rows + cols < size // 15          # a corner outside the facility footprint: nodata
     cube[:, outside] = np.nan
@@ -150,19 +163,30 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
     gr = grades(rng, ab)
     gr[:, outside] = np.nan
     base, top = surfaces(rng, size, pixel_size)
+    return dict(cube=cube, ab=ab, ab_out=ab_out, cls=cls, gr=gr, base=base, top=top, outside=outside)
 
+
+def _write_rasters(out_dir, grid, scene, names, wl, fwhm):
+    """The scene's GeoTIFFs; returns ``{name: path}``."""
     p = {k: os.path.join(out_dir, f"{k}.tif") for k in
          ("cube", "truth_abundance", "truth_class", "truth_grades", "surface_top", "surface_base")}
-    write_raster(p["cube"], cube.astype(np.float32), like=grid, wavelengths_nm=wl, fwhm_nm=fwhm)
-    write_raster(p["truth_abundance"], ab_out.astype(np.float32), like=grid, band_names=names)
-    write_raster(p["truth_class"], cls, like=grid, nodata=NODATA_CLASS, band_names=["dominant mineral"],
+    write_raster(p["cube"], scene["cube"].astype(np.float32), like=grid, wavelengths_nm=wl, fwhm_nm=fwhm)
+    write_raster(p["truth_abundance"], scene["ab_out"].astype(np.float32), like=grid, band_names=names)
+    write_raster(p["truth_class"], scene["cls"], like=grid, nodata=NODATA_CLASS, band_names=["dominant mineral"],
                  colormap={i: c for i, c in enumerate(COLOURS)}, category_names=names)
-    write_raster(p["truth_grades"], gr.astype(np.float32), like=grid, band_names=list(ELEMENTS))
-    write_raster(p["surface_top"], top.astype(np.float32), like=grid, band_names=["tailings top (m)"])
-    write_raster(p["surface_base"], base.astype(np.float32), like=grid, band_names=["tailings base (m)"])
+    write_raster(p["truth_grades"], scene["gr"].astype(np.float32), like=grid, band_names=list(ELEMENTS))
+    write_raster(p["surface_top"], scene["top"].astype(np.float32), like=grid, band_names=["tailings top (m)"])
+    write_raster(p["surface_base"], scene["base"].astype(np.float32), like=grid, band_names=["tailings base (m)"])
+    return p
 
-    # --- sample points: grades at random valid pixels with a multiplicative nugget error (lab + sampling)
-    valid = np.flatnonzero(~outside.ravel())
+
+def _samples(rng, scene, pixel_size, n_samples):
+    """Sample points: grades at random valid pixels with a multiplicative nugget error (lab + sampling);
+    a dict of columns with ``geometry``."""
+    from shapely.geometry import Point
+
+    size = scene["cls"].shape[0]
+    valid = np.flatnonzero(~scene["outside"].ravel())
     pick = rng.choice(valid, size=n_samples, replace=False)
     r, c = np.unravel_index(pick, (size, size))
     jitter = rng.uniform(-0.5, 0.5, (2, n_samples)) * pixel_size
@@ -172,11 +196,18 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
     samples = {"sample_id": [f"S{i + 1:03d}" for i in range(n_samples)], "x": x, "y": y,
                "depth_m": np.round(rng.uniform(0.1, 3.0, n_samples), 2)}
     for e, el in enumerate(ELEMENTS):
-        samples[el] = np.round(gr[e, r, c] * nugget[e], 1)
-    p["samples"] = _write_gpkg(gpd.GeoDataFrame(samples, geometry=[Point(a, b) for a, b in zip(x, y)], crs=CRS),
-                               os.path.join(out_dir, "samples.gpkg"), "samples")
+        samples[el] = np.round(scene["gr"][e, r, c] * nugget[e], 1)
+    samples["geometry"] = [Point(a, b) for a, b in zip(x, y)]
+    return samples
 
-    # --- ROIs: square polygons where each mineral dominates, with synthetic XRD % and XRF ppm
+
+def _rois(rng, scene, names, pixel_size):
+    """ROI records: up to three square polygons where each mineral dominates, with synthetic XRD % and
+    XRF ppm."""
+    from shapely.geometry import box
+
+    ab, cls, gr = scene["ab"], scene["cls"], scene["gr"]
+    size = cls.shape[0]
     records, taken = [], np.zeros((size, size), bool)
     margin = 8
     for k, mineral in enumerate(names):
@@ -204,12 +235,7 @@ def make_demo(out_dir, seed=0, size=300, pixel_size=0.5, n_samples=250, noise_si
             y0 = ORIGIN[1] - (rr + half) * pixel_size
             rec["geometry"] = box(x0, y0, x0 + 2 * half * pixel_size, y0 + 2 * half * pixel_size)
             records.append(rec)
-    p["rois"] = _write_gpkg(gpd.GeoDataFrame(records, geometry="geometry", crs=CRS),
-                            os.path.join(out_dir, "rois.gpkg"), "rois")
-    from .volume.demo3d import write_volume_demo
-
-    p.update(write_volume_demo(out_dir, seed, top, base, transform, CRS, outside))
-    return p
+    return records
 
 
 def _write_gpkg(gdf, path, layer):

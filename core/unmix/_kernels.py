@@ -120,7 +120,8 @@ def solve_pixel(G, c, a, tol, sum_to_one, warm, passive, blocked, idx, L, u, v, 
 
     ``warm``: start from :func:`_warm_start` (few endmembers); otherwise, or if that fails, from zero
     (non-negative only) or the closest vertex of the simplex (sum to one), adding endmembers one by one
-    (cheaper when the solution uses few of many endmembers, e.g. bundles).
+    (cheaper when the solution uses few of many endmembers, e.g. bundles). One compiled function: it runs
+    per pixel inside the parallel loops, where a call per step would cost more than the step.
     """
     m = G.shape[0]
     for j in range(m):
