@@ -189,7 +189,7 @@ def fit_anisotropy(coords, values, model, directions=(0.0, 45.0, 90.0, 135.0), t
     ranges, rows = {}, []
     for theta in directions:
         ev = experimental_variogram(coords, values, direction=theta, tolerance=tolerance, **variogram_kwargs)
-        fitted = _fit_range_only(ev, omni)
+        fitted = fit_range_only(ev, omni)
         ranges[float(theta)] = fitted
         u = np.array([np.sin(np.radians(theta)), np.cos(np.radians(theta))])
         rows.append([u[0] ** 2, u[1] ** 2, 2 * u[0] * u[1]])
@@ -205,7 +205,7 @@ def fit_anisotropy(coords, values, model, directions=(0.0, 45.0, 90.0, 135.0), t
     return with_params(omni, range_=float(major)), Anisotropy((angle,), (float(minor / major),)), ranges
 
 
-def _fit_range_only(experimental, model):
+def fit_range_only(experimental, model):
     """Range of ``model`` refitted to ``experimental`` with sills and nugget fixed (npairs/h² weights)."""
     from scipy.optimize import minimize_scalar
 

@@ -11,6 +11,9 @@ import os
 
 import numpy as np
 
+from ..raster import atomic_path, write_raster
+from .grid import VoxelGrid
+
 H_RANGE = 35.0
 V_RANGE = 2.5
 LAYER_PERIOD = 4.0
@@ -78,9 +81,6 @@ def write_volume_demo(out_dir, seed, top, base, transform, crs, outside, n_holes
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from ..raster import write_raster
-    from .grid import VoxelGrid
-
     rng = np.random.default_rng(seed + 1000)
     cols = auger_holes(rng, top, base, transform, outside, n_holes, interval)
     xyz = np.column_stack([cols["x"], cols["y"], cols["z_m"]])
@@ -89,8 +89,6 @@ def write_volume_demo(out_dir, seed, top, base, transform, crs, outside, n_holes
         cols[el] = np.round(TruthField(seed, el).grade(xyz) * lab, 1)
     gdf = gpd.GeoDataFrame(cols, geometry=[Point(a, b) for a, b in xyz[:, :2]], crs=crs)
     paths = {"holes": os.path.join(out_dir, "holes.gpkg"), "truth_voxels": os.path.join(out_dir, "truth_voxels.tif")}
-    from ..raster import atomic_path
-
     with atomic_path(paths["holes"]) as tmp:
         gdf.to_file(tmp, layer="holes", driver="GPKG")
     grid = VoxelGrid.from_surfaces((top, transform, crs), (base, transform, crs), *VOXEL)

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..errors import InputError
+from ..geostat.anisotropy import as_anisotropy
 from ..progress import as_progress
 
 _RUN = 1 << 15  # path cells whose kriging weights are computed together
@@ -284,8 +285,6 @@ def simulate(grid, coords, values, model, anisotropy=None, n_realisations=50, n_
     ``data_cells`` (flat indices of the cells holding data), ``data_index`` (the datum each holds),
     ``unused_data`` (data sharing a cell with a nearer one), ``transform`` (NormalScore).
     """
-    from ..geostat.anisotropy import as_anisotropy
-
     progress = as_progress(progress)
     if n_realisations < 1 or n_neighbors < 1:
         raise InputError(f"n_realisations={n_realisations}, n_neighbors={n_neighbors}; expected >= 1")

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..geostat import Anisotropy, ExperimentalVariogram, fit_variogram, initial_model
-from ..geostat.fit import _fit_range_only
+from ..geostat.fit import fit_range_only
 
 
 def directional_variogram_3d(coords, values, direction="horizontal", cutoff=None, n_lags=12, tolerance=20.0):
@@ -86,7 +86,7 @@ def fit_anisotropic_3d(coords, values, model="spherical", cutoff_h=None, cutoff_
     if len(init.parts()) != 1 or "range_" not in init.FIT_PARAMS:
         raise InputError(f"3D anisotropy fitting needs one structure with a range; got {init!r}")
     horizontal = fit_variogram(ev_h, init)
-    range_v = _fit_range_only(ev_v, horizontal)
+    range_v = fit_range_only(ev_v, horizontal)
     ratio = float(np.clip(range_v / horizontal.range_, 1e-3, 1.0))
     return horizontal, Anisotropy((0.0, 0.0, 0.0), (1.0, ratio)), {"horizontal": ev_h, "vertical": ev_v,
                                                                    "range_v": float(range_v)}
