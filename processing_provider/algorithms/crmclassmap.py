@@ -40,6 +40,7 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
 
     TARGET, THRESHOLD, UPPER = "TARGET_FIELD", "THRESHOLD", "UPPER_THRESHOLD"
     OUTPUT_CLASS, OUTPUT_PROBABILITY = "OUTPUT_CLASS", "OUTPUT_PROBABILITY"
+    AUC, YOUDEN_CUT = "AUC", "YOUDEN_CUT"
 
     def methods(self):
         return PROBABILISTIC
@@ -55,8 +56,8 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_CLASS, "Class map (high/low)"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITY, "P(high)"))
         self.add_outputs()
-        self.addOutput(QgsProcessingOutputNumber("AUC", "AUC (out of fold)"))
-        self.addOutput(QgsProcessingOutputNumber("YOUDEN_CUT", "Youden cut on P(high)"))
+        self.addOutput(QgsProcessingOutputNumber(self.AUC, "AUC (out of fold)"))
+        self.addOutput(QgsProcessingOutputNumber(self.YOUDEN_CUT, "Youden cut on P(high)"))
 
     def compute(self, parameters, context, progress):
         cube = self.layer_source(parameters, self.CUBE, context)
@@ -78,5 +79,5 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
         self.metrics.update(crm, overall_accuracy=cv.metrics["overall_accuracy"], kappa=cv.metrics["kappa"],
                             scheme=cv.scheme)
         results.update({self.OUTPUT_CLASS: paths["map"], self.OUTPUT_PROBABILITY: paths["probabilities"],
-                        "AUC": crm["auc"], "YOUDEN_CUT": crm["youden_cut"]})
+                        self.AUC: crm["auc"], self.YOUDEN_CUT: crm["youden_cut"]})
         return results

@@ -26,14 +26,15 @@ MAE, bias and scatter plots.</li>
 Remote Sensing of Environment 37, 35–46."""
 
     MODEL, TEST_SET, OUTPUT_REPORT = "MODEL", "TEST_SET", "OUTPUT_REPORT"
+    OVERALL_ACCURACY, KAPPA, R2, RMSE = "OVERALL_ACCURACY", "KAPPA", "R2", "RMSE"
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model (.rmodel)", extension="rmodel"))
         self.addParameter(QgsProcessingParameterFile(self.TEST_SET, "Test set (.h5)", extension="h5"))
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Report",
                                                                 fileFilter="HTML (*.html)"))
-        for key, name in (("OVERALL_ACCURACY", "Overall accuracy"), ("KAPPA", "Kappa"), ("R2", "R²"),
-                          ("RMSE", "RMSE")):
+        for key, name in ((self.OVERALL_ACCURACY, "Overall accuracy"), (self.KAPPA, "Kappa"), (self.R2, "R²"),
+                          (self.RMSE, "RMSE")):
             self.addOutput(QgsProcessingOutputNumber(key, name))
 
     def compute(self, parameters, context, progress):
@@ -46,10 +47,10 @@ Remote Sensing of Environment 37, 35–46."""
         outputs = {self.OUTPUT_REPORT: report}
         m = result.metrics
         if result.task == "classification":
-            outputs.update(OVERALL_ACCURACY=m["overall_accuracy"], KAPPA=m["kappa"])
+            outputs.update({self.OVERALL_ACCURACY: m["overall_accuracy"], self.KAPPA: m["kappa"]})
             self.metrics.update(overall_accuracy=m["overall_accuracy"], kappa=m["kappa"], n_samples=m["n_samples"])
         else:
             first = m if "r2" in m else next(iter(m.values()))
-            outputs.update(R2=first["r2"], RMSE=first["rmse"])
+            outputs.update({self.R2: first["r2"], self.RMSE: first["rmse"]})
             self.metrics.update(r2=first["r2"], rmse=first["rmse"], n_samples=first["n_samples"])
         return outputs

@@ -14,6 +14,7 @@ samples. Pixels of one ROI never sit on both sides of a split, so the scores are
 """ + COMMON_HELP % "the confusion matrix")
 
     LABEL_FIELD = "LABEL_FIELD"
+    OVERALL_ACCURACY, KAPPA, BALANCED_ACCURACY = "OVERALL_ACCURACY", "KAPPA", "BALANCED_ACCURACY"
 
     def initAlgorithm(self, config=None):
         self.add_training_inputs()
@@ -21,8 +22,8 @@ samples. Pixels of one ROI never sit on both sides of a split, so the scores are
                                                       parentLayerParameterName=self.ROIS, optional=True))
         self.add_method_inputs()
         self.add_outputs()
-        for key, name in (("OVERALL_ACCURACY", "Overall accuracy (CV)"), ("KAPPA", "Kappa (CV)"),
-                          ("BALANCED_ACCURACY", "Balanced accuracy (CV)")):
+        for key, name in ((self.OVERALL_ACCURACY, "Overall accuracy (CV)"), (self.KAPPA, "Kappa (CV)"),
+                          (self.BALANCED_ACCURACY, "Balanced accuracy (CV)")):
             self.addOutput(QgsProcessingOutputNumber(key, name))
 
     def compute(self, parameters, context, progress):
@@ -35,6 +36,6 @@ samples. Pixels of one ROI never sit on both sides of a split, so the scores are
                             overall_accuracy=m["overall_accuracy"], kappa=m["kappa"],
                             balanced_accuracy=m["balanced_accuracy"], macro_f1=m["macro_f1"],
                             n_samples=m["n_samples"], classes=m["classes"])
-        results.update(OVERALL_ACCURACY=m["overall_accuracy"], KAPPA=m["kappa"],
-                       BALANCED_ACCURACY=m["balanced_accuracy"])
+        results.update({self.OVERALL_ACCURACY: m["overall_accuracy"], self.KAPPA: m["kappa"],
+                        self.BALANCED_ACCURACY: m["balanced_accuracy"]})
         return results

@@ -16,6 +16,7 @@ held-out ROIs or spatial blocks (R², RMSE, MAE, bias per target), then fits it 
 """ + COMMON_HELP % "observed-vs-predicted scatter plots")
 
     TARGET_FIELDS = "TARGET_FIELDS"
+    R2, RMSE = "R2", "RMSE"
 
     def methods(self):
         names = super().methods()
@@ -28,8 +29,8 @@ held-out ROIs or spatial blocks (R², RMSE, MAE, bias per target), then fits it 
         self.add_method_inputs()
         self.parameterDefinition(self.METHOD).setDefaultValue(0)
         self.add_outputs()
-        self.addOutput(QgsProcessingOutputNumber("R2", "R² of the first target (CV)"))
-        self.addOutput(QgsProcessingOutputNumber("RMSE", "RMSE of the first target (CV)"))
+        self.addOutput(QgsProcessingOutputNumber(self.R2, "R² of the first target (CV)"))
+        self.addOutput(QgsProcessingOutputNumber(self.RMSE, "RMSE of the first target (CV)"))
 
     def compute(self, parameters, context, progress):
         fields = self.name_list(parameters, self.TARGET_FIELDS, context)
@@ -41,5 +42,5 @@ held-out ROIs or spatial blocks (R², RMSE, MAE, bias per target), then fits it 
         self.metrics.update(method=model.metrics["method"], scheme=cv.scheme, n_splits=cv.n_splits,
                             targets={k: {m: v[m] for m in ("r2", "rmse", "mae", "bias")}
                                      for k, v in per_target.items()})
-        results.update(R2=first["r2"], RMSE=first["rmse"])
+        results.update({self.R2: first["r2"], self.RMSE: first["rmse"]})
         return results
