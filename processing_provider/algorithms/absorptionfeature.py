@@ -8,14 +8,14 @@ from qgis.core import (
 
 from ...core.errors import InputError
 from ...core.spectra.cube import absorption_feature_raster
+from ...core.spectra.features import WINDOWS_NM
 from ..base import RemineAlgorithm
 
-PRESETS = [("custom (minimum / maximum below)", None), ("Al-OH 2150–2250 nm (kaolinite, muscovite, smectite)",
-                                                       (2150.0, 2250.0)),
-           ("Fe-OH 2230–2290 nm (jarosite, chlorite)", (2230.0, 2290.0)),
-           ("Mg-OH / carbonate 2290–2370 nm (chlorite, calcite)", (2290.0, 2370.0)),
-           ("Fe3+ 750–1100 nm (goethite, hematite, jarosite)", (750.0, 1100.0)),
-           ("alunite 1730–1800 nm", (1730.0, 1800.0))]
+WINDOW_LABELS = {"AlOH": "Al-OH {} nm (kaolinite, muscovite, smectite)", "FeOH": "Fe-OH {} nm (jarosite, chlorite)",
+                 "MgOH_CO3": "Mg-OH / carbonate {} nm (chlorite, calcite)",
+                 "Fe3": "Fe3+ {} nm (goethite, hematite, jarosite)", "alunite_1760": "alunite {} nm"}
+PRESETS = [("custom (minimum / maximum below)", None)] + [
+    (WINDOW_LABELS[k].format(f"{lo:g}–{hi:g}"), (lo, hi)) for k, (lo, hi) in WINDOWS_NM.items()]
 
 
 class AbsorptionFeature(RemineAlgorithm):

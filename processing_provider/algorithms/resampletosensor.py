@@ -8,12 +8,13 @@ from qgis.core import (
 )
 
 from ...core.spectra.cube import resample_raster
-from ...core.spectra.sensors import target_grid
+from ...core.spectra.sensors import SENSORS, target_grid
 from ..base import RemineAlgorithm
 
-TARGETS = [("Sentinel-2 MSI (13 bands)", "sentinel2"), ("Landsat 8 OLI (7 bands)", "landsat8"),
-           ("AVIRIS 1995 (224 bands, USGS library grid)", "aviris1995"), ("the target raster below", None),
-           ("the target spectral library below", None)]
+SENSOR_LABELS = {"sentinel2": "Sentinel-2 MSI (13 bands)", "landsat8": "Landsat 8 OLI (7 bands)",
+                 "aviris1995": "AVIRIS 1995 (224 bands, USGS library grid)"}
+TARGETS = [(SENSOR_LABELS[s], s) for s in SENSORS] + [("the target raster below", None),
+                                                      ("the target spectral library below", None)]
 
 
 class ResampleToSensor(RemineAlgorithm):
