@@ -68,7 +68,7 @@ def build_estimator(method, task, params=None, preprocessing="none", wavelengths
 
 
 def train(training_set, method="svm", params=None, preprocessing="none", scheme="group", n_splits=5,
-          buffer_m=0.0, block_size_m=None, seed=0, progress=None):
+          buffer_m=0.0, block_size_m=None, seed=0, progress=None, class_aware=False):
     """Cross-validate then fit ``method`` on ``training_set``.
 
     Parameters are those of :func:`spatial_cv` plus ``method`` (registry name), ``params`` (dict of
@@ -86,7 +86,7 @@ def train(training_set, method="svm", params=None, preprocessing="none", scheme=
     est = build_estimator(method, task, params, preprocessing, training_set.wavelengths_nm,
                           int(training_set.patch_size))
     cv = spatial_cv(est, training_set, scheme=scheme, n_splits=n_splits, buffer_m=buffer_m,
-                    block_size_m=block_size_m, seed=seed, progress=progress.sub(0.0, 0.8))
+                    block_size_m=block_size_m, seed=seed, progress=progress.sub(0.0, 0.8), class_aware=class_aware)
     progress.info(f"cross-validation ({scheme}, {cv.n_splits} folds): {headline(cv)}")
     model = fit_model(est, training_set, progress=progress.sub(0.8, 1.0))
     model.metrics = dict(cv.to_dict(), method=method, params=parse_params(params), preprocessing=preprocessing)
@@ -218,6 +218,11 @@ def write_report(path, model, cv, title="remine model", extra=None):
                      + ("its ROI." if cv.scheme == "group" else "its spatial block." if cv.scheme == "block"
                         else "it (random pixel folds overstate accuracy)."))
     rep.add_text(headline(cv))
+    missing = cv.settings.get("missing_classes")
+    if missing:
+        rep.add_text("Classes missing from training folds (present in the fold's test part, so no model could "
+                     "predict them there): " + "; ".join(f"fold {k + 1}: {', '.join(v)}" for k, v in missing.items())
+                     + ".")
     rep.add_table(pd.DataFrame(cv.folds), "Per fold")
     if cv.task == "classification":
         per_class = pd.DataFrame(cv.metrics["per_class"]).T
