@@ -4,6 +4,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterField, QgsProcessing
 
 from ...core.errors import InputError
 from ...core.geostat import ExternalDriftKriging, krige_raster
+from ...core.report.uncertainty import kriging_uncertainty
 from ..base import RemineAlgorithm
 from .ordinarykriging import model_parameters, read_model
 
@@ -53,4 +54,5 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
                            progress=progress)
         self.metrics.update(model=res["model"], n_points=res["n_points"], drift=drift,
                             extrapolated_fraction=res["extrapolated_fraction"])
+        self.uncertainty = kriging_uncertainty(res["variance"])
         return {"OUTPUT": res["prediction"], "OUTPUT_VARIANCE": res["variance"]}

@@ -7,6 +7,7 @@ from ...core.geostat import OrdinaryKriging
 from ...core.geostat.cv import SCHEMES
 from ...core.geostat.report import cross_validation_analysis, load_or_fit_model
 from ...core.points import read_points
+from ...core.report.uncertainty import cross_validation_uncertainty
 from ..base import RemineAlgorithm
 from .ordinarykriging import model_parameters, read_model
 
@@ -69,4 +70,6 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
                                        report_path=report or None)
         progress.report(1.0)
         self.metrics.update(cv.metrics, model=model.to_dict())
+        self.uncertainty = cross_validation_uncertainty(cv.scheme, cv.metrics,
+                                                        ("rmse", "mae", "r2", "msdr", "mean_standardised_error"))
         return {"OUTPUT_TABLE": table, "OUTPUT_REPORT": report or None}

@@ -8,6 +8,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessi
 from ...core.errors import InputError
 from ...core.geostat import OrdinaryKriging, krige_raster, read_model_json
 from ...core.geostat.report import cross_validation_analysis
+from ...core.report.uncertainty import kriging_uncertainty
 from ..base import RemineAlgorithm
 from .variogram import MODELS
 
@@ -112,5 +113,6 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
             cv = cross_validation_analysis(layer.source(), field, kriger, report_path=cv_path)
             self.metrics.update(cross_validation=cv.metrics)
             out["CV_REPORT"] = cv_path
+        self.uncertainty = kriging_uncertainty(res["variance"], self.metrics.get("cross_validation"))
         progress.report(1.0)
         return out

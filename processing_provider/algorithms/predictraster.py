@@ -3,6 +3,7 @@ from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
 
 from ...core.learn import predict_raster
+from ...core.report.uncertainty import band_uncertainty
 from ..base import RemineAlgorithm
 
 
@@ -51,5 +52,7 @@ CNNs); for regression the spread of the ensemble members or the MC-dropout std.<
                                max_bytes=self.parameterAsInt(parameters, self.MEMORY, context) * 2**20,
                                progress=progress)
         self.metrics.update(bands=paths["band_names"])
+        if paths["uncertainty"]:
+            self.uncertainty = band_uncertainty(paths["uncertainty"])
         return {self.OUTPUT: paths["map"], self.PROBABILITIES: paths["probabilities"],
                 self.UNCERTAINTY: paths["uncertainty"]}

@@ -9,6 +9,7 @@ from qgis.core import (QgsProcessing, QgsProcessingOutputNumber, QgsProcessingPa
 from ...core.learn.registry import method_names
 from ...core.learn.train import PREPROCESSING, load_or_build_training_set, train, write_report
 from ...core.learn.validation import SCHEMES
+from ...core.report.uncertainty import cross_validation_uncertainty
 from ..base import RemineAlgorithm
 
 COMMON_HELP = """<b>Inputs</b>
@@ -156,7 +157,9 @@ samples. Pixels of one ROI never sit on both sides of a split, so the scores are
         self.metrics.update(method=model.metrics["method"], scheme=cv.scheme, n_splits=cv.n_splits,
                             overall_accuracy=m["overall_accuracy"], kappa=m["kappa"],
                             balanced_accuracy=m["balanced_accuracy"], macro_f1=m["macro_f1"],
-                            n_samples=m["n_samples"], classes=m["classes"])
+                            n_samples=m["n_samples"], classes=m["classes"], confusion_matrix=m["confusion_matrix"])
+        self.uncertainty = cross_validation_uncertainty(cv.scheme, m, ("overall_accuracy", "kappa",
+                                                                       "balanced_accuracy", "macro_f1"))
         results.update(OVERALL_ACCURACY=m["overall_accuracy"], KAPPA=m["kappa"],
                        BALANCED_ACCURACY=m["balanced_accuracy"])
         return results

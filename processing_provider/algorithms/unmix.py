@@ -4,6 +4,7 @@ from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterEnum
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
 
+from ...core.report.uncertainty import interval_uncertainty
 from ...core.style import write_style
 from ...core.unmix.raster import ENDMEMBER_SOURCES, VARIABILITY, endmember_library, unmix_raster
 from ..base import RemineAlgorithm
@@ -132,4 +133,8 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                             minerals=result["minerals"],
                             spectra=result["spectra"],
                             bands=result["band_names"], **result["summary"])
+        if "mean_interval_width_percent" in result["summary"]:
+            self.uncertainty = interval_uncertainty(
+                INTERVALS[self.parameterAsEnum(parameters, self.INTERVAL_METHOD, context)],
+                self.parameterAsDouble(parameters, self.LEVEL, context), result["summary"]["mean_interval_width_percent"])
         return {self.OUTPUT: out}
