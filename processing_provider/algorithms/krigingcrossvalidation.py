@@ -70,6 +70,7 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
                                        report_path=report or None)
         progress.report(1.0)
         self.metrics.update(cv.metrics, model=model.to_dict())
-        self.uncertainty = cross_validation_uncertainty(cv.scheme, cv.metrics,
+        self.uncertainty = cross_validation_uncertainty(SCHEMES[self.parameterAsEnum(parameters, "SCHEME", context)],
+                                                        cv.metrics,
                                                         ("rmse", "mae", "r2", "msdr", "mean_standardised_error"))
         return {"OUTPUT_TABLE": table, "OUTPUT_REPORT": report or None}
