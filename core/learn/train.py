@@ -90,7 +90,29 @@ def train(training_set, method="svm", params=None, preprocessing="none", scheme=
     progress.info(f"cross-validation ({scheme}, {cv.n_splits} folds): {headline(cv)}")
     model = fit_model(est, training_set, progress=progress.sub(0.8, 1.0))
     model.metrics = dict(cv.to_dict(), method=method, params=parse_params(params), preprocessing=preprocessing)
+    if task == "regression":
+        model.metrics.update(regression_limits_from_cv(cv))
     return model, cv
+
+
+#: nominal coverage of the regression intervals written by predict_raster
+INTERVAL_LEVEL = 0.9
+
+
+def regression_limits_from_cv(cv, level=INTERVAL_LEVEL):
+    """Training metrics that make regression maps honest: ``intervals`` (split-conformal half-widths:
+    the ``level`` quantile of the absolute out-of-fold residuals per target, finite-sample corrected
+    ``ceil((n + 1) level) / n``; Vovk et al. 2005, Lei et al. 2018) and ``nonnegative`` (targets whose
+    training values are all >= 0; their predictions are clipped at 0 and counted)."""
+    names = cv.target_names or ["prediction"]
+    yt = np.asarray(cv.y_true, dtype=float).reshape(len(cv.y_true), -1)
+    yp = np.asarray(cv.y_pred, dtype=float).reshape(len(cv.y_pred), -1)
+    n = len(yt)
+    q = min(1.0, np.ceil((n + 1) * level) / n)
+    half = np.quantile(np.abs(yp - yt), q, axis=0, method="higher")
+    return {"intervals": {"method": f"split-conformal on out-of-fold residuals ({cv.scheme} folds)", "level": level,
+                          "halfwidth": {t: float(h) for t, h in zip(names, half)}},
+            "nonnegative": {t: bool(np.min(yt[:, j]) >= 0) for j, t in enumerate(names)}}
 
 
 def load_or_build_training_set(training_path=None, cube_path=None, rois_path=None, progress=None, **build):
