@@ -7,8 +7,9 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
 - turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, and
   ``CancelledError`` into a clean stop (no output, a log line);
 - forwards ``RemineWarning``s to the log;
-- writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md, Provenance), with
-  the metrics the algorithm put into ``self.metrics``.
+- writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
+  Provenance), with the metrics the algorithm put into ``self.metrics`` and the uncertainty summary it put
+  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise).
 """
 import datetime
 import os
@@ -30,7 +31,7 @@ from ..core import __version__
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
 from ..core.progress import Progress
 from ..core.raster.units import WAVELENGTH_UNITS
-from ..core.report.passport import file_path, make_passport, raster_crs, write_passport
+from ..core.report.passport import NO_UNCERTAINTY, file_path, make_passport, write_passport
 from .icons import remine_icon
 
 
@@ -70,6 +71,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
     def __init__(self):
         super().__init__()
         self.metrics = {}
+        self.uncertainty = dict(NO_UNCERTAINTY)
         self.output_files = []
 
     # --- identity -------------------------------------------------------------------------------
@@ -127,7 +129,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):
         started = datetime.datetime.now(datetime.timezone.utc)
-        self.metrics, self.output_files = {}, []
+        self.metrics, self.uncertainty, self.output_files = {}, dict(NO_UNCERTAINTY), []
         progress = FeedbackProgress(feedback)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -199,7 +201,6 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         for out in dict.fromkeys(outputs):
             if out.endswith(".passport.json"):
                 continue
-            crs = raster_crs(out) if out.lower().endswith((".tif", ".tiff")) else None
             passport = make_passport(f"remine:{self.name()}", __version__, values, inputs, out, started,
-                                     crs=crs, metrics=self.metrics, software=software)
+                                     metrics=self.metrics, software=software, uncertainty=self.uncertainty)
             write_passport(out, passport)

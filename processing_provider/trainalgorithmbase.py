@@ -1,6 +1,7 @@
 """TrainModelAlgorithm: the parameters and run shared by trainclassifier, trainregressor and crmclassmap."""
 from qgis.core import (
     QgsProcessing,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -24,7 +25,10 @@ with the field(s) below (the set is then built on the fly).</li>
 <li><b>Preprocessing</b>: none, SNV, continuum removal, Savitzky–Golay 1st derivative, brightness normalisation.</li>
 <li><b>Validation</b>: <i>group</i> (whole ROIs held out), <i>block</i> (square map blocks, optional buffer in m;
 block size 0 = automatic) or <i>random</i> (pixel-wise; overstates accuracy, a warning is logged); number of
-folds; seed.</li></ul>
+folds; seed. The log and the report name the classes that a fold tests but its training part lacks.
+<b>Class-aware blocks</b> (classification): blocks are assigned to folds so that every class spanning two or
+more blocks is trained wherever it is tested (with block size 0 the blocks shrink, down to a quarter of the
+automatic side, until every class spans two); the buffer is kept.</li></ul>
 <b>Outputs</b>
 <ul><li><b>Model</b> (.rmodel): skops estimator + JSON manifest (wavelengths, preprocessing, classes, CV scores,
 versions); no pickle. Use it with <i>Predict raster</i>.</li>
@@ -41,6 +45,7 @@ class TrainModelAlgorithm(RemineAlgorithm):
                                                                   "PATCH_SIZE", "MAX_PIXELS_PER_ROI")
     METHOD, PARAMS, PREPROCESS = "METHOD", "PARAMETERS", "PREPROCESSING"
     SCHEME, N_SPLITS, BUFFER, BLOCK, SEED = "SCHEME", "N_SPLITS", "BUFFER_M", "BLOCK_SIZE_M", "SEED"
+    CLASS_AWARE = "CLASS_AWARE_BLOCKS"
     OUTPUT_MODEL, OUTPUT_REPORT = "OUTPUT_MODEL", "OUTPUT_REPORT"
 
     def methods(self):
@@ -82,6 +87,8 @@ class TrainModelAlgorithm(RemineAlgorithm):
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer,
                                                        defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterBoolean(self.CLASS_AWARE, "Class-aware blocks (classification)",
+                                                        defaultValue=False))
 
     def add_outputs(self):
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Model",
@@ -112,7 +119,8 @@ class TrainModelAlgorithm(RemineAlgorithm):
                        n_splits=self.parameterAsInt(parameters, self.N_SPLITS, context),
                        buffer_m=self.parameterAsDouble(parameters, self.BUFFER, context),
                        block_size_m=self.parameterAsDouble(parameters, self.BLOCK, context) or None,
-                       seed=self.parameterAsInt(parameters, self.SEED, context), progress=progress)
+                       seed=self.parameterAsInt(parameters, self.SEED, context), progress=progress,
+                       class_aware=self.parameterAsBoolean(parameters, self.CLASS_AWARE, context))
 
     def save(self, parameters, context, model, cv, title, extra=None):
         model_path = save_model(self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context), model)

@@ -10,7 +10,7 @@ ROOT=$PWD
 
 APT_PKGS="qgis python3-qgis qgis-providers python3-venv python3-pip python3-rasterio
 python3-geopandas python3-shapely python3-fiona python3-pyproj python3-h5py
-xvfb xauth libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 $*"
+xvfb xauth libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 chromium $*"
 
 missing=()
 for p in $APT_PKGS; do

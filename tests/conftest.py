@@ -3,8 +3,10 @@
 pytest-qgis starts a QgsApplication for the whole run (qgis_gui_enabled = false); with
 ``-p no:pytest_qgis`` the QGIS fixtures are unavailable and only tests/core runs.
 """
+import datetime
 import json
 import os
+import shutil
 import sys
 
 import pytest
@@ -27,6 +29,53 @@ def demo_scene(tmp_path_factory):
     from remine.core.demo import make_demo
 
     return make_demo(str(tmp_path_factory.mktemp("demo_scene")), seed=0)
+
+
+PASSPORT_TIME = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def passport_for(output, algorithm, inputs, metrics=None, uncertainty=None):
+    """Write ``<output>.passport.json`` as an algorithm would (finished at PASSPORT_TIME)."""
+    from remine.core.report.passport import make_passport, write_passport
+
+    return write_passport(output, make_passport(algorithm, "0.1.0", {"OUTPUT": output}, inputs, output,
+                                                PASSPORT_TIME, PASSPORT_TIME, metrics=metrics,
+                                                uncertainty=uncertainty))
+
+
+@pytest.fixture()
+def passport_run(demo_scene, tmp_path):
+    """A run folder: the demo cube and truth (createdemodata passports) and an abundance raster made from the
+    truth with known errors and ±6 % bounds, whose passport names the cube as input."""
+    import numpy as np
+    import rasterio
+
+    from remine.core.raster import write_raster
+
+    run = tmp_path / "run"
+    scene = run / "scene"
+    scene.mkdir(parents=True)
+    for key in ("cube", "truth_abundance"):
+        shutil.copy(demo_scene[key], scene / f"{key}.tif")
+        passport_for(str(scene / f"{key}.tif"), "remine:createdemodata", {})
+    with rasterio.open(demo_scene["truth_abundance"]) as ds:
+        truth = ds.read().astype("float64") * 100
+        names = list(ds.descriptions)
+    rng = np.random.default_rng(1)
+    est = truth + rng.normal(0, 4.0, truth.shape)
+    data = np.concatenate([est, est - 6.0, est + 6.0]).astype("float32")
+    out = str(run / "abundances.tif")
+    with rasterio.open(demo_scene["truth_abundance"]) as like:
+        profile_like = {"width": like.width, "height": like.height, "transform": like.transform, "crs": like.crs}
+    write_raster(out, data, like=profile_like,
+                 band_names=names + [f"lower_{m}" for m in names] + [f"upper_{m}" for m in names])
+    passport_for(out, "remine:unmix", {"INPUT": str(scene / "cube.tif")},
+                 metrics={"mean_abundance_percent": {m: float(np.nanmean(est[i])) for i, m in enumerate(names)}},
+                 uncertainty={"kind": "prediction intervals", "level": 0.9, "mean_width": {m: 12.0 for m in names}})
+    ok = np.isfinite(truth)
+    expected = {"rmse": float(np.sqrt(np.mean((est[ok] - truth[ok]) ** 2))),
+                "coverage": float(np.mean(np.abs(est[ok] - truth[ok]) <= 6.0))}
+    return run, out, expected
 
 
 @pytest.fixture(scope="session")

@@ -96,7 +96,7 @@ def roc_analysis(is_high, p_high):
 
 
 def train_crm(training_set, target, threshold, method="svm", params=None, preprocessing="none", scheme="group",
-              n_splits=5, buffer_m=0.0, block_size_m=None, seed=0, progress=None):
+              n_splits=5, buffer_m=0.0, block_size_m=None, seed=0, progress=None, class_aware=False):
     """High/low classifier for ``target`` at ``threshold``: (TrainedModel, CVResult, roc dict).
 
     The ROC uses the out-of-fold P(high); the model's ``metrics["crm"]`` records target, threshold,
@@ -104,7 +104,7 @@ def train_crm(training_set, target, threshold, method="svm", params=None, prepro
     """
     crm_set = crm_training_set(training_set, target, threshold)
     model, cv = train(crm_set, method, params, preprocessing, scheme, n_splits, buffer_m, block_size_m, seed,
-                      progress)
+                      progress, class_aware)
     if cv.proba is None:
         raise InputError(f"method {method!r} gives no probabilities; CRM maps need P(high) (use svm, plsda, "
                          "xgboost, extratrees, randomforest, lda, cnn1d or stack)")

@@ -9,7 +9,14 @@ Outputs (GeoTIFF, on the cube's grid):
   ``mc_dropout_std`` (Monte-Carlo dropout std of the winning class probability);
 * regression: ``out_path`` float32, one band per target; uncertainty: ``spread`` — the standard
   deviation across ensemble members (forests: trees; stacking: members) or the MC-dropout std
-  (CNNs) of the first target.
+  (CNNs) of the first target — then, for models trained by :func:`remine.core.learn.train.train`,
+  ``lower_<target>`` / ``upper_<target>``: split-conformal intervals, prediction -/+ the quantile of
+  the absolute out-of-fold residuals of the model's spatial cross-validation (held-out ROIs or
+  blocks) at the model's level (0.9). They assume the map's pixels err like the held-out samples
+  (exchangeable residuals, one width everywhere); they cover the level on average over pixels like
+  the training ROIs, not pixel by pixel. Targets whose training values are all >= 0 (concentrations,
+  %) are non-negative: predictions and lower bounds below 0 are set to 0, counted per pixel in the
+  band ``n_clipped`` and announced with a RemineWarning.
 
 The model's wavelengths are checked against the cube's: equal grids are used as they are; a cube on
 another grid covering the model's range is linearly resampled to the model's band centres (with a
@@ -17,6 +24,7 @@ RemineWarning); model bands the cube cannot supply are an InputError.
 """
 import functools
 import os
+import tempfile
 import warnings
 
 import numpy as np
@@ -24,7 +32,7 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blocks, pixel_table, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ..raster import raster_info, read_window
+from ..raster import band_statistics, raster_info, read_window
 from ..spectra.resample import resampling_matrix
 from ..spectra.rois import pad_nan, pixel_patches
 from .artefacts import TrainedModel, load_model
@@ -108,6 +116,28 @@ def uncertainty_bands(estimator, task):
     return ["spread"] if hasattr(final, "predict_std") or _is_regression_ensemble(final) else []
 
 
+def regression_limits(model):
+    """``(halfwidth (t,) or None, nonnegative (t,) bool)`` of a regression model from its training
+    metrics (see :func:`remine.core.learn.train.train`); models without them: (None, all False)."""
+    names = list(model.target_names or ["prediction"])
+    intervals = (model.metrics or {}).get("intervals") or {}
+    width = intervals.get("halfwidth") or {}
+    nonneg = (model.metrics or {}).get("nonnegative") or {}
+    half = np.array([float(width[t]) for t in names]) if all(t in width for t in names) else None
+    return half, np.array([bool(nonneg.get(t, False)) for t in names])
+
+
+def regression_uncertainty_bands(model):
+    """Uncertainty band names of a regression model: ``spread`` (ensembles), ``lower_/upper_<target>``
+    (conformal intervals), ``n_clipped`` (non-negative targets)."""
+    names = list(model.target_names or ["prediction"])
+    half, nonneg = regression_limits(model)
+    bands = uncertainty_bands(model.estimator, "regression")
+    if half is not None:
+        bands = bands + [f"lower_{t}" for t in names] + [f"upper_{t}" for t in names]
+    return bands + (["n_clipped"] if nonneg.any() else [])
+
+
 def class_colours(n):
     """RGBA colour table {code: (r, g, b, a)} for codes 1..n (matplotlib tab10/tab20), 0 transparent."""
     import matplotlib
@@ -137,14 +167,16 @@ def _patch_table(cube_info, window, k, resample):
     return pixel_patches(data, rows.ravel(), cols.ravel(), k)
 
 
-def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None, proba_classes=None):
+def predict_block(arrays, info, estimator, task, classes, resample, products, patch=None, proba_classes=None,
+                  limits=None):
     """Block function of :func:`predict_raster` (pure; picklable through functools.partial).
 
     ``arrays[0]``: cube block (bands, rows, cols); ``info``: its BlockInfo (``info.table`` and ``info.valid``,
     the pixel table and finite mask built while reading, are used when given). ``classes``: class names, or
     target names for regression (None: one target). ``products``: tuple of "main", "proba", "uncertainty".
     ``patch``: (RasterInfo, k) for patch models. ``proba_classes``: classes whose probability bands are
-    written (None: all). Returns one array per product.
+    written (None: all). ``limits``: regression ``(halfwidth (t,) or None, nonnegative (t,))`` of
+    :func:`regression_limits`. Returns one array per product.
     """
     cube = arrays[0]
     rows, cols = cube.shape[1:]
@@ -164,10 +196,10 @@ def predict_block(arrays, info, estimator, task, classes, resample, products, pa
 
     # the rows kept are finite in every band (patches: the centre pixel only): estimators need not check
     with config_context(assume_finite=patch is None):
-        return _block_products(X, valid, rows, cols, estimator, task, classes, products, proba_classes)
+        return _block_products(X, valid, rows, cols, estimator, task, classes, products, proba_classes, limits)
 
 
-def _block_products(X, valid, rows, cols, estimator, task, classes, products, proba_classes):
+def _block_products(X, valid, rows, cols, estimator, task, classes, products, proba_classes, limits=None):
     """The products of :func:`predict_block` for the usable pixels ``X`` (``valid`` of the block's rows * cols)."""
     n = rows * cols
     out = {}
@@ -204,15 +236,28 @@ def _block_products(X, valid, rows, cols, estimator, task, classes, products, pr
             out["uncertainty"] = u.T.reshape(len(unc_names), rows, cols)
     else:
         t = len(classes) if classes else 1  # classes: the target names for regression
+        half, nonneg = limits if limits is not None else (None, np.zeros(t, dtype=bool))
         m = np.full((n, t), np.nan, dtype=np.float32)
+        bands = []
+        if "uncertainty" in products and "spread" in unc_names:
+            bands.append(np.full((n, 1), np.nan, dtype=np.float32))
+            if len(X):
+                bands[0][valid, 0] = prediction_spread(estimator, X)
         if len(X):
             m[valid] = np.asarray(estimator.predict(X), dtype=np.float32).reshape(len(X), t)
+        below = np.where(valid[:, None] & nonneg[None, :], m < 0, False)
+        m[below] = 0.0
         out["main"] = m.T.reshape(t, rows, cols)
         if "uncertainty" in products:
-            u = np.full(n, np.nan, dtype=np.float32)
-            if len(X):
-                u[valid] = prediction_spread(estimator, X)
-            out["uncertainty"] = u.reshape(1, rows, cols)
+            if half is not None:
+                lower = m - half.astype(np.float32)
+                lower[:, nonneg] = np.maximum(lower[:, nonneg], 0.0)
+                bands += [lower, m + half.astype(np.float32)]
+            if nonneg.any():
+                count = below.sum(axis=1).astype(np.float32)[:, None]
+                count[~valid] = np.nan
+                bands.append(count)
+            out["uncertainty"] = np.hstack(bands).T.reshape(-1, rows, cols)
     return [out[p] for p in products]
 
 
@@ -263,7 +308,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
 
     Returns
     -------
-    dict with keys "map", "probabilities", "uncertainty" (paths or None) and "band_names".
+    dict with keys "map", "probabilities", "uncertainty" (paths or None), "band_names" and, for
+    non-negative regression targets, "n_clipped" (predictions set to 0).
     """
     progress = as_progress(progress)
     if not isinstance(model, TrainedModel):
@@ -280,9 +326,10 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         else:
             warnings.warn(f"{type(_final_step(est)).__name__} gives no probabilities; none written", RemineWarning,
                           stacklevel=2)
-    unc_names = uncertainty_bands(est, model.task)
+    unc_names = uncertainty_bands(est, model.task) if classification else regression_uncertainty_bands(model)
+    limits = None if classification else regression_limits(model)
     if uncertainty:
-        if unc_names:
+        if unc_names and unc_names != ["n_clipped"]:
             paths["uncertainty"] = uncertainty if isinstance(uncertainty, str) else _derived_path(
                 out_path, "uncertainty")
         else:
@@ -308,20 +355,35 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         outputs.append(BlockOutput(paths["probabilities"], len(written), "float32",
                                    band_names=[f"P({c})" for c in written], value_range=(0.0, 1.0)))
         products.append("proba")
-    if paths["uncertainty"]:
-        outputs.append(BlockOutput(paths["uncertainty"], len(unc_names), "float32", band_names=unc_names))
+    counting = limits is not None and limits[1].any()
+    scratch = tempfile.TemporaryDirectory(prefix="remine-") if counting and not paths["uncertainty"] else None
+    if paths["uncertainty"] or counting:  # non-negative targets: the clipped pixels are counted in n_clipped
+        unc_path = paths["uncertainty"] or os.path.join(scratch.name, "n_clipped.tif")
+        outputs.append(BlockOutput(unc_path, len(unc_names), "float32", band_names=unc_names, statistics=True))
         products.append("uncertainty")
     patch = (info, int(model.patch_size)) if int(model.patch_size) > 1 else None
     func = functools.partial(predict_block, estimator=est, task=model.task,
                              classes=classes if classification else model.target_names,
                              resample=resample, products=tuple(products), patch=patch,
-                             proba_classes=probability_classes)
+                             proba_classes=probability_classes, limits=limits)
     # temporaries: three times the block's bytes for the pixel table (read twice) and the model's arrays;
     # with patches, k x k patches of every pixel
     copies = 4 if patch is None else 4 * model.patch_size ** 2
     func = with_work_bytes(func, (copies - 1) * io_bytes_per_pixel(1 if patch else info.count, outputs))
-    map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-               bands=[[0]] if patch else None, table=patch is None)
+    try:
+        map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
+                   bands=[[0]] if patch else None, table=patch is None)
+        if counting:
+            n_clipped = int(round(band_statistics(outputs[-1].path)["n_clipped"]["sum"]))
+            paths["n_clipped"] = n_clipped
+            if n_clipped:
+                targets = [t for t, k in zip(model.target_names or ["prediction"], limits[1]) if k]
+                warnings.warn(f"{n_clipped} predicted value(s) of the non-negative target(s) {', '.join(targets)} "
+                              "were below 0 and set to 0 (per-pixel counts: band n_clipped of the uncertainty "
+                              "output)", RemineWarning, stacklevel=2)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     paths["band_names"] = {"map": main.band_names, "probabilities": outputs[1].band_names if paths["probabilities"]
                            else None, "uncertainty": unc_names if paths["uncertainty"] else None}
     return paths

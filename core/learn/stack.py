@@ -4,7 +4,13 @@ Each member is fitted on k-1 folds and predicts the held-out fold; the meta-lear
 these out-of-fold predictions only, then the members are refitted on all data. Folds follow
 ``groups`` when given (ROI ids or spatial block ids: :func:`remine.core.learn.spatial_cv` passes
 the groups of its own scheme), so no ROI or block contributes both to a member's fit and to the
-meta-features it produces.
+meta-features it produces. For classification the grouped folds are stratified
+(``StratifiedGroupKFold``): with a few ROIs per class, plain group folds leave a class out of a
+member's training fold, its held-out samples then get probability 0 for their own class, and the
+meta-learner learns to distrust the members for that class (on the demo scene this cost the stack
+gypsum and calcite). Samples whose class is still absent from their inner training fold are left out
+of the meta-learner's training (``n_meta_dropped_``): the refitted members see every class, so those
+meta-features describe no situation the stack meets when it predicts.
 
 Classification meta-features: members' class probabilities (one-hot labels for members without
 ``predict_proba``); meta-learner: multinomial logistic regression. Regression meta-features:
@@ -13,10 +19,12 @@ members' predictions; meta-learner: non-negative least squares (Breiman 1996) wi
 
 References: Wolpert (1992) Neural Networks 5, 241-259; Breiman (1996) Machine Learning 24, 49-64.
 """
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -44,6 +52,12 @@ class _StackBase(BaseEstimator):
     def _folds(self, X, y, groups):
         if groups is not None and len(np.unique(groups)) >= 2:
             k = min(self.n_splits, len(np.unique(groups)))
+            if self._task == "classification":
+                self.fold_scheme_ = f"StratifiedGroupKFold({k})"
+                with warnings.catch_warnings():  # "least populated class has only N members"
+                    warnings.simplefilter("ignore", UserWarning)
+                    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=self.random_state)
+                    return list(cv.split(X, y, groups))
             self.fold_scheme_ = f"GroupKFold({k})"
             return list(GroupKFold(n_splits=k).split(X, y, groups))
         if self._task == "classification":
@@ -60,6 +74,7 @@ class _StackBase(BaseEstimator):
         members = self._members()
         folds = self._folds(X, y, groups)
         oof = None
+        usable = np.ones(X.shape[0], dtype=bool)
         for train, test in folds:
             feats = [self._member_output(clone(est).fit(X[train], y[train]), X[test])
                      for _, est in members]
@@ -67,8 +82,13 @@ class _StackBase(BaseEstimator):
             if oof is None:
                 oof = np.zeros((X.shape[0], block.shape[1]))
             oof[test] = block
+            if self._task == "classification":
+                usable[test] = np.isin(y[test], y[train])
+        if len(np.unique(y[usable])) < len(np.unique(y)):
+            usable[:] = True  # a class would vanish from the meta-learner: keep every sample
+        self.n_meta_dropped_ = int((~usable).sum())
         self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in members]
-        self.final_estimator_ = clone(self.final_estimator or self._default_final()).fit(oof, y)
+        self.final_estimator_ = clone(self.final_estimator or self._default_final()).fit(oof[usable], y[usable])
         return self
 
     def _meta_features(self, X):

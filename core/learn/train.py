@@ -73,7 +73,7 @@ def build_estimator(method, task, params=None, preprocessing="none", wavelengths
 
 
 def train(training_set, method="svm", params=None, preprocessing="none", scheme="group", n_splits=5,
-          buffer_m=0.0, block_size_m=None, seed=0, progress=None):
+          buffer_m=0.0, block_size_m=None, seed=0, progress=None, class_aware=False):
     """Cross-validate then fit ``method`` on ``training_set``.
 
     Parameters are those of :func:`spatial_cv` plus ``method`` (registry name), ``params`` (dict of
@@ -88,11 +88,33 @@ def train(training_set, method="svm", params=None, preprocessing="none", scheme=
     est = build_estimator(method, task, params, preprocessing, training_set.wavelengths_nm,
                           int(training_set.patch_size))
     cv = spatial_cv(est, training_set, scheme=scheme, n_splits=n_splits, buffer_m=buffer_m,
-                    block_size_m=block_size_m, seed=seed, progress=progress.sub(0.0, 0.8))
+                    block_size_m=block_size_m, seed=seed, progress=progress.sub(0.0, 0.8), class_aware=class_aware)
     progress.info(f"cross-validation ({scheme}, {cv.n_splits} folds): {headline(cv)}")
     model = fit_model(est, training_set, progress=progress.sub(0.8, 1.0))
     model.metrics = dict(cv.to_dict(), method=method, params=parse_params(params), preprocessing=preprocessing)
+    if task == "regression":
+        model.metrics.update(regression_limits_from_cv(cv))
     return model, cv
+
+
+#: nominal coverage of the regression intervals written by predict_raster
+INTERVAL_LEVEL = 0.9
+
+
+def regression_limits_from_cv(cv, level=INTERVAL_LEVEL):
+    """Training metrics that make regression maps honest: ``intervals`` (split-conformal half-widths:
+    the ``level`` quantile of the absolute out-of-fold residuals per target, finite-sample corrected
+    ``ceil((n + 1) level) / n``; Vovk et al. 2005, Lei et al. 2018) and ``nonnegative`` (targets whose
+    training values are all >= 0; their predictions are clipped at 0 and counted)."""
+    names = cv.target_names or ["prediction"]
+    yt = np.asarray(cv.y_true, dtype=float).reshape(len(cv.y_true), -1)
+    yp = np.asarray(cv.y_pred, dtype=float).reshape(len(cv.y_pred), -1)
+    n = len(yt)
+    q = min(1.0, np.ceil((n + 1) * level) / n)
+    half = np.quantile(np.abs(yp - yt), q, axis=0, method="higher")
+    return {"intervals": {"method": f"split-conformal on out-of-fold residuals ({cv.scheme} folds)", "level": level,
+                          "halfwidth": {t: float(h) for t, h in zip(names, half)}},
+            "nonnegative": {t: bool(np.min(yt[:, j]) >= 0) for j, t in enumerate(names)}}
 
 
 def load_or_build_training_set(training_path=None, cube_path=None, rois_path=None, progress=None, **build):
@@ -213,6 +235,11 @@ def write_report(path, model, cv, title="remine model", extra=None):
                      + ("its ROI." if cv.scheme == "group" else "its spatial block." if cv.scheme == "block"
                         else "it (random pixel folds overstate accuracy)."))
     rep.add_text(headline(cv))
+    missing = cv.settings.get("missing_classes")
+    if missing:
+        rep.add_text("Classes missing from training folds (present in the fold's test part, so no model could "
+                     "predict them there): " + "; ".join(f"fold {k + 1}: {', '.join(v)}" for k, v in missing.items())
+                     + ".")
     rep.add_table(pd.DataFrame(cv.folds), "Per fold")
     if cv.task == "classification":
         per_class = pd.DataFrame(cv.metrics["per_class"]).T

@@ -6,6 +6,14 @@ splits by ROI (``scheme="group"``) or by square map blocks (``scheme="block"``) 
 buffer: training samples closer than ``buffer_m`` to any test sample are left out of that fold's
 training. ``scheme="random"`` exists for comparison and warns (:class:`RemineWarning`).
 
+When a class has all its samples in the test part of a fold, that fold's model cannot predict it and
+every method scores alike on it: :func:`make_folds` names such classes and folds (settings
+``missing_classes``; a RemineWarning from :func:`spatial_cv`, and the per-fold table of the report).
+``class_aware=True`` (block scheme) assigns blocks to folds so that no class sits in one fold only
+where it spans two or more blocks, and, with the automatic block size, shrinks the blocks (down to a
+quarter of the default side) until every class spans two blocks; the buffer is applied afterwards as
+usual, so a class may still go missing where the buffer removes it (reported the same way).
+
 Metrics are computed on the pooled out-of-fold predictions. Classification: overall accuracy, Cohen's
 kappa, balanced accuracy, macro F1, per-class precision/recall/F1/support, confusion matrix (rows:
 true, columns: predicted, in ``classes`` order). Regression (per target): R², RMSE, MAE, bias
@@ -99,15 +107,75 @@ def default_block_size(coords, n_splits):
     return float(np.sqrt(area / (4 * n_splits)))
 
 
+def _class_aware_size(y, coords, size):
+    """Largest block side (default side, shrunk by 0.8 down to a quarter of it) at which every class
+    spans at least two blocks; the default side when none does."""
+    floor = size / 4.0
+    candidate = size
+    while candidate >= floor:
+        blocks = block_ids(coords, candidate)
+        if all(len(np.unique(blocks[y == c])) >= 2 for c in np.unique(y)):
+            return candidate
+        candidate *= 0.8
+    return size
+
+
+def class_aware_folds(y, fold_groups, n_splits, seed=0):
+    """Assign whole blocks (``fold_groups``) to ``n_splits`` folds so that every class spanning two or
+    more blocks has blocks in at least two folds (it is then trained wherever it is tested).
+
+    Classes are taken from the fewest blocks up; each of a class's unassigned blocks goes to the fold
+    holding the fewest samples among those without that class yet. Returns a list of (train, test).
+    """
+    rng = np.random.default_rng(seed)
+    blocks = np.unique(fold_groups)
+    rng.shuffle(blocks)
+    classes_of = {b: set(y[fold_groups == b]) for b in blocks}
+    size_of = {b: int(np.count_nonzero(fold_groups == b)) for b in blocks}
+    fold_of, load, has = {}, np.zeros(n_splits), [set() for _ in range(n_splits)]
+    classes = sorted(np.unique(y), key=lambda c: sum(c in classes_of[b] for b in blocks))
+
+    def put(b, candidates):
+        k = min(candidates, key=lambda f: load[f])
+        fold_of[b] = k
+        load[k] += size_of[b]
+        has[k] |= classes_of[b]
+
+    for c in classes:
+        for b in sorted((b for b in blocks if c in classes_of[b] and b not in fold_of), key=lambda b: -size_of[b]):
+            free = [f for f in range(n_splits) if c not in has[f]]
+            put(b, free or range(n_splits))
+    for b in blocks:
+        if b not in fold_of:
+            put(b, range(n_splits))
+    fold = np.array([fold_of[b] for b in fold_groups])
+    idx = np.arange(len(y))
+    return [(idx[fold != k], idx[fold == k]) for k in range(n_splits) if np.any(fold == k)]
+
+
+def missing_classes(y, folds):
+    """``{fold index: [classes in its test part but absent from its training part]}`` (folds with none omitted)."""
+    out = {}
+    for k, (train, test) in enumerate(folds):
+        gone = sorted(set(y[test].tolist()) - set(y[train].tolist()), key=str)
+        if gone:
+            out[k] = [str(c) for c in gone]
+    return out
+
+
 def make_folds(y, groups, coords, scheme="group", n_splits=5, buffer_m=0.0, block_size_m=None, seed=0,
-               classification=True):
+               classification=True, class_aware=False):
     """Train/test index pairs and the fold grouping used.
+
+    ``class_aware`` (block scheme, classification): blocks assigned by :func:`class_aware_folds`, and
+    the automatic block size shrunk until every class spans two blocks (see the module docstring).
 
     Returns
     -------
     folds : list of (train_idx, test_idx); training samples closer than ``buffer_m`` to a test sample are removed.
     fold_groups : (n,) ints the folds were built on (ROI ids, block ids; None for "random").
-    settings : dict describing the scheme (block size, buffer, samples removed by the buffer).
+    settings : dict describing the scheme (block size, buffer, samples removed by the buffer, and for
+        classification ``missing_classes``: {fold: classes tested but not trained}).
     """
     from scipy.spatial import cKDTree
     from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
@@ -137,14 +205,19 @@ def make_folds(y, groups, coords, scheme="group", n_splits=5, buffer_m=0.0, bloc
         size = float(block_size_m) if block_size_m else default_block_size(coords, n_splits)
         if size <= 0:
             raise InputError(f"block_size_m must be > 0, got {block_size_m}")
+        class_aware = bool(class_aware and classification)
+        if class_aware and not block_size_m:
+            size = _class_aware_size(y, coords, size)
         fold_groups = block_ids(coords, size)
-        settings["block_size_m"] = size
+        settings.update(block_size_m=size, class_aware=class_aware)
         what = f"spatial blocks of {size:.4g} m"
     n_groups = len(np.unique(fold_groups))
     if n_groups < n_splits:
         raise InputError(f"{n_groups} {what} cannot make {n_splits} folds; reduce n_splits to <= {n_groups}"
                          + (" or the block size" if scheme == "block" else ""))
-    if classification:
+    if scheme == "block" and class_aware:
+        folds = class_aware_folds(y, fold_groups, n_splits, seed)
+    elif classification:
         with warnings.catch_warnings():  # "least populated class has only N members": handled above
             warnings.simplefilter("ignore", UserWarning)
             folds = list(StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed).split(idx, y, fold_groups))
@@ -159,6 +232,8 @@ def make_folds(y, groups, coords, scheme="group", n_splits=5, buffer_m=0.0, bloc
             buffered.append((train[keep], test))
         folds = buffered
         settings["removed_by_buffer"] = removed
+    if classification:
+        settings["missing_classes"] = missing_classes(y, folds)
     return folds, fold_groups, settings
 
 
@@ -182,7 +257,7 @@ def fit_estimator(estimator, X, y, groups=None):
 
 
 def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0, block_size_m=None,
-               seed=0, progress=None):
+               seed=0, progress=None, class_aware=False):
     """Cross-validate ``estimator`` on a training set with ROI-grouped or spatial-block folds.
 
     Parameters
@@ -195,10 +270,13 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
     buffer_m : float, training samples closer than this (map units, m) to a test sample are dropped.
     seed : int, shuffling of group/block assignment.
     progress : Progress or None (cancel checked between folds).
+    class_aware : bool, class-aware assignment of blocks to folds (block scheme; see :func:`make_folds`).
 
     Returns
     -------
-    CVResult with pooled out-of-fold metrics; every fold's estimator sees only its training part, and
+    CVResult with pooled out-of-fold metrics; classes tested in a fold whose training part lacks them
+    are named in a RemineWarning, the progress log, ``settings["missing_classes"]`` and the per-fold
+    ``missing_classes``. Every fold's estimator sees only its training part, and
     estimators whose ``fit`` takes ``groups`` (stacking) get the same ROI/block grouping for their
     inner folds.
     """
@@ -213,7 +291,15 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
                          f"but the training set is for {'classification' if classification else 'regression'}")
     X, y, groups, coords = clean_training_set(training_set, progress)
     folds, fold_groups, settings = make_folds(y, groups, coords, scheme, n_splits, buffer_m, block_size_m, seed,
-                                              classification)
+                                              classification, class_aware)
+    missing = settings.get("missing_classes")
+    if missing:
+        msg = ("training folds lack classes present in their test folds (those samples cannot be predicted "
+               "right; every method scores alike on them): "
+               + "; ".join(f"fold {k + 1}: {', '.join(v)}" for k, v in missing.items())
+               + (". Use class-aware folds or smaller blocks" if scheme == "block" else ". Use more ROIs per class"))
+        warnings.warn(msg, RemineWarning, stacklevel=2)
+        progress.warn(msg)
     classes = list(np.unique(y)) if classification else None
     y_pred = np.empty(y.shape, dtype=y.dtype if classification else float)
     proba = np.zeros((len(y), len(classes))) if classification else None
@@ -233,8 +319,11 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
             has_proba = False
         score = (float(np.mean(y_pred[test] == y[test])) if classification
                  else regression_metrics(y[test], y_pred[test])[0]["r2"])
-        per_fold.append({"fold": k, "n_train": int(len(train)), "n_test": int(len(test)),
-                         ("overall_accuracy" if classification else "r2"): score})
+        row = {"fold": k, "n_train": int(len(train)), "n_test": int(len(test)),
+               ("overall_accuracy" if classification else "r2"): score}
+        if classification:
+            row["missing_classes"] = ", ".join((missing or {}).get(k, []))
+        per_fold.append(row)
     progress.report(1.0, "cross-validation done")
     names = training_set.target_names
     if classification:

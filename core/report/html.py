@@ -11,7 +11,8 @@ import os
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #a0522d}h2{color:#a0522d;margin-top:2rem}table{border-collapse:collapse;margin:1rem 0}
 td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}th{background:#f4efe9}
-figure{margin:1rem 0}figcaption{font-size:.9rem;color:#555}img{max-width:100%}.meta{color:#777;font-size:.85rem}"""
+figure{margin:1rem 0}figcaption{font-size:.9rem;color:#555}img{max-width:100%}.meta{color:#777;font-size:.85rem}
+.warn{color:#a01c10}.lineage{overflow-x:auto}details pre{font-size:.75rem;background:#faf8f5;overflow-x:auto}"""
 
 
 class HtmlReport:

@@ -1,9 +1,13 @@
 """Provenance passport: a ``<output>.passport.json`` sidecar for every output file (docs/architecture.md,
 Provenance).
 
-A passport records what produced a file: the algorithm id and version, the parameters, every input
-with its SHA-256, software versions, CRS, start/end timestamps and a ``metrics`` object that
-algorithms fill (accuracy, RMSE, interval coverage…). It follows ``passport.schema.json``.
+A passport is one entry of a Digital Ore Passport: it records what produced a file (the algorithm id
+and version, the parameters), every input with its SHA-256 and the path of its own passport, the
+lineage (the passports of every ancestor, deduplicated, so that one passport tells the whole chain
+back to the raw data), software versions, CRS and extent (native and WGS 84 bounding boxes), start/end
+timestamps, a ``metrics`` object that algorithms fill (accuracy, RMSE, interval coverage…) and an
+``uncertainty`` summary (``{"kind": "none"}`` for products without an uncertainty estimate). It
+follows ``passport.schema.json``.
 """
 import datetime
 import hashlib
@@ -15,7 +19,10 @@ import sys
 from ..raster import open_raster
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "passport.schema.json")
-PASSPORT_VERSION = "1.0"
+PASSPORT_VERSION = "1.1"
+RASTER_EXTENSIONS = (".tif", ".tiff", ".img", ".vrt", ".bsq", ".bil", ".bip", ".dat")
+VECTOR_EXTENSIONS = (".gpkg", ".shp", ".geojson", ".fgb")
+NO_UNCERTAINTY = {"kind": "none"}
 VERSIONED = ("numpy", "scipy", "rasterio", "sklearn", "xgboost", "torch", "pykrige")
 
 
@@ -65,7 +72,7 @@ def _jsonable(value):
 
 
 def make_passport(algorithm, version, parameters, inputs, output, started, finished=None, crs=None,
-                  metrics=None, software=None):
+                  metrics=None, software=None, uncertainty=None, extent=None):
     """Build a passport dict.
 
     Parameters
@@ -86,36 +93,98 @@ def make_passport(algorithm, version, parameters, inputs, output, started, finis
     metrics : dict, optional
     software : dict, optional
         Extra versions, e.g. ``{"qgis": "3.22.16"}``.
+    uncertainty : dict, optional
+        Uncertainty summary with at least ``"kind"`` (e.g. ``"kriging variance"``); default ``{"kind": "none"}``.
+    extent : dict, optional
+        :func:`spatial_extent` of the output; computed from the file when not given (None for files
+        without a footprint: models, reports, tables). Its CRS fills ``crs`` when that is not given.
     """
     finished = finished or datetime.datetime.now(datetime.timezone.utc)
+    extent = spatial_extent(output) if extent is None else extent
+    if crs is None and extent:
+        crs = extent["crs"]
+    entries, lineage = [], {}
+    for name, path in inputs.items():
+        entries.append({"parameter": name, "path": os.path.abspath(path), "sha256": sha256(path),
+                        "bytes": os.path.getsize(path), "passport": None})
+        parent = read_passport(path)
+        if parent is None:
+            continue
+        entries[-1]["passport"] = os.path.abspath(passport_path(path))
+        for ancestor in [parent] + parent.get("lineage", []):
+            ancestor = {k: v for k, v in ancestor.items() if k != "lineage"}
+            lineage.setdefault((ancestor["output"]["path"], ancestor["output"]["sha256"]), ancestor)
     return {
         "passport_version": PASSPORT_VERSION,
         "algorithm": algorithm,
         "algorithm_version": version,
         "output": {"path": os.path.abspath(output), "sha256": sha256(output) if os.path.isfile(output) else None},
         "parameters": _jsonable(parameters),
-        "inputs": [{"parameter": k, "path": os.path.abspath(p), "sha256": sha256(p), "bytes": os.path.getsize(p)}
-                   for k, p in inputs.items()],
+        "inputs": entries,
         "software": {**software_versions(), **(software or {})},
         "crs": crs,
+        "extent": extent,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "metrics": _jsonable(metrics or {}),
+        "uncertainty": _jsonable(uncertainty or NO_UNCERTAINTY),
+        "lineage": list(lineage.values()),
     }
 
 
-def raster_crs(path):
-    """CRS of a raster file as ``"EPSG:code"`` (or WKT when it has no EPSG code); None if it has none.
-
-    Read from the file header with rasterio: no statistics or histograms are computed (loading the file
-    as a QGIS layer would compute them for its default renderer).
-    """
-    with open_raster(path) as ds:
-        crs = ds.crs
-    if crs is None:
-        return None
+def _crs_text(crs):
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def spatial_extent(path):
+    """Footprint of a raster or vector file, or None (not a spatial file, unreadable, or no CRS/bounds).
+
+    Returns ``{"crs": "EPSG:…" or WKT or None, "bbox": [xmin, ymin, xmax, ymax] in the file's CRS,
+    "bbox_wgs84": [west, south, east, north] in degrees or None without a CRS}``, plus ``"width"``,
+    ``"height"`` and ``"bands"`` for rasters and ``"features"`` for vectors. Read from the header only.
+    """
+    ext = os.path.splitext(str(path))[1].lower()
+    if not os.path.isfile(str(path)) or ext not in RASTER_EXTENSIONS + VECTOR_EXTENSIONS:
+        return None
+    try:
+        if ext in RASTER_EXTENSIONS:
+            with open_raster(path) as ds:
+                crs, bounds = ds.crs, tuple(ds.bounds)
+                extra = {"width": ds.width, "height": ds.height, "bands": ds.count}
+        else:
+            import fiona
+            from rasterio.crs import CRS
+
+            with fiona.open(path) as src:
+                crs = CRS.from_wkt(src.crs_wkt) if src.crs_wkt else None
+                bounds, extra = tuple(src.bounds), {"features": len(src)}
+    except (OSError, ValueError):  # InputError and fiona's DriverError are ValueErrors: no footprint
+        return None
+    if not all(map(_finite, bounds)):
+        return None
+    wgs84 = None
+    if crs:
+        from rasterio.warp import transform_bounds
+
+        wgs84 = [round(v, 8) for v in transform_bounds(crs, "EPSG:4326", *bounds)]
+    return {"crs": _crs_text(crs) if crs else None, "bbox": [float(v) for v in bounds], "bbox_wgs84": wgs84,
+            **extra}
+
+
+def _finite(value):
+    return value is not None and value == value and abs(value) != float("inf")
+
+
+def read_passport(path):
+    """The passport dict of the file ``path`` (from ``<path>.passport.json``), or None if it has none or it
+    is not valid JSON."""
+    try:
+        with open(passport_path(path), encoding="utf-8") as f:
+            passport = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return passport if isinstance(passport, dict) and "output" in passport else None
 
 
 def passport_path(output):

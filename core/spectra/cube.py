@@ -4,6 +4,7 @@ Each function validates its inputs, then runs a pure block function through
 :func:`remine.core.blocks.map_blocks` (bounded memory, progress, cancel, atomic outputs).
 """
 import functools
+import warnings
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from ..errors import InputError
 from ..raster import check_output_path, raster_info
 from .continuum import METHODS, continuum_removed
 from .features import absorption_feature, window_indices
+from .preprocess import derivative, savgol, snv
 from .resample import resample, resampling_matrix
 
 FEATURE_BANDS = ("position_nm", "depth", "width_nm")
@@ -63,6 +65,57 @@ def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_n
                       band_names=[info.band_names[i] for i in idx])
     # temporaries: the block's float32 pixel table
     func = with_work_bytes(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), 4 * len(idx))
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
+    return {"bands": int(len(idx)), "wavelengths_nm": wl}
+
+
+#: cube preprocessing methods of :func:`preprocess_raster`
+PREPROCESS_METHODS = ("savgol", "derivative", "snv")
+
+
+def _preprocess_block(arrays, info, wavelengths_nm, method, window_length, polyorder, order):
+    block = arrays[0]
+    X = _pixels(block)
+    if method == "savgol":
+        out = savgol(X, window_length, polyorder)
+    elif method == "derivative":
+        out = derivative(X, wavelengths_nm, order, window_length or None, polyorder)
+    else:
+        with warnings.catch_warnings():  # nodata pixels (all NaN) stay NaN without "mean of empty slice"
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = snv(X)
+    return [_cube(np.ascontiguousarray(out, dtype=np.float32), block.shape[1:])]
+
+
+def preprocess_raster(path, out_path, method="savgol", window_length=11, polyorder=2, order=1, min_nm=None,
+                      max_nm=None, units=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
+    """Spectral preprocessing of every pixel of a cube, block by block, wavelengths kept.
+
+    Parameters
+    ----------
+    path, out_path : str, input cube (wavelengths needed) and output GeoTIFF (float32, same bands)
+    method : "savgol" (Savitzky–Golay smoothing over ``window_length`` bands, polynomial ``polyorder``),
+        "derivative" (``order`` 1 or 2 per nm / nm², after Savitzky–Golay smoothing when ``window_length``
+        > 0) or "snv" (standard normal variate per pixel).
+    min_nm, max_nm : optional band range kept (nm).
+
+    Returns dict: ``bands`` (count), ``wavelengths_nm`` of the output. Pixels with a NaN band give NaN.
+    """
+    if method not in PREPROCESS_METHODS:
+        raise InputError(f"preprocessing method must be one of {PREPROCESS_METHODS}; got {method!r}")
+    info = raster_info(path, units=units, require_wavelengths=True)
+    check_output_path(out_path, [path])
+    idx = _band_range(info, min_nm, max_nm)
+    wl = info.wavelengths_nm[idx]
+    if method == "savgol" or (method == "derivative" and window_length):
+        savgol(np.zeros((1, len(idx))), window_length, polyorder)  # checks the window before any block is read
+    if method == "derivative" and order not in (1, 2):
+        raise InputError(f"derivative order must be 1 or 2; got {order}")
+    out = BlockOutput(out_path, len(idx), "float32", wavelengths_nm=wl,
+                      fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
+                      band_names=[info.band_names[i] for i in idx])
+    func = functools.partial(_preprocess_block, wavelengths_nm=wl, method=method, window_length=window_length,
+                             polyorder=polyorder, order=order)
     map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
     return {"bands": int(len(idx)), "wavelengths_nm": wl}
 

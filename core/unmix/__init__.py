@@ -9,16 +9,16 @@ projection or ilr closure), ``unmix_raster``, ``close_raster`` and
 from .closure import close, ensemble_intervals, ilr, ilr_inverse, project_simplex
 from .endmembers import EndmemberSet, array_endmembers, library_endmembers
 from .extraction import (
-                         ATGP,
-                         N_ESTIMATORS,
-                         NFINDR,
-                         VCA,
-                         atgp,
-                         estimate_n_endmembers,
-                         match_endmembers,
-                         nfindr,
-                         spectral_angle,
-                         vca,
+    ATGP,
+    N_ESTIMATORS,
+    NFINDR,
+    VCA,
+    atgp,
+    estimate_n_endmembers,
+    match_endmembers,
+    nfindr,
+    spectral_angle,
+    vca,
 )
 from .intervals import bootstrap_intervals, coverage, residual_intervals
 from .mesma import MESMA, mesma, mesma_intervals

@@ -6,6 +6,7 @@ Public API::
     from remine.core.volume import VoxelGrid, grade_tonnage, render_volume
 """
 from .grid import VoxelGrid
+from .render import render_volume, write_footprint, write_slices
 from .tonnage import grade_tonnage, probability_above
 
-__all__ = ["VoxelGrid", "grade_tonnage", "probability_above"]
+__all__ = ["VoxelGrid", "grade_tonnage", "probability_above", "render_volume", "write_footprint", "write_slices"]

@@ -5,8 +5,11 @@ from ..errors import InputError
 from ..geostat import OrdinaryKriging
 
 
-def check_samples(grid, coords, values, name="grade"):
+def check_samples(grid, coords, values, name="grade", surfaces_at=None):
     """Samples usable for the model: finite, inside the footprint and not above the top surface.
+
+    ``surfaces_at``: (top, base) elevations (n,) of the surface rasters at the samples (default: the grid's
+    column means, with half a voxel height of tolerance).
 
     Returns
     -------
@@ -19,11 +22,13 @@ def check_samples(grid, coords, values, name="grade"):
         raise InputError(f"samples: coords {coords.shape} and values {values.shape}; expected (n, 3) x, y, z "
                          "in metres and (n,) grades")
     ok = np.isfinite(values) & np.all(np.isfinite(coords), axis=1)
-    top = grid.surface_at(coords[:, :2], "top")
-    base = grid.surface_at(coords[:, :2], "base")
-    outside = ok & ~np.isfinite(top)
-    above = ok & np.isfinite(top) & (coords[:, 2] > top + 0.5 * grid.dz)
-    below = ok & np.isfinite(base) & (coords[:, 2] < base - 0.5 * grid.dz)
+    if surfaces_at is None:
+        top, base, tol = grid.surface_at(coords[:, :2], "top"), grid.surface_at(coords[:, :2], "base"), 0.5 * grid.dz
+    else:
+        (top, base), tol = surfaces_at, 1e-3
+    outside = ok & ~(np.isfinite(top) & np.isfinite(grid.surface_at(coords[:, :2], "top")))
+    above = ok & ~outside & (coords[:, 2] > top + tol)
+    below = ok & ~outside & (coords[:, 2] < base - tol)
     keep = ok & ~outside & ~above & ~below
     problems = {"outside": np.flatnonzero(outside), "above_top": np.flatnonzero(above),
                 "below_base": np.flatnonzero(below), "missing": np.flatnonzero(~ok)}

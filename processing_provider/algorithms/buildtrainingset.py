@@ -30,7 +30,12 @@ match no ROI are errors naming the ids.
 <li><b>ROI polygons</b>, <b>ROI id field</b> (default roi_id), <b>label field</b> (classification).</li>
 <li><b>Lab table</b> (optional CSV/GeoPackage/XLSX with the ROI id) and <b>target fields</b> (comma-separated;
 regression).</li>
-<li><b>Patch size</b> (odd, 1 = pixels), <b>maximum pixels per ROI</b> (0 = all), <b>seed</b>.</li></ul>
+<li><b>Patch size</b> (odd, 1 = pixels), <b>maximum pixels per ROI</b> (0 = all), <b>seed</b>.</li>
+<li><b>Augmentation</b> (optional): <b>copies</b> per sample (0 = none), each mixed with a sample of another
+class (ROI for regression; targets mixed alike) at a fraction up to <b>mix</b>, shifted by up to ±<b>shift</b>
+nm, scaled by a brightness factor 1 ± <b>brightness</b> and with Gaussian <b>noise</b> (reflectance units).
+Copies keep the ROI id and position of their source sample, so grouped and block cross-validation never
+test on a copy of a training sample.</li></ul>
 <b>Outputs</b>
 <ul><li><b>Training set</b>: HDF5 (.h5) with X, y, groups, coords, wavelengths and metadata.</li>
 <li><b>Summary table</b>: CSV of class balance (class, n_pixels, n_rois, fraction) or target statistics.</li></ul>
@@ -40,6 +45,12 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
     (INPUT, ROIS, ID_FIELD, LABEL_FIELD, LAB_TABLE, TARGET_FIELDS, PATCH_SIZE, MAX_PIXELS, SEED, OUTPUT,
      SUMMARY) = ("INPUT", "ROIS", "ID_FIELD", "LABEL_FIELD", "LAB_TABLE", "TARGET_FIELDS", "PATCH_SIZE",
                  "MAX_PIXELS_PER_ROI", "SEED", "OUTPUT", "SUMMARY")
+    #: augmentation parameters: (key, label, default, maximum) -> TrainingSet.augment keyword
+    AUGMENT = {"AUGMENT_COPIES": ("n_copies", "Augmentation: copies per sample (0 = none)", 0, 20),
+               "AUGMENT_BRIGHTNESS": ("brightness", "Augmentation: brightness variation (fraction)", 0.1, 1.0),
+               "AUGMENT_NOISE": ("noise", "Augmentation: noise standard deviation (reflectance)", 0.005, 1.0),
+               "AUGMENT_SHIFT_NM": ("shift_nm", "Augmentation: wavelength shift (± nm)", 2.0, 100.0),
+               "AUGMENT_MIX": ("mix", "Augmentation: mixing fraction with another class", 0.05, 0.5)}
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Cube"))
@@ -60,6 +71,11 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
                                                        minValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer,
                                                        defaultValue=0))
+        for key, (_, label, default, maximum) in self.AUGMENT.items():
+            kind = QgsProcessingParameterNumber.Integer if key == "AUGMENT_COPIES" else \
+                QgsProcessingParameterNumber.Double
+            self.addParameter(QgsProcessingParameterNumber(key, label, kind, defaultValue=default, minValue=0,
+                                                           maxValue=maximum))
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT, "Training set",
                                                                 fileFilter="HDF5 (*.h5)"))
         self.addParameter(QgsProcessingParameterFileDestination(self.SUMMARY, "Summary table",
@@ -80,10 +96,16 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
             max_pixels_per_roi=max_pixels or None, seed=self.parameterAsInt(parameters, self.SEED, context),
             progress=progress)
+        augment = {kw: self.parameterAsDouble(parameters, key, context) for key, (kw, *_) in self.AUGMENT.items()}
+        if augment["n_copies"] >= 1:
+            augment["n_copies"] = int(augment["n_copies"])
+            training = training.augment(seed=self.parameterAsInt(parameters, self.SEED, context), **augment)
+            progress.info(f"augmented: {augment['n_copies']} copies per sample, {training.n_samples} samples")
         training.save(out)
         training.write_summary(summary_path)
         progress.info(training.summary().to_string(index=False))
         self.metrics.update(samples=int(training.n_samples), rois=int(len(set(training.groups.tolist()))),
                             bands=int(training.X.shape[1]), patch_size=int(training.patch_size),
-                            task="classification" if training.is_classification else "regression")
+                            task="classification" if training.is_classification else "regression",
+                            augmented=training.metadata.get("augmented"))
         return {self.OUTPUT: out, self.SUMMARY: summary_path}

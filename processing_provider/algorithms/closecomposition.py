@@ -9,6 +9,7 @@ from qgis.core import (
 )
 
 from ...core.raster.style import write_style
+from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.closure import CLOSE_METHODS
 from ...core.unmix.raster import close_raster
 from ..base import RemineAlgorithm
@@ -67,4 +68,7 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
         write_style(out, value_range=(0, 100))
         progress.info(f"{result['n_clipped']} input value(s) outside the range were clipped before closure")
         self.metrics.update(n_members=len(paths), n_clipped=result["n_clipped"], bands=result["band_names"])
+        if len(paths) > 1:
+            self.uncertainty = interval_uncertainty("ensemble quantiles",
+                                                    self.parameterAsDouble(parameters, self.LEVEL, context), None)
         return {self.OUTPUT: out}

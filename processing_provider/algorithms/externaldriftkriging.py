@@ -9,6 +9,7 @@ from qgis.core import (
 
 from ...core.errors import InputError
 from ...core.geostat import ExternalDriftKriging, krige_raster
+from ...core.report.uncertainty import kriging_uncertainty
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -57,4 +58,5 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
                            progress=progress)
         self.metrics.update(model=res["model"], n_points=res["n_points"], drift=drift,
                             extrapolated_fraction=res["extrapolated_fraction"])
+        self.uncertainty = kriging_uncertainty(res["variance"])
         return {self.OUTPUT: res["prediction"], self.OUTPUT_VARIANCE: res["variance"]}

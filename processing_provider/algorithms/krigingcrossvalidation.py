@@ -13,6 +13,7 @@ from ...core.geostat.cv import SCHEMES
 from ...core.geostat.fit import resolve_model
 from ...core.geostat.report import cross_validation_analysis
 from ...core.points import read_points
+from ...core.report.uncertainty import cross_validation_uncertainty
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 SCHEME_LABELS = ["Leave-one-out (closed form)", "k-fold (random folds)", "Spatial k-fold (k-means clusters)"]
@@ -77,4 +78,7 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
                                        report_path=report or None)
         progress.report(1.0)
         self.metrics.update(cv.metrics, model=model.to_dict())
+        self.uncertainty = cross_validation_uncertainty(SCHEMES[self.parameterAsEnum(parameters, self.SCHEME, context)],
+                                                        cv.metrics,
+                                                        ("rmse", "mae", "r2", "msdr", "mean_standardised_error"))
         return {self.OUTPUT_TABLE: table, self.OUTPUT_REPORT: report or None}

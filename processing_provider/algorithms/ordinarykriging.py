@@ -14,6 +14,7 @@ from qgis.core import (
 from ...core.errors import InputError
 from ...core.geostat import OrdinaryKriging, krige_raster
 from ...core.geostat.report import cross_validation_analysis
+from ...core.report.uncertainty import kriging_uncertainty
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -102,5 +103,6 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
             cv = cross_validation_analysis(res["points"], field, res["kriger"], report_path=cv_path)
             self.metrics.update(cross_validation=cv.metrics)
             out[self.CV_REPORT] = cv_path
+        self.uncertainty = kriging_uncertainty(res["variance"], self.metrics.get("cross_validation"))
         progress.report(1.0)
         return out

@@ -1,6 +1,7 @@
 """remine:trainclassifier — train a mineral classifier with honest (ROI / spatial-block) validation."""
 from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterField
 
+from ...core.report.uncertainty import cross_validation_uncertainty
 from ..trainalgorithmbase import COMMON_HELP, TrainModelAlgorithm
 
 
@@ -35,7 +36,9 @@ samples. Pixels of one ROI never sit on both sides of a split, so the scores are
         self.metrics.update(method=model.metrics["method"], scheme=cv.scheme, n_splits=cv.n_splits,
                             overall_accuracy=m["overall_accuracy"], kappa=m["kappa"],
                             balanced_accuracy=m["balanced_accuracy"], macro_f1=m["macro_f1"],
-                            n_samples=m["n_samples"], classes=m["classes"])
+                            n_samples=m["n_samples"], classes=m["classes"], confusion_matrix=m["confusion_matrix"])
+        self.uncertainty = cross_validation_uncertainty(cv.scheme, m, ("overall_accuracy", "kappa",
+                                                                       "balanced_accuracy", "macro_f1"))
         results.update({self.OVERALL_ACCURACY: m["overall_accuracy"], self.KAPPA: m["kappa"],
                         self.BALANCED_ACCURACY: m["balanced_accuracy"]})
         return results

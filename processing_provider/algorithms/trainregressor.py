@@ -1,6 +1,7 @@
 """remine:trainregressor — regress mineral abundances (XRD %) or element grades (XRF ppm) on spectra."""
 from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterString
 
+from ...core.report.uncertainty import cross_validation_uncertainty
 from ..trainalgorithmbase import COMMON_HELP, TrainModelAlgorithm
 
 
@@ -42,5 +43,6 @@ held-out ROIs or spatial blocks (R², RMSE, MAE, bias per target), then fits it 
         self.metrics.update(method=model.metrics["method"], scheme=cv.scheme, n_splits=cv.n_splits,
                             targets={k: {m: v[m] for m in ("r2", "rmse", "mae", "bias")}
                                      for k, v in per_target.items()})
+        self.uncertainty = cross_validation_uncertainty(cv.scheme, {"targets": self.metrics["targets"]}, ("targets",))
         results.update({self.R2: first["r2"], self.RMSE: first["rmse"]})
         return results

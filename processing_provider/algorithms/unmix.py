@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ...core.raster.style import write_style
+from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.raster import ENDMEMBER_SOURCES, INTERVAL_METHODS, VARIABILITY, endmember_library, unmix_raster
 from ...core.unmix.solvers import METHODS
 from ..base import RemineAlgorithm
@@ -133,4 +134,9 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                             minerals=result["minerals"],
                             spectra=result["spectra"],
                             bands=result["band_names"], **result["summary"])
+        if "mean_interval_width_percent" in result["summary"]:
+            self.uncertainty = interval_uncertainty(
+                INTERVAL_METHODS[self.parameterAsEnum(parameters, self.INTERVAL_METHOD, context)],
+                self.parameterAsDouble(parameters, self.LEVEL, context),
+                result["summary"]["mean_interval_width_percent"])
         return {self.OUTPUT: out}

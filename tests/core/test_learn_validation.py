@@ -82,7 +82,7 @@ def test_stack_in_cv_gets_the_roi_groups(class_set):
     from remine.core.learn.validation import fit_estimator
 
     fitted = fit_estimator(est, class_set.X, class_set.y, class_set.groups)
-    assert fitted.fold_scheme_ == "GroupKFold(3)"
+    assert fitted.fold_scheme_ == "StratifiedGroupKFold(3)"
 
 
 def test_nan_spectra_are_dropped_and_counted(class_set):
@@ -132,3 +132,44 @@ def test_metric_helpers_match_hand_counts():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         classification_metrics(y, p, classes=["a", "b", "c"])  # an absent class: no warning, zeros
+
+
+@pytest.fixture(scope="module")
+def demo_class_set(demo_scene):
+    return build_training_set(demo_scene["cube"], demo_scene["rois"], label_field="mineral")
+
+
+def test_block_cv_names_classes_missing_from_training_and_class_aware_folds_fix_it(demo_class_set):
+    """Demo scene, automatic blocks (28 m): the three ROIs of six minerals share one block, so a fold
+    tests them with no training sample (remine: OA 0.237 for SVM, PLS-DA and ExtraTrees alike).
+    Class-aware folds shrink the blocks to 7.3 m and spread each class over two folds (OA 1.000)."""
+    ts = demo_class_set
+    with pytest.warns(RemineWarning, match=r"training folds lack classes present in their test folds.*fold 1: "):
+        plain = spatial_cv("plsda", ts, scheme="block", n_splits=5)
+    missing = plain.settings["missing_classes"]
+    assert sum(len(v) for v in missing.values()) >= 5
+    folds, blocks, _ = make_folds(ts.y, ts.groups, ts.coords, "block", 5)
+    for k, classes in missing.items():  # what is reported is true
+        train, test = folds[k]
+        assert set(classes) <= set(ts.y[test]) - set(ts.y[train])
+    assert [f["missing_classes"] for f in plain.folds if f["missing_classes"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RemineWarning)
+        aware = spatial_cv("plsda", ts, scheme="block", n_splits=5, class_aware=True)
+    assert aware.settings["missing_classes"] == {} and aware.settings["class_aware"]
+    assert aware.settings["block_size_m"] < plain.settings["block_size_m"]
+    assert aware.metrics["overall_accuracy"] > plain.metrics["overall_accuracy"] + 0.5
+    folds, blocks, settings = make_folds(ts.y, ts.groups, ts.coords, "block", 5, buffer_m=2.0, class_aware=True)
+    for train, test in folds:  # whole blocks, and the buffer still holds
+        assert not set(blocks[train]) & set(blocks[test])
+        assert cdist(ts.coords[train], ts.coords[test]).min() >= 2.0
+    assert sum(settings["removed_by_buffer"]) > 0
+
+
+def test_report_names_missing_classes(demo_class_set, tmp_path):
+    from remine.core.learn.train import train, write_report
+
+    with pytest.warns(RemineWarning, match="training folds lack classes"):
+        model, cv = train(demo_class_set, "plsda", scheme="block", n_splits=5)
+    html = open(write_report(str(tmp_path / "r.html"), model, cv), encoding="utf-8").read()
+    assert "Classes missing from training folds" in html and "missing_classes" in html

@@ -117,3 +117,78 @@ def test_resample_to_a_library_grid_with_fwhm(remine_processing, demo_scene, tmp
         run("absorptionfeature", {"INPUT": demo_scene["cube"], "WINDOW": 0, "MIN_WAVELENGTH": 2100,
                                   "OUTPUT": str(tmp_path / "y.tif")})
     assert not os.path.exists(tmp_path / "x.tif") and not os.path.exists(tmp_path / "y.tif")
+
+
+def test_build_training_set_with_augmentation(remine_processing, demo_scene, tmp_path):
+    """Two copies per sample: three times the samples, the copies keep their ROI ids and differ from
+    their sources; the settings are in the set's metadata and the passport."""
+    out, summary = str(tmp_path / "aug.h5"), str(tmp_path / "aug.csv")
+    run("buildtrainingset", {"INPUT": demo_scene["cube"], "ROIS": demo_scene["rois"], "LABEL_FIELD": "mineral",
+                             "MAX_PIXELS_PER_ROI": 10, "AUGMENT_COPIES": 2, "AUGMENT_NOISE": 0.01,
+                             "OUTPUT": out, "SUMMARY": summary})
+    ts = TrainingSet.load(out)
+    n = ts.metadata["augmented"]["n_original"]
+    assert ts.n_samples == 3 * n and ts.metadata["augmented"]["noise"] == 0.01
+    assert np.array_equal(ts.groups[:n], ts.groups[n:2 * n]) and np.array_equal(ts.y[:n], ts.y[2 * n:])
+    assert np.abs(ts.X[n:2 * n] - ts.X[:n]).mean() > 0.005
+    assert json.load(open(out + ".passport.json"))["metrics"]["augmented"]["n_copies"] == 2
+
+
+@pytest.mark.parametrize("method, index", [("savgol", 0), ("derivative", 1), ("snv", 2)])
+def test_preprocess_cube_equals_the_spectra_functions(remine_processing, demo_scene, tmp_path, method, index):
+    from remine.core.spectra import derivative, savgol, snv
+
+    out = str(tmp_path / f"{method}.tif")
+    run("preprocesscube", {"INPUT": demo_scene["cube"], "METHOD": index, "WINDOW_LENGTH": 9, "POLYORDER": 2,
+                           "MIN_WAVELENGTH": 1000, "MAX_WAVELENGTH": 2400, "OUTPUT": out})
+    cube, full = read_cube(out), read_cube(demo_scene["cube"])
+    keep = (full.wavelengths_nm >= 1000) & (full.wavelengths_nm <= 2400)
+    np.testing.assert_allclose(cube.wavelengths_nm, full.wavelengths_nm[keep])
+    X = full.data[keep].reshape(int(keep.sum()), -1).T.astype(np.float64)
+    expected = {"savgol": lambda: savgol(X, 9, 2), "snv": lambda: snv(X),
+                "derivative": lambda: derivative(X, full.wavelengths_nm[keep], 1, 9, 2)}[method]()
+    got = cube.data.reshape(cube.data.shape[0], -1).T
+    ok = np.isfinite(X).all(axis=1)
+    np.testing.assert_allclose(got[ok], expected[ok], rtol=1e-4, atol=1e-5 * np.abs(expected[ok]).max())
+    assert json.load(open(out + ".passport.json"))["metrics"]["method"] == method
+
+
+def test_preprocess_cube_bad_window_leaves_nothing(remine_processing, demo_scene, tmp_path):
+    out = tmp_path / "bad.tif"
+    with pytest.raises(QgsProcessingException, match="window_length must be odd"):
+        run("preprocesscube", {"INPUT": demo_scene["cube"], "METHOD": 0, "WINDOW_LENGTH": 8, "OUTPUT": str(out)})
+    assert not out.exists()
+
+
+def test_fuse_spectra_into_a_training_set_the_trainers_use(remine_processing, tmp_path):
+    """VNIR–SWIR (USGS spectra of four minerals, 8 noisy samples each) + a synthetic FTIR library of the
+    same samples (one sample missing): fused set, then remine:trainclassifier on it."""
+    from remine.core.spectra import SpectralLibrary, write_library
+
+    usgs = SpectralLibrary.usgs()
+    rng = np.random.default_rng(0)
+    minerals = ["kaolinite", "calcite", "gypsum", "goethite"]
+    names, labels, vnir, ftir = [], [], [], []
+    wn = np.linspace(4000.0, 600.0, 120)  # FTIR wavenumbers (cm-1)
+    for k, m in enumerate(minerals):
+        base = usgs.values[list(usgs.metadata["mineral"]).index(m)]
+        peak = np.exp(-0.5 * ((wn - (1000 + 500 * k)) / 40.0) ** 2)
+        for j in range(8):
+            names.append(f"{m}_{j}")
+            labels.append(m)
+            vnir.append(base * rng.uniform(0.9, 1.1) + rng.normal(0, 0.01, base.size))
+            ftir.append(peak * rng.uniform(0.8, 1.2) + rng.normal(0, 0.02, wn.size))
+    vnir_path, ftir_path = str(tmp_path / "vnir.csv"), str(tmp_path / "ftir.csv")
+    write_library(SpectralLibrary(names, usgs.wavelengths_nm, np.array(vnir),
+                                  pd.DataFrame({"name": names, "mineral": labels})), vnir_path)
+    write_library(SpectralLibrary(names[1:], np.sort(1e7 / wn), np.array(ftir)[1:, ::-1]), ftir_path)
+    out = str(tmp_path / "fused.h5")
+    run("fusespectra", {"VNIR_SWIR": vnir_path, "FTIR": ftir_path, "LABEL_FIELD": "mineral", "OUTPUT": out})
+    ts = TrainingSet.load(out)
+    assert ts.n_samples == 31 and ts.X.shape[1] == 224 + 120 and ts.classes == sorted(minerals)
+    assert ts.metadata["fusion"]["dropped"] == {"vnir_swir": ["kaolinite_0"]}
+    assert ts.metadata["fusion"]["features"] == {"ftir": 120, "vnir_swir": 224}
+    res = run("trainclassifier", {"TRAINING_SET": out, "METHOD": 1, "N_SPLITS": 4,
+                                  "OUTPUT_MODEL": str(tmp_path / "m.rmodel"),
+                                  "OUTPUT_REPORT": str(tmp_path / "r.html")})
+    assert res["OVERALL_ACCURACY"] > 0.9  # PLS-DA, whole samples held out
