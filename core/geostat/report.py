@@ -5,6 +5,7 @@ These are the one-call functions behind the Processing algorithms ``remine:vario
 """
 import numpy as np
 
+from ..errors import InputError
 from ..points import check_projected, read_points
 from ..raster import atomic_path, check_output_path
 from .cv import cross_validate
@@ -140,16 +141,39 @@ def _cv_figure(table):
     return fig
 
 
+def drift_at_points(drift, coords, values):
+    """``(coords, values, drift (n, p))`` of the points where every drift raster has a value; the others
+    are dropped with a RemineWarning naming how many."""
+    import warnings
+
+    from ..errors import RemineWarning
+    from .raster import sample_rasters
+
+    d = sample_rasters(list(drift), coords[:, :2])
+    ok = np.isfinite(d).all(axis=1)
+    if not ok.all():
+        warnings.warn(f"{int((~ok).sum())} of {len(ok)} points lie outside the drift rasters or on their nodata; "
+                      "they are left out", RemineWarning, stacklevel=3)
+    if ok.sum() < 3:
+        raise InputError(f"only {int(ok.sum())} points have drift values; at least 3 are needed")
+    return coords[ok], values[ok], d[ok]
+
+
 def cross_validation_analysis(points, field, kriger, layer=None, scheme="loo", k=5, seed=0, table_path=None,
-                              report_path=None):
+                              report_path=None, drift=None):
     """:func:`cross_validate` of ``kriger`` (its model fixed) on a point file; per-point CSV and HTML report.
 
+    ``drift``: list of single-band rasters sampled at the points as external drift (``kriger`` an
+    ExternalDriftKriging); points without drift values are left out (warned).
     Returns the :class:`CrossValidation` (``table``, ``metrics``).
     """
     _check_outputs([(table_path, (".csv",)), (report_path, (".html", ".htm"))], [points])
     pts = read_points(points, field, layer)
     check_projected(pts.crs)
-    cv = cross_validate(kriger, pts.coords, pts.values, scheme=scheme, k=k, seed=seed)
+    coords, values, d = pts.coords, pts.values, None
+    if drift:
+        coords, values, d = drift_at_points(drift, coords, values)
+    cv = cross_validate(kriger, coords, values, scheme=scheme, k=k, seed=seed, drift=d)
     if table_path:
         _write_csv(cv.table, table_path)
     if report_path:
