@@ -4,7 +4,9 @@ Inputs of every network: a sequence ``seq`` (n, k, f) — one step per neighbour
 features ``static`` (n, s), both standardised; output (n,) — the standardised target.
 
 ``"cnn-bilstm"`` (the default): Conv1d(f → h, kernel 3) over the neighbour steps → ReLU → BiLSTM(h) whose two
-final states are concatenated with the static features → Linear(2h + s → 32) → ReLU → Dropout → Linear(32 → 1).
+final states are concatenated with the static features → Linear(2h + s → 32) → ReLU → Dropout → Linear(32 → 1),
+the last layer initialised to zero: an untrained member predicts the training mean of the target (with the
+residual target: plain OK), and early stopping keeps it so when no epoch beats it on the held-out fold.
 
 ``"anvari2025"``: the network of Anvari et al. (2025), fed the same inputs (the static features repeated at
 every step): Conv1d(f + s → 32, kernel 1, L2 1e-4) → LeakyReLU → Dropout 0.2 → BiLSTM(32) → Dropout 0.2 →
@@ -39,6 +41,8 @@ def build_network(architecture, n_seq, n_static, hidden, dropout):
             self.lstm = nn.LSTM(hidden, hidden, batch_first=True, bidirectional=True)
             self.head = nn.Sequential(nn.Linear(2 * hidden + n_static, 32), nn.ReLU(), nn.Dropout(dropout),
                                       nn.Linear(32, 1))
+            nn.init.zeros_(self.head[-1].weight)  # starts at the training mean: OK where nothing is learnt
+            nn.init.zeros_(self.head[-1].bias)
 
         def forward(self, seq, static):
             h = torch.relu(self.conv(seq.transpose(1, 2))).transpose(1, 2)
@@ -84,7 +88,8 @@ def train_member(net, seq, static, target, train, valid, settings, seed, progres
 
     Returns
     -------
-    dict: ``loss`` and ``val_loss`` per epoch (lists), ``best_epoch``.
+    dict: ``loss`` and ``val_loss`` per epoch (lists), ``best_epoch`` (0: the untrained network, whose
+    validation loss is the baseline, was never beaten).
 
     Raises
     ------
@@ -96,8 +101,9 @@ def train_member(net, seq, static, target, train, valid, settings, seed, progres
     gen = torch.Generator().manual_seed(int(seed))
     train_t, valid_t = torch.from_numpy(np.asarray(train)), torch.from_numpy(np.asarray(valid))
     loss_fn = torch.nn.MSELoss()
-    best, best_state, best_epoch, waited = np.inf, None, 0, 0
     history = {"loss": [], "val_loss": []}
+    best, best_epoch, waited = _loss(net, loss_fn, seq, static, target, valid_t) if len(valid) else np.inf, 0, 0
+    best_state = {k: v.clone() for k, v in net.state_dict().items()}
     batch, max_epochs = int(settings["batch_size"]), int(settings["max_epochs"])
     for epoch in range(max_epochs):
         net.train()
@@ -113,10 +119,7 @@ def train_member(net, seq, static, target, train, valid, settings, seed, progres
             opt.step()
             total += loss.item() * len(b)
         history["loss"].append(total / len(order))
-        net.eval()
-        with torch.no_grad():
-            vloss = float(loss_fn(net(seq[valid_t], static[valid_t]), target[valid_t])) if len(valid) else \
-                history["loss"][-1]
+        vloss = _loss(net, loss_fn, seq, static, target, valid_t) if len(valid) else history["loss"][-1]
         history["val_loss"].append(vloss)
         if not (np.isfinite(vloss) and np.isfinite(history["loss"][-1])):
             raise InputError(f"training diverged{label}: the loss became {history['loss'][-1]:g} (validation "
@@ -133,11 +136,18 @@ def train_member(net, seq, static, target, train, valid, settings, seed, progres
             waited += 1
             if waited >= settings["patience"]:
                 break
-    if best_state is not None:
-        net.load_state_dict(best_state)
+    net.load_state_dict(best_state)
     net.eval()
     history["best_epoch"] = best_epoch
     return history
+
+
+def _loss(net, loss_fn, seq, static, target, rows):
+    """Loss on ``rows`` with dropout off."""
+    torch = torch_module()
+    net.eval()
+    with torch.no_grad():
+        return float(loss_fn(net(seq[rows], static[rows]), target[rows]))
 
 
 def forward(net, seq, static):

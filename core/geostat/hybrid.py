@@ -89,8 +89,8 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, variogram_model="spherical", n_neighbors=16, target="residual", architecture="cnn-bilstm",
-                 n_ensemble=5, max_epochs=300, random_state=0, n_folds=5, patience=20, batch_size=32,
-                 learning_rate=3e-3, weight_decay=1e-4, hidden=16, dropout=0.1, kriging_neighbors=32,
+                 n_ensemble=5, max_epochs=300, random_state=0, n_folds=5, patience=30, batch_size=32,
+                 learning_rate=5e-3, weight_decay=1e-2, hidden=16, dropout=0.1, kriging_neighbors=32,
                  categorical=None, coverage=0.9, n_threads=1):
         self.variogram_model = variogram_model
         self.n_neighbors = n_neighbors

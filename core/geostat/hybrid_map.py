@@ -92,10 +92,13 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
         check_output_path(report_path, inputs, extensions=(".html", ".htm"))
     pts = read_points(points, field)
     check_projected(pts.crs)
+    for path in covariates:
+        crs_path = raster_info(path).crs
+        if pts.crs is not None and crs_path is not None and crs_path != pts.crs:
+            raise InputError(f"covariate raster {path} CRS {crs_path} differs from the points CRS {pts.crs}; "
+                             "reproject the raster (or the points) first")
     grid = _grid(template, covariates, extent, pixel_size, crs if crs is not None else pts.crs)
     check_same_crs(pts.crs, grid.crs)
-    for path in covariates:
-        check_same_crs(pts.crs, raster_info(path).crs, "points", f"covariate raster {path}")
     coords = pts.coords[:, :2]
     cov, categorical = None, []
     if covariates:
