@@ -1,5 +1,7 @@
 """Kriging onto a raster grid, block by block under a memory budget (prediction + variance GeoTIFFs)."""
 import functools
+import os
+import tempfile
 import warnings
 
 import numpy as np
@@ -7,7 +9,7 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, check_same_crs, read_points
-from ..raster import raster_info
+from ..raster import band_statistics, raster_info
 from .fit import resolve_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 
@@ -64,8 +66,9 @@ def _check_extrapolation(grid, coords, reach):
     return frac
 
 
-def _krige_block(arrays, info, kriger):
-    """Block function for map_blocks: estimate and variance at the block's cell centres."""
+def _krige_block(arrays, info, kriger, nonnegative=False):
+    """Block function for map_blocks: estimate and variance at the block's cell centres; with
+    ``nonnegative`` estimates below 0 are set to 0 and flagged in a third output (1 = clipped)."""
     x, y = info.xy()
     targets = np.column_stack([x.ravel(), y.ravel()])
     drift = None
@@ -75,7 +78,12 @@ def _krige_block(arrays, info, kriger):
         warnings.simplefilter("ignore", RemineWarning)  # reported once for the whole grid by krige_raster
         est, var = kriger.predict(targets, drift=drift) if drift is not None else kriger.predict(targets)
     shape = (1,) + x.shape
-    return [est.reshape(shape).astype(np.float32), var.reshape(shape).astype(np.float32)]
+    out = [est.reshape(shape).astype(np.float32), var.reshape(shape).astype(np.float32)]
+    if nonnegative:
+        below = out[0] < 0
+        out[0][below] = 0.0
+        out.append(np.where(np.isfinite(out[0]), below, np.nan).astype(np.float32))
+    return out
 
 
 def sample_rasters(paths, coords):
@@ -96,7 +104,7 @@ def sample_rasters(paths, coords):
 
 def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_size=None, crs=None, field=None,
                  model=None, kriger=None, n_neighbors=32, drift=None, max_bytes=DEFAULT_MAX_BYTES, progress=None,
-                 executor=None, prediction_path=None, variance_path=None):
+                 executor=None, prediction_path=None, variance_path=None, nonnegative=None):
     """Krige sample points onto a grid; write ``<out_prefix>_prediction.tif`` and ``<out_prefix>_variance.tif``.
 
     Parameters
@@ -113,11 +121,17 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
         it is; default ``OrdinaryKriging(model, n_neighbors)`` (``ExternalDriftKriging`` with ``drift``).
     drift : list of str, optional – single-band rasters on the output grid used as external drift.
     max_bytes : int – memory budget of the blocks in flight. progress, executor: see ``map_blocks``.
+    nonnegative : bool, optional – the field cannot be negative (grades, concentrations): estimates below 0
+        are set to 0, counted and announced with a RemineWarning. Default: True when every sample is >= 0.
+        Kriging weights can be negative, so ordinary and especially external drift kriging (a linear drift
+        extrapolated beyond the sampled drift values) can predict negative grades; clipping keeps the map
+        physical, the variance is left as it is. Log-normal kriging avoids the clipping altogether.
 
     Returns
     -------
     dict: ``prediction``, ``variance`` (paths), ``model`` (dict), ``n_points``, ``extrapolated_fraction``,
-    ``kriger`` (the fitted estimator, e.g. for cross-validation) and ``points`` (the PointTable used).
+    ``n_clipped`` (cells set to 0), ``kriger`` (the fitted estimator, e.g. for cross-validation) and ``points``
+    (the PointTable used).
 
     Raises
     ------
@@ -149,13 +163,24 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
         kriger.set_params(model=resolve_model(model, coords, values, drift_at_points, kriger.lognormal))
     kriger.fit(coords, values, drift=drift_at_points)
     frac = _check_extrapolation(grid, kriger.coords_, kriger.model.practical_range())
+    if nonnegative is None:
+        nonnegative = bool(np.nanmin(values) >= 0)
     outputs = [BlockOutput(prediction_path, 1, band_names=["prediction"]),
                BlockOutput(variance_path, 1, band_names=["variance"])]
-    # temporaries: the kriging chunks' coordinates, neighbour indices and distances, 23 times the cell's bytes
-    cell_bytes = io_bytes_per_pixel(len(drift or []), outputs)
-    func = with_work_bytes(functools.partial(_krige_block, kriger=kriger), 23 * cell_bytes)
-    paths = map_blocks(func, drift or [], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-                       grid=grid)
+    with tempfile.TemporaryDirectory(prefix="remine-") as scratch:
+        if nonnegative:  # per-cell flags with statistics: their sum is the count of clipped cells
+            outputs.append(BlockOutput(os.path.join(scratch, "clipped.tif"), 1, band_names=["clipped"],
+                                       statistics=True))
+        # temporaries: the kriging chunks' coordinates, neighbour indices and distances, 23 times the cell's bytes
+        cell_bytes = io_bytes_per_pixel(len(drift or []), outputs)
+        func = with_work_bytes(functools.partial(_krige_block, kriger=kriger, nonnegative=nonnegative),
+                               23 * cell_bytes)
+        paths = map_blocks(func, drift or [], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
+                           grid=grid)
+        n_clipped = int(round(band_statistics(paths[2])["clipped"]["sum"])) if nonnegative else 0
+    if n_clipped:
+        warnings.warn(f"{n_clipped} kriged cell(s) below 0 were set to 0 (the samples of {field or 'the field'} are "
+                      "all >= 0)", RemineWarning, stacklevel=2)
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
-            "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac), "kriger": kriger,
-            "points": pts}
+            "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac), "n_clipped": n_clipped,
+            "kriger": kriger, "points": pts}

@@ -5,12 +5,14 @@ These are the one-call functions behind the Processing algorithms ``remine:vario
 """
 import numpy as np
 
+from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, read_points
 from ..raster import atomic_path, check_output_path
 from ..report.html import HtmlReport
 from .cv import cross_validate
 from .fit import fit_variogram, initial_model
 from .models import write_model_json
+from .raster import sample_rasters
 from .variogram import experimental_variogram, variogram_map
 
 
@@ -133,19 +135,38 @@ def _cv_figure(table):
     return fig
 
 
+def drift_at_points(drift, coords, values):
+    """``(coords, values, drift (n, p))`` of the points where every drift raster has a value; the others
+    are dropped with a RemineWarning naming how many."""
+    import warnings
+
+    d = sample_rasters(list(drift), coords[:, :2])
+    ok = np.isfinite(d).all(axis=1)
+    if not ok.all():
+        warnings.warn(f"{int((~ok).sum())} of {len(ok)} points lie outside the drift rasters or on their nodata; "
+                      "they are left out", RemineWarning, stacklevel=3)
+    if ok.sum() < 3:
+        raise InputError(f"only {int(ok.sum())} points have drift values; at least 3 are needed")
+    return coords[ok], values[ok], d[ok]
+
+
 def cross_validation_analysis(points, field, kriger, layer=None, scheme="loo", k=5, seed=0, table_path=None,
-                              report_path=None):
+                              report_path=None, drift=None):
     """:func:`cross_validate` of ``kriger`` (its model fixed) on sample points; per-point CSV and HTML report.
 
     ``points``: a point file (read with ``field`` and ``layer``) or a :class:`~remine.core.points.PointTable`
-    already read (e.g. ``krige_raster(...)["points"]``). Returns the :class:`CrossValidation`
-    (``table``, ``metrics``).
+    already read (e.g. ``krige_raster(...)["points"]``). ``drift``: list of single-band rasters sampled at
+    the points as external drift (``kriger`` an ExternalDriftKriging); points without drift values are left
+    out (warned). Returns the :class:`CrossValidation` (``table``, ``metrics``).
     """
     from_file = not isinstance(points, PointTable)
     _check_outputs([(table_path, (".csv",)), (report_path, (".html", ".htm"))], [points] if from_file else [])
     pts = read_points(points, field, layer) if from_file else points
     check_projected(pts.crs)
-    cv = cross_validate(kriger, pts.coords, pts.values, scheme=scheme, k=k, seed=seed)
+    coords, values, d = pts.coords, pts.values, None
+    if drift:
+        coords, values, d = drift_at_points(drift, coords, values)
+    cv = cross_validate(kriger, coords, values, scheme=scheme, k=k, seed=seed, drift=d)
     if table_path:
         _write_csv(cv.table, table_path)
     if report_path:

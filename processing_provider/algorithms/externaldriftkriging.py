@@ -28,7 +28,10 @@ sampled at the points (points outside them or on nodata are dropped, with a coun
 <li><b>Variogram model</b>: JSON of the residual variogram, or fitted automatically to the residuals of a
 least-squares regression of the field on the drift; <b>Neighbours</b> (0 = all).</li></ul>
 <b>Outputs</b>
-<ul><li><b>Prediction</b> and <b>Variance</b> GeoTIFFs on the drift grid (NaN where a drift is nodata).</li></ul>
+<ul><li><b>Prediction</b> and <b>Variance</b> GeoTIFFs on the drift grid (NaN where a drift is nodata). When every
+sample is ≥ 0 (grades), predictions below 0 — a linear drift extrapolated beyond the sampled drift values, or
+negative kriging weights — are set to 0; their number is in the log and the passport (n_clipped).
+Cross-validate the same model with <i>remine:krigingcrossvalidation</i> and its drift rasters.</li></ul>
 <b>Reference</b>: Wackernagel, H. (2003), Multivariate Geostatistics, 3rd ed., Springer, ch. 38 (external
 drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosciences 33, 1301–1315."""
 
@@ -57,6 +60,6 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
                            variance_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_VARIANCE, context),
                            progress=progress)
         self.metrics.update(model=res["model"], n_points=res["n_points"], drift=drift,
-                            extrapolated_fraction=res["extrapolated_fraction"])
+                            extrapolated_fraction=res["extrapolated_fraction"], n_clipped=res["n_clipped"])
         self.uncertainty = kriging_uncertainty(res["variance"])
         return {self.OUTPUT: res["prediction"], self.OUTPUT_VARIANCE: res["variance"]}

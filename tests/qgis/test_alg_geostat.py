@@ -122,6 +122,39 @@ def test_external_drift_kriging(remine_processing, meuse_gpkg, tmp_path):
         assert src.shape == (40, 30) and np.all(np.isfinite(src.read(1)))
 
 
+def test_external_drift_kriging_of_grades_stays_non_negative_and_cross_validates(remine_processing, meuse_gpkg,
+                                                                                 tmp_path):
+    """Zinc (ppm, all > 0) with a drift that grows away from the river corner: the linear drift extrapolated to
+    the far cells goes below 0 there; those cells are set to 0 and counted. The same model cross-validates
+    with the drift (leave-one-out) and gives per-point predictions."""
+    import processing
+
+    drift = str(tmp_path / "dist.tif")
+    cols, rows = np.meshgrid(np.arange(30), np.arange(40))
+    with rasterio.open(drift, "w", driver="GTiff", width=30, height=40, count=1, dtype="float32", crs="EPSG:28992",
+                       transform=Affine(100, 0, 178500, 0, -100, 333700)) as dst:
+        dst.write((np.hypot(cols - 5, rows - 5) / 30.0).astype(np.float32)[None])
+    pred = str(tmp_path / "ked.tif")
+    processing.run("remine:externaldriftkriging", {"INPUT": meuse_gpkg, "FIELD": "zinc", "DRIFT": [drift],
+                                                   "N_NEIGHBORS": 32, "OUTPUT": pred,
+                                                   "OUTPUT_VARIANCE": str(tmp_path / "kedv.tif")})
+    with rasterio.open(pred) as src:
+        values = src.read(1)
+    n_clipped = json.load(open(pred + ".passport.json"))["metrics"]["n_clipped"]
+    assert np.nanmin(values) >= 0 and n_clipped == int(np.sum(values == 0)) > 0
+    table = str(tmp_path / "kedcv.csv")
+    processing.run("remine:krigingcrossvalidation", {"INPUT": meuse_gpkg, "FIELD": "zinc", "DRIFT": [drift],
+                                                     "SCHEME": 0, "OUTPUT_TABLE": table})
+    cv = pd.read_csv(table)
+    assert len(cv) == 155 and np.isfinite(cv["predicted"]).all()
+    metrics = json.load(open(table + ".passport.json"))["metrics"]
+    assert metrics["drift"] == [drift] and metrics["rmse"] == pytest.approx(np.sqrt(np.mean(cv["residual"] ** 2)))
+    ok_table = str(tmp_path / "okcv.csv")
+    processing.run("remine:krigingcrossvalidation", {"INPUT": meuse_gpkg, "FIELD": "zinc", "SCHEME": 0,
+                                                     "OUTPUT_TABLE": ok_table})
+    assert not np.allclose(pd.read_csv(ok_table)["predicted"], cv["predicted"])  # the drift is used
+
+
 def test_bad_inputs_leave_no_output(remine_processing, meuse_gpkg, logzn_model, tmp_path):
     import processing
 
