@@ -4,7 +4,9 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
 ``compute(parameters, context, progress) -> dict`` by calling one or two ``remine.core`` functions. The base:
 
 - adapts ``QgsProcessingFeedback`` to :class:`remine.core.progress.Progress` (progress, log, cancel);
-- turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, and
+- turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, a
+  missing package (``ModuleNotFoundError`` of one of :data:`remine.core.dependencies.PACKAGES`, imported
+  lazily in ``compute``) into the ``DependencyError`` message naming it and its install command, and
   ``CancelledError`` into a clean stop (no output, a log line);
 - forwards ``RemineWarning``s to the log;
 - writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
@@ -28,7 +30,9 @@ from qgis.core import (
 )
 
 from ..core import __version__
+from ..core.dependencies import dependency_error
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
+from ..core.interpreter import find_python
 from ..core.progress import Progress
 from ..core.raster.units import WAVELENGTH_UNITS
 from ..core.report.passport import NO_UNCERTAINTY, file_path, make_passport, write_passport
@@ -140,6 +144,11 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             return {}
         except (InputError, DependencyError) as exc:
             raise QgsProcessingException(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            error = dependency_error(exc.name, python=find_python())
+            if error is None:
+                raise
+            raise QgsProcessingException(str(error)) from None
         for w in caught:
             if issubclass(w.category, RemineWarning):
                 progress.warn(str(w.message))
