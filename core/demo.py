@@ -16,6 +16,7 @@ import numpy as np
 from .blocks import GridSpec
 from .data import usgs_library
 from .raster import atomic_path, write_raster
+from .raster.style import mineral_colormap, mineral_ramp, write_data_style, write_style
 from .volume.demo3d import write_volume_demo
 
 #: Minerals of the demo scene and the USGS spectrum used for each.
@@ -33,9 +34,6 @@ MINERALS = {
 ELEMENTS = ("Zn_ppm", "Cu_ppm", "S_ppm", "Ca_ppm")
 CRS = "EPSG:32630"
 ORIGIN = (500000.0, 5560000.0)
-#: Class colours (RGB) for truth_class.tif, in MINERALS order.
-COLOURS = [(240, 240, 220), (200, 170, 230), (60, 150, 80), (150, 110, 70), (250, 150, 200),
-           (230, 200, 40), (170, 70, 30), (150, 200, 250), (250, 250, 250)]
 NODATA_CLASS = 255
 
 
@@ -173,10 +171,13 @@ def _write_rasters(out_dir, grid, scene, names, wl, fwhm):
     write_raster(p["cube"], scene["cube"].astype(np.float32), like=grid, wavelengths_nm=wl, fwhm_nm=fwhm)
     write_raster(p["truth_abundance"], scene["ab_out"].astype(np.float32), like=grid, band_names=names)
     write_raster(p["truth_class"], scene["cls"], like=grid, nodata=NODATA_CLASS, band_names=["dominant mineral"],
-                 colormap={i: c for i, c in enumerate(COLOURS)}, category_names=names)
+                 colormap=mineral_colormap(names), category_names=names)
     write_raster(p["truth_grades"], scene["gr"].astype(np.float32), like=grid, band_names=list(ELEMENTS))
     write_raster(p["surface_top"], scene["top"].astype(np.float32), like=grid, band_names=["tailings top (m)"])
     write_raster(p["surface_base"], scene["base"].astype(np.float32), like=grid, band_names=["tailings base (m)"])
+    write_style(p["truth_abundance"], value_range=(0, 1), colours=mineral_ramp(names[0]))
+    for key in ("truth_grades", "surface_top", "surface_base"):
+        write_data_style(p[key])
     return p
 
 

@@ -16,6 +16,7 @@ No ``/proc``: only paths and file existence, so each layout is testable by build
 """
 import multiprocessing
 import os
+import re
 import sys
 
 PYTHON_NAMES = ("python", "python3", "pythonw", "python.exe", "pythonw.exe", "python3.exe")
@@ -23,7 +24,7 @@ PYTHON_NAMES = ("python", "python3", "pythonw", "python.exe", "pythonw.exe", "py
 
 def looks_like_python(path):
     """True when the file name of ``path`` is a Python interpreter's (``python3``, ``python3.11``, ``python.exe``)."""
-    name = os.path.basename(path or "").lower()
+    name = re.split(r"[\\/]", path or "")[-1].lower()  # Windows paths too
     if name.endswith(".exe"):
         name = name[:-4]
     return name in ("python", "pythonw", "python3") or (name.startswith("python3.") and name[8:].isdigit())

@@ -33,6 +33,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blo
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, raster_info, read_window
+from ..raster.style import MAGMA, mineral_colormap, mineral_ramp, write_data_style, write_style
 from ..spectra.resample import resampling_matrix
 from ..spectra.rois import pad_nan, pixel_patches
 from .artefacts import TrainedModel, load_model
@@ -138,15 +139,11 @@ def regression_uncertainty_bands(model):
     return bands + (["n_clipped"] if nonneg.any() else [])
 
 
-def class_colours(n):
-    """RGBA colour table {code: (r, g, b, a)} for codes 1..n (matplotlib tab10/tab20), 0 transparent."""
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+def class_colours(classes):
+    """RGBA colour table {code: (r, g, b, a)} for codes 1..n of ``classes`` (the mineral colour table of
+    :mod:`remine.core.style`, so a mineral has one colour in every map), 0 transparent."""
     table = {0: (0, 0, 0, 0)}
-    for i in range(n):
-        r, g, b, _ = cmap(i % cmap.N)
-        table[i + 1] = (int(r * 255), int(g * 255), int(b * 255), 255)
+    table.update({code: rgb + (255,) for code, rgb in mineral_colormap(classes, first_code=1).items()})
     return table
 
 
@@ -344,7 +341,7 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         if unknown:
             raise InputError(f"probability_classes {unknown} are not classes of the model {classes}")
     if classification:
-        main = BlockOutput(out_path, 1, "uint8", nodata=0, colormap=class_colours(len(classes)),
+        main = BlockOutput(out_path, 1, "uint8", nodata=0, colormap=class_colours(classes),
                            category_names=["no data"] + classes, band_names=["class"])
     else:
         names = model.target_names or ["prediction"]
@@ -384,6 +381,12 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     finally:
         if scratch is not None:
             scratch.cleanup()
+    if paths["probabilities"]:  # band 1 shown, in its class's colour
+        write_style(paths["probabilities"], value_range=(0, 1), colours=mineral_ramp(written[0]))
+    if paths["uncertainty"]:
+        write_data_style(paths["uncertainty"], colours=MAGMA, from_zero=True)
+    if not classification:
+        write_data_style(out_path)
     paths["band_names"] = {"map": main.band_names, "probabilities": outputs[1].band_names if paths["probabilities"]
                            else None, "uncertainty": unc_names if paths["uncertainty"] else None}
     return paths

@@ -4,12 +4,52 @@ QGIS loads ``<name>.qml`` next to ``<name>.tif`` as the layer's default style. C
 with the class names as labels (GDAL drops category names on paletted GeoTIFFs, so the names also go
 into the band metadata item ``class_names``); continuous outputs (abundances 0–100 %, grades) get a
 pseudocolour ramp over a fixed range. Plain XML: no QGIS import.
+
+One mineral colour table (:func:`mineral_colour`) serves every output: a mineral has the same colour in
+the truth and predicted class maps, and its abundance or probability ramps run from white to that colour.
 """
 import os
+import zlib
 from xml.sax.saxutils import quoteattr
 
-#: viridis at 5 stops (perceptually uniform, colour-blind safe)
+#: viridis at 5 stops (perceptually uniform, colour-blind safe): grades, kriging predictions
 VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
+#: magma at 5 stops: variances, uncertainties (dark = certain, bright = uncertain)
+MAGMA = ["#000004", "#51127c", "#b73779", "#fc8961", "#fcfdbf"]
+#: mineral colours (Tableau 10 hues, one per mineral of the demo scene, then common tailings minerals)
+MINERAL_COLOURS = {
+    "kaolinite": (78, 121, 167), "muscovite": (176, 122, 161), "chlorite": (89, 161, 79),
+    "montmorillonite": (156, 117, 95), "alunite": (255, 157, 167), "jarosite": (237, 201, 72),
+    "goethite": (242, 142, 43), "gypsum": (118, 183, 178), "calcite": (225, 87, 89),
+    "hematite": (140, 20, 30), "dolomite": (212, 166, 200), "illite": (140, 90, 200), "quartz": (180, 180, 180),
+    "azurite": (31, 63, 191), "malachite": (11, 143, 79), "pyrite": (190, 170, 40), "siderite": (120, 80, 40),
+}
+#: colours of minerals not in the table: tab20, chosen by a checksum of the name (stable across runs)
+FALLBACK = [(31, 119, 180), (174, 199, 232), (255, 127, 14), (255, 187, 120), (44, 160, 44), (152, 223, 138),
+            (214, 39, 40), (255, 152, 150), (148, 103, 189), (197, 176, 213), (140, 86, 75), (196, 156, 148),
+            (227, 119, 194), (247, 182, 210), (127, 127, 127), (199, 199, 199), (188, 189, 34), (219, 219, 141),
+            (23, 190, 207), (158, 218, 229)]
+
+
+def mineral_key(name):
+    """``"Kaolinite CM9"`` / ``"kaolinite_2"`` -> ``"kaolinite"`` (first word, lower case)."""
+    return str(name).strip().lower().replace("_", " ").split(" ")[0] if str(name).strip() else ""
+
+
+def mineral_colour(name):
+    """(r, g, b) of a mineral (or class) name: the table's colour, else a stable tab20 colour."""
+    key = mineral_key(name)
+    return MINERAL_COLOURS.get(key) or FALLBACK[zlib.crc32(key.encode()) % len(FALLBACK)]
+
+
+def mineral_colormap(names, first_code=0):
+    """``{code: (r, g, b)}`` for class names coded ``first_code``, ``first_code + 1``, …"""
+    return {first_code + i: mineral_colour(n) for i, n in enumerate(names)}
+
+
+def mineral_ramp(name):
+    """Two-stop ramp (hex) from white to the mineral's colour, for its abundance or probability."""
+    return ["#ffffff", hex_colour(mineral_colour(name))]
 HEADER = ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
           "<qgis version=\"3.22.0\" styleCategories=\"Symbology\">\n<pipe>\n")
 FOOTER = "</pipe>\n</qgis>\n"
@@ -20,10 +60,14 @@ def hex_colour(rgb):
 
 
 def class_style(colormap, names):
-    """QML text of a paletted renderer: ``colormap`` {value: (r, g, b)}, ``names`` [label of value 0, 1, …]."""
+    """QML text of a paletted renderer: ``colormap`` {value: (r, g, b[, a])}, ``names`` [label of value 0, 1, …].
+
+    Values whose colour is fully transparent (a nodata code) get no legend entry."""
     values = sorted(set(colormap or {}) | set(range(len(names or []))))
     entries = []
     for v in values:
+        if len((colormap or {}).get(v, ())) == 4 and colormap[v][3] == 0:
+            continue
         colour = hex_colour((colormap or {}).get(v, (128, 128, 128)))
         label = names[v] if names and v < len(names) else str(v)
         entries.append(f'<paletteEntry value="{v}" color="{colour}" alpha="255" label={quoteattr(label)}/>')
@@ -31,11 +75,13 @@ def class_style(colormap, names):
             + "\n".join(entries) + "\n</colorPalette>\n</rasterrenderer>\n" + FOOTER)
 
 
-def range_style(vmin, vmax, band=1, colours=VIRIDIS):
-    """QML text of a pseudocolour ramp from ``vmin`` to ``vmax`` on ``band``."""
+def range_style(vmin, vmax, band=1, colours=VIRIDIS, unit=""):
+    """QML text of a pseudocolour ramp from ``vmin`` to ``vmax`` on ``band``; legend labels with 4 significant
+    digits and ``unit`` (e.g. ``" %"``)."""
     n = len(colours) - 1
     items = "\n".join(f'<item value="{vmin + (vmax - vmin) * i / n:g}" color="{c}" alpha="255" '
-                      f'label="{vmin + (vmax - vmin) * i / n:g}"/>' for i, c in enumerate(colours))
+                      f'label={quoteattr(f"{vmin + (vmax - vmin) * i / n:.4g}{unit}")}/>'
+                      for i, c in enumerate(colours))
     return (HEADER + f'<rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
             f'classificationMin="{vmin:g}" classificationMax="{vmax:g}">\n<rastershader>\n'
             f'<colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
@@ -48,15 +94,42 @@ def style_path(raster_path):
     return os.path.splitext(str(raster_path))[0] + ".qml"
 
 
-def write_style(raster_path, colormap=None, names=None, value_range=None):
-    """Write the QGIS default style of ``raster_path`` when there is something to style; its path or None."""
+def write_style(raster_path, colormap=None, names=None, value_range=None, band=1, colours=VIRIDIS, unit=""):
+    """Write the QGIS default style of ``raster_path`` when there is something to style; its path or None.
+
+    A class map when ``colormap`` or ``names`` are given, else a ramp of ``colours`` over ``value_range``
+    (vmin, vmax) on ``band``, labelled in ``unit``."""
     if colormap or names:
         text = class_style(colormap, names)
     elif value_range is not None:
-        text = range_style(*value_range)
+        text = range_style(*value_range, band=band, colours=colours, unit=unit)
     else:
         return None
     path = style_path(raster_path)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
+
+
+def write_data_style(raster_path, colours=VIRIDIS, band=1, from_zero=False):
+    """Write a ramp of ``colours`` over the minimum–maximum of ``band``'s finite values (from 0 with
+    ``from_zero``, e.g. variances); for outputs whose range is known only once written. Reads ~1M-pixel
+    row strips (bounded memory). Path or None when the band has no finite value."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    lo, hi = np.inf, -np.inf
+    with rasterio.open(raster_path) as ds:
+        step = max(1, 2 ** 20 // ds.width)
+        for row in range(0, ds.height, step):
+            block = ds.read(band, window=Window(0, row, ds.width, min(step, ds.height - row)), masked=True)
+            values = block.astype("float64").filled(np.nan)
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                lo, hi = min(lo, finite.min()), max(hi, finite.max())
+    if not np.isfinite(lo):
+        return None
+    vmin = 0.0 if from_zero else float(lo)
+    vmax = float(hi) if hi > vmin else vmin + 1.0
+    return write_style(raster_path, value_range=(vmin, vmax), band=band, colours=colours)

@@ -12,6 +12,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blo
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info, read_window
+from ..raster.style import mineral_ramp, write_style
 from ..spectra import library_from_rois, read_library
 from ..spectra.library import SpectralLibrary
 from .closure import CLOSE_METHODS, close, ensemble_intervals
@@ -226,6 +227,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     func = with_work_bytes(func, margin * io_bytes_per_pixel(len(es.band_index), [output]) + extra)
     map_blocks(func, [info], [output], max_bytes=max_bytes, progress=progress, executor=executor,
                bands=[list(es.band_index)], mask="nonzero")
+    write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
             "summary": _summary(out_path, es.minerals, intervals)}
@@ -296,6 +298,7 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
     func = functools.partial(_close_block, method=method, level=level, scale=100.0 if input_percent else 1.0)
     map_blocks(func, infos, [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
                max_bytes=max_bytes, progress=progress, executor=executor)
+    write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
     n_clipped = int(round(band_statistics(out_path)["n_clipped"]["sum"]))
     if n_clipped:
         warnings.warn(f"{n_clipped} input value(s) outside [0, {100 if input_percent else 1}] were clipped "
