@@ -13,12 +13,12 @@ from qgis.PyQt.QtWidgets import QAction, QPushButton
 
 from ..core.dependencies import missing
 from ..core.interpreter import use_own_python
+from ..processing_provider.base import LAST_REPORT_KEY
 from ..processing_provider.icons import remine_icon
 
 MENU = "&remine"
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELP_PAGE = os.path.join(PLUGIN_DIR, "docs", "help.html")
-LAST_REPORT_KEY = "remine/last_report"
 WARNED_PROPERTY = "remine_dependencies_warned"  # on the QgsApplication: once per session, survives reloads
 
 

@@ -11,7 +11,9 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
 - forwards ``RemineWarning``s to the log;
 - writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
   Provenance), with the metrics the algorithm put into ``self.metrics`` and the uncertainty summary it put
-  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise).
+  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise);
+- after the run (main thread), gives every output Processing loads a styled, named layer
+  (:mod:`.layers`; subclasses name them in ``layer_style``) and remembers the last HTML report.
 """
 import datetime
 import os
@@ -27,6 +29,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
+    QgsSettings,
 )
 
 from ..core import __version__
@@ -37,6 +40,9 @@ from ..core.progress import Progress
 from ..core.raster.units import WAVELENGTH_UNITS
 from ..core.report.passport import NO_UNCERTAINTY, file_path, make_passport, write_passport
 from .icons import remine_icon
+from .layers import LayerStyle, load_on_completion, style_on_load
+
+LAST_REPORT_KEY = "remine/last_report"  # read by the plugin menu's "Open last report"
 
 
 class FeedbackProgress(Progress):
@@ -77,6 +83,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         self.metrics = {}
         self.uncertainty = dict(NO_UNCERTAINTY)
         self.output_files = []
+        self.results = {}
 
     # --- identity -------------------------------------------------------------------------------
     def name(self):
@@ -153,7 +160,31 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             if issubclass(w.category, RemineWarning):
                 progress.warn(str(w.message))
         self.write_passports(parameters, context, results, started)
+        self.results = dict(results)
         return results
+
+    # --- loading the outputs ---------------------------------------------------------------------
+    def layer_style(self, key, path):
+        """How output ``key`` (file ``path``) shows when Processing loads it: a :class:`LayerStyle` (name,
+        group, vector styling; rasters get the style remine.core wrote). Subclasses name their layers."""
+        return LayerStyle()
+
+    def extra_layers(self):
+        """``[(path, LayerStyle, QgsProcessingUtils.LayerHint)]`` of outputs that are not destination
+        parameters but should load too (the demo scene's files)."""
+        return []
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 (QGIS API name; runs in the main thread)
+        extra = self.extra_layers()
+        for path, style, hint in extra:
+            load_on_completion(context, path, style, hint)
+        for key, value in self.results.items():
+            if value not in {path for path, _, _ in extra}:
+                style_on_load(context, value, self.layer_style(key, value))
+        reports = [v for v in self.results.values() if isinstance(v, str) and v.lower().endswith(".html")]
+        if reports:
+            QgsSettings().setValue(LAST_REPORT_KEY, reports[-1])
+        return {}
 
     # --- provenance ------------------------------------------------------------------------------
     def input_files(self, parameters, context):

@@ -8,6 +8,8 @@ from qgis.core import (
 
 from ...core.demo import make_demo
 from ..base import RemineAlgorithm
+from ..compat import LAYER_RASTER, LAYER_VECTOR
+from ..layers import LayerStyle
 
 
 class CreateDemoData(RemineAlgorithm):
@@ -37,6 +39,13 @@ version, public domain."""
     RASTERS = {"CUBE": "cube", "TRUTH_ABUNDANCE": "truth_abundance", "TRUTH_CLASS": "truth_class",
                "TRUTH_GRADES": "truth_grades", "SURFACE_TOP": "surface_top", "SURFACE_BASE": "surface_base"}
     VECTORS = {"ROIS": "rois", "SAMPLES": "samples"}
+    GROUP_NAME = "Demo tailings scene"
+    #: file -> (layer name, position in the group from the top, shown)
+    LAYERS = {"samples": ("Samples – Zn (ppm)", 0, True), "rois": ("ROIs (mineral)", 1, True),
+              "truth_class": ("Truth – dominant mineral", 2, True),
+              "truth_abundance": ("Truth abundance – kaolinite (fraction)", 3, False),
+              "truth_grades": ("Truth grade – Zn (ppm)", 4, False), "surface_top": ("Tailings top (m)", 5, False),
+              "surface_base": ("Tailings base (m)", 6, False), "cube": ("Reflectance cube (224 bands)", 7, False)}
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", QgsProcessingParameterNumber.Integer,
@@ -57,3 +66,15 @@ version, public domain."""
         results = {self.OUTPUT: folder}
         results.update({key: paths[name] for key, name in {**self.RASTERS, **self.VECTORS}.items()})
         return results
+
+    def extra_layers(self):
+        """The scene loads as one layer group: samples and ROIs over the truth class map, the rest hidden."""
+        layers = []
+        for key, file in {**self.RASTERS, **self.VECTORS}.items():
+            if key in self.results:
+                name, order, visible = self.LAYERS[file]
+                style = LayerStyle(name, self.GROUP_NAME, order, visible,
+                                   categories="mineral" if file == "rois" else None,
+                                   graduated="Zn_ppm" if file == "samples" else None)
+                layers.append((self.results[key], style, LAYER_VECTOR if key in self.VECTORS else LAYER_RASTER))
+        return layers
