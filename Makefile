@@ -30,7 +30,7 @@ bench: setup
 	  echo "== $$b"; $(PY) $$b --out bench-output/$$(basename $$b .py).json; done
 
 package:
-	git archive --prefix=remine/ -o remine.zip HEAD
+	/usr/bin/python3 scripts/package.py remine.zip
 
 clean:
 	rm -rf build demo-output bench-output .qgis-settings remine.zip
