@@ -51,7 +51,7 @@ class DependenciesDialog(QDialog):
         self.install_button.setObjectName("remine_install_missing")
         self.install_button.clicked.connect(self.install)
         buttons.addWidget(self.install_button)
-        box = QDialogButtonBox(QDialogButtonBox.Close)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         box.rejected.connect(self.reject)
         buttons.addWidget(box)
         layout.addLayout(buttons)
@@ -66,14 +66,14 @@ class DependenciesDialog(QDialog):
                      "ok" if ok else ("too old" if version else "missing")]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.table.setItem(r, c, item)
             if not package.required:  # optional packages are installed only when ticked
                 check = self.table.item(r, 2)
-                check.setFlags(check.flags() | Qt.ItemIsUserCheckable)
-                check.setCheckState(Qt.Unchecked if not ok else Qt.Checked)
+                check.setFlags(check.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                check.setCheckState(Qt.CheckState.Unchecked if not ok else Qt.CheckState.Checked)
                 if ok:
-                    check.setFlags(check.flags() & ~Qt.ItemIsEnabled)
+                    check.setFlags(check.flags() & ~Qt.ItemFlag.ItemIsEnabled)
         self.table.resizeColumnsToContents()
         pending = to_install(self.ticked())
         absent = [p.pip for p, _, ok in rows if not ok and p.required]
@@ -85,7 +85,8 @@ class DependenciesDialog(QDialog):
         names = []
         for r in range(self.table.rowCount()):
             item = self.table.item(r, 2)
-            if item is not None and item.flags() & Qt.ItemIsUserCheckable and item.checkState() == Qt.Checked:
+            checkable = item is not None and item.flags() & Qt.ItemFlag.ItemIsUserCheckable
+            if checkable and item.checkState() == Qt.CheckState.Checked:
                 names.append(self.table.item(r, 0).text())
         return names
 
@@ -99,7 +100,7 @@ class DependenciesDialog(QDialog):
         cmd = pip_command(self.python, packages, constraints)
         self.log.appendPlainText("$ " + " ".join(cmd))
         self.process = QProcess(self)
-        self.process.setProcessChannelMode(QProcess.MergedChannels)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.readyReadStandardOutput.connect(self.read_output)
         self.process.finished.connect(self.finished)
         self.progress.setRange(0, 0)  # busy

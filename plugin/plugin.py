@@ -6,7 +6,7 @@ When required packages are missing, one non-blocking message bar per QGIS sessio
 """
 import os
 
-from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsSettings
+from qgis.core import QgsApplication, QgsMessageLog, QgsSettings
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QDesktopServices
 from qgis.PyQt.QtWidgets import QAction, QPushButton
@@ -14,6 +14,7 @@ from qgis.PyQt.QtWidgets import QAction, QPushButton
 from ..core.dependencies import missing
 from ..core.interpreter import use_own_python
 from ..processing_provider.base import LAST_REPORT_KEY
+from ..processing_provider.compat import INFO, WARNING
 from ..processing_provider.icons import remine_icon
 
 MENU = "&remine"
@@ -30,7 +31,7 @@ class ReminePlugin:
         try:
             use_own_python()
         except FileNotFoundError as exc:  # workers then run in threads; never block QGIS
-            QgsMessageLog.logMessage(f"remine: {exc}", "remine", Qgis.Warning)
+            QgsMessageLog.logMessage(f"remine: {exc}", "remine", WARNING)
 
     def initProcessing(self):  # noqa: N802 (QGIS API name)
         if self.provider is None:
@@ -74,7 +75,7 @@ class ReminePlugin:
         button = QPushButton("Check dependencies…", item)
         button.clicked.connect(self.check_dependencies)
         item.layout().addWidget(button)
-        bar.pushWidget(item, Qgis.Warning, 0)
+        bar.pushWidget(item, WARNING, 0)
 
     def check_dependencies(self):
         from .dependencies_dialog import DependenciesDialog
@@ -95,7 +96,7 @@ class ReminePlugin:
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
         else:
             self.iface.messageBar().pushMessage("remine", "No report yet: the training, evaluation, variogram and "
-                                                "kriging algorithms write HTML reports.", Qgis.Info, 5)
+                                                "kriging algorithms write HTML reports.", INFO, 5)
         return path
 
     def open_help(self):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from qgis.core import (QgsCategorizedSymbolRenderer, QgsClassificationQuantile, QgsGraduatedSymbolRenderer,
-                       QgsLayerTreeLayer, QgsProcessingContext, QgsProcessingLayerPostProcessorInterface,
-                       QgsRendererCategory, QgsStyle, QgsSymbol)
+                       QgsLayerTreeLayer, QgsLayerTreeRegistryBridge, QgsProcessingContext,
+                       QgsProcessingLayerPostProcessorInterface, QgsRendererCategory, QgsStyle, QgsSymbol)
 from qgis.PyQt.QtGui import QColor
 
 from ..core.style import mineral_colour, style_path
@@ -53,6 +53,9 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
         if node is not None:
             if self.style.group:
                 node = into_group(project.layerTreeRoot(), node, self.style.group, self.style.order)
+                # later results go to the top of the tree, not into the group that now holds the current layer
+                project.layerTreeRegistryBridge().setLayerInsertionPoint(
+                    QgsLayerTreeRegistryBridge.InsertionPoint(project.layerTreeRoot(), 0))
             node.setItemVisibilityChecked(self.style.visible)
         layer.triggerRepaint()
 

@@ -5,10 +5,11 @@ import inspect
 import os
 import pkgutil
 
-from qgis.core import Qgis, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
+from qgis.core import QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
 
 from . import algorithms
 from .base import RemineAlgorithm
+from .compat import WARNING
 from .icons import remine_icon
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
@@ -46,4 +47,4 @@ class RemineProvider(QgsProcessingProvider):
             if model.fromFile(path):
                 self.addAlgorithm(model)
             else:
-                QgsMessageLog.logMessage(f"remine: cannot load model {path}", "remine", Qgis.Warning)
+                QgsMessageLog.logMessage(f"remine: cannot load model {path}", "remine", WARNING)

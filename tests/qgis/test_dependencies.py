@@ -52,3 +52,14 @@ def test_pip_command(tmp_path):
     assert "--extra-index-url" not in pip_command("python.exe", wanted, "c.txt", platform="win32")
     managed = os.path.isfile(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
     assert ("--break-system-packages" in cmd) == managed
+
+
+def test_dialog_idempotent_when_everything_is_installed(qgis_app):
+    """With every required package present the dialog shows them as ok and Install does nothing."""
+    from remine.plugin.dependencies_dialog import DependenciesDialog
+
+    dialog = DependenciesDialog()
+    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 5).text() for r in range(dialog.table.rowCount())}
+    assert rows["scikit-learn"] == "ok" and set(rows) == {p.pip for p in PACKAGES}
+    assert dialog.summary.text() == "All required packages are installed."
+    assert not dialog.install_button.isEnabled() and dialog.install() == [] and dialog.process is None
