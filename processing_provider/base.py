@@ -31,6 +31,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
     QgsSettings,
 )
+from qgis.PyQt.QtCore import QUrl
 
 from ..core import __version__
 from ..core.dependencies import dependency_error
@@ -43,6 +44,7 @@ from .icons import remine_icon
 from .layers import LayerStyle, load_on_completion, style_on_load
 
 LAST_REPORT_KEY = "remine/last_report"  # read by the plugin menu's "Open last report"
+HELP_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "help.html")
 
 
 class FeedbackProgress(Progress):
@@ -99,10 +101,12 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP.lower().replace(" ", "")
 
     def shortHelpString(self):
-        return self.HELP
+        """``HELP`` as the help panel wants it: QGIS makes a paragraph of every line, so source lines are
+        joined and only blank lines (one idea each) separate paragraphs."""
+        return "\n".join(" ".join(block.split()) for block in self.HELP.split("\n\n") if block.strip())
 
     def helpUrl(self):
-        return "https://github.com/remine/remine#readme"
+        return QUrl.fromLocalFile(HELP_PAGE).toString()
 
     def icon(self):
         return remine_icon()
