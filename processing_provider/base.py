@@ -86,6 +86,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         self.uncertainty = dict(NO_UNCERTAINTY)
         self.output_files = []
         self.results = {}
+        self.layer_names = {}  # output key -> layer name ("Abundance – kaolinite"), set by compute
 
     # --- identity -------------------------------------------------------------------------------
     def name(self):
@@ -145,6 +146,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):
         started = datetime.datetime.now(datetime.timezone.utc)
         self.metrics, self.uncertainty, self.output_files = {}, dict(NO_UNCERTAINTY), []
+        self.layer_names = {}
         progress = FeedbackProgress(feedback)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -169,9 +171,9 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
 
     # --- loading the outputs ---------------------------------------------------------------------
     def layer_style(self, key, path):
-        """How output ``key`` (file ``path``) shows when Processing loads it: a :class:`LayerStyle` (name,
-        group, vector styling; rasters get the style remine.core wrote). Subclasses name their layers."""
-        return LayerStyle()
+        """How output ``key`` (file ``path``) shows when Processing loads it: a :class:`LayerStyle` named
+        from ``self.layer_names`` (rasters get the style remine.core wrote next to them)."""
+        return LayerStyle(self.layer_names.get(key))
 
     def extra_layers(self):
         """``[(path, LayerStyle, QgsProcessingUtils.LayerHint)]`` of outputs that are not destination

@@ -93,6 +93,20 @@ def into_group(root, node, name, order):
     return moved
 
 
+def band_name(path, band=1):
+    """Description of ``band`` of raster ``path`` ("" when there is none)."""
+    from osgeo import gdal
+
+    ds = gdal.Open(path)
+    return ds.GetRasterBand(band).GetDescription() if ds is not None and ds.RasterCount >= band else ""
+
+
+def quantity(field):
+    """A field name as a quantity and its unit: ``"Zn_ppm"`` -> ``("Zn", "ppm")``, ``"depth"`` -> ``("depth", "")``."""
+    name, _, unit = field.rpartition("_")
+    return (name, unit) if name and unit.isalpha() and len(unit) <= 4 else (field, "")
+
+
 def style_on_load(context, path, style):
     """Attach ``style`` to ``path`` when Processing will load it on completion; True when attached."""
     if not isinstance(path, str) or not context.willLoadLayerOnCompletion(path):
