@@ -98,7 +98,10 @@ def probe():
                                                   "OUTPUT": os.path.join(TMP, "abundances.tif")})
     processing.runAndLoadResults("remine:ordinarykriging", {
         "INPUT": scene["SAMPLES"], "FIELD": "Zn_ppm", "TEMPLATE": scene["TRUTH_GRADES"], "N_NEIGHBORS": 16,
-        "OUTPUT": os.path.join(TMP, "zn.tif"), "OUTPUT_VARIANCE": os.path.join(TMP, "zn_var.tif")})
+        "OUTPUT": os.path.join(TMP, "zn.tif"), "OUTPUT_VARIANCE": os.path.join(TMP, "zn_var.tif"),
+        "CV_REPORT": os.path.join(TMP, "zn_cv.html")})
+    from qgis.core import QgsSettings
+    OUT["last_report"] = QgsSettings().value("remine/last_report")
     model = QgsProcessingModelAlgorithm("unmix model", "tests")
     model.addModelParameter(QgsProcessingParameterRasterLayer("cube", "cube"), QgsProcessingModelParameter("cube"))
     child = QgsProcessingModelChildAlgorithm("remine:unmix")
@@ -145,6 +148,7 @@ def test_outputs_load_styled_and_named(tmp_path):
         assert layer["legend"][0] == "0 %" and layer["legend"][-1] == "100 %"
     assert loaded["Zn kriged (ppm)"]["renderer"] == "singlebandpseudocolor"
     assert loaded["Zn kriging variance (ppm²)"]["renderer"] == "singlebandpseudocolor"
+    assert got["last_report"] == str(tmp_path / "zn_cv.html")   # Plugins > remine > Open last report
     assert not got["dialog_modal"]
     for png in ("styled_outputs.png", "unmix_dialog.png"):
         assert os.path.getsize(tmp_path / png) > 10_000
