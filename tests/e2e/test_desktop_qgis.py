@@ -89,7 +89,10 @@ def probe():
                            QgsProcessingModelParameter, QgsProcessingParameterRasterLayer)
     OUT["menu"] = remine_menu()
     OUT["algorithms"] = len(QgsApplication.processingRegistry().providerById("remine").algorithms())
-    scene = processing.runAndLoadResults("remine:createdemodata", {"OUTPUT": os.path.join(TMP, "scene"), "SEED": 0})
+    from remine.plugin.demo_project import create_demo_project
+    OUT["project"] = create_demo_project(iface, folder=os.path.join(TMP, "scene"))   # Create demo project…
+    scene = {key: os.path.join(TMP, "scene", name) for key, name in (
+        ("CUBE", "cube.tif"), ("SAMPLES", "samples.gpkg"), ("TRUTH_GRADES", "truth_grades.tif"))}
     group = QgsProject.instance().layerTreeRoot().findGroup("Demo tailings scene")
     OUT["group"] = [dict(layer_facts(n.layer()), visible=n.isVisible()) for n in group.children()]
     small = os.path.join(TMP, "small_cube.tif")
@@ -133,6 +136,7 @@ def test_outputs_load_styled_and_named(tmp_path):
     env["HOME"] = str(tmp_path / "home")
     got = run_desktop(tmp_path, STYLED, env)
     assert got["menu"] == ["Check dependencies…", "Create demo project…", "Open last report", "Help"]
+    assert got["project"] == str(tmp_path / "scene" / "remine-demo.qgz") and os.path.isfile(got["project"])
     group = {g["name"]: g for g in got["group"]}
     assert [g["name"] for g in got["group"]][:3] == ["Samples – Zn (ppm)", "ROIs (mineral)", "Truth – dominant mineral"]
     truth = group["Truth – dominant mineral"]
