@@ -16,10 +16,17 @@ MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 
 def algorithm_classes():
-    """RemineAlgorithm subclasses defined in the modules of ``algorithms/``, sorted by name."""
+    """RemineAlgorithm subclasses defined in the modules of ``algorithms/``, sorted by name.
+
+    A module that fails to import (it should not: algorithm modules import heavy packages only when run) is
+    logged and skipped, so that one broken module never leaves QGIS with an empty provider."""
     found = []
     for mod in pkgutil.iter_modules(algorithms.__path__):
-        module = importlib.import_module(f"{algorithms.__name__}.{mod.name}")
+        try:
+            module = importlib.import_module(f"{algorithms.__name__}.{mod.name}")
+        except ImportError as exc:
+            QgsMessageLog.logMessage(f"remine: algorithm module {mod.name} not loaded: {exc}", "remine", WARNING)
+            continue
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, RemineAlgorithm) and cls.__module__ == module.__name__ and cls.NAME:
                 found.append(cls)
