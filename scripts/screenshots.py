@@ -25,7 +25,7 @@ from qgis.utils import iface, plugins
 def wait(seconds):
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec_()
+    loop.exec()
 
 
 def shot(name, widget=None):

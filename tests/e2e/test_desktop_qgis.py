@@ -29,7 +29,7 @@ def finish():
 def wait(seconds):
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
-    loop.exec_()
+    loop.exec()
 
 def shot(name, widget=None):
     QApplication.processEvents()
