@@ -10,8 +10,18 @@ import tempfile
 from osgeo import gdal
 from qgis.core import Qgis
 from qgis.PyQt.QtCore import QProcess, Qt
-from qgis.PyQt.QtWidgets import (QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar,
-                                 QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+from qgis.PyQt.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from ..core.dependencies import status
 from ..core.interpreter import find_python

@@ -6,8 +6,14 @@ has only the old ones (``QgsProcessingParameterNumber.Integer``, ``QgsProcessing
 code uses the names below, never either form directly. Qt enums are written scoped
 (``Qt.ItemFlag.ItemIsEditable``): PyQt5 5.15 and PyQt6 both accept that form.
 """
-from qgis.core import (Qgis, QgsProcessing, QgsProcessingParameterField, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingUtils)
+from qgis.core import (
+    Qgis,
+    QgsProcessing,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingUtils,
+)
 
 
 def pick(scoped_enum, member, legacy_owner, legacy_member=None):

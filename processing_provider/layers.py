@@ -10,9 +10,18 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from qgis.core import (QgsCategorizedSymbolRenderer, QgsClassificationQuantile, QgsGraduatedSymbolRenderer,
-                       QgsLayerTreeLayer, QgsLayerTreeRegistryBridge, QgsProcessingContext,
-                       QgsProcessingLayerPostProcessorInterface, QgsRendererCategory, QgsStyle, QgsSymbol)
+from qgis.core import (
+    QgsCategorizedSymbolRenderer,
+    QgsClassificationQuantile,
+    QgsGraduatedSymbolRenderer,
+    QgsLayerTreeLayer,
+    QgsLayerTreeRegistryBridge,
+    QgsProcessingContext,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRendererCategory,
+    QgsStyle,
+    QgsSymbol,
+)
 from qgis.PyQt.QtGui import QColor
 
 from ..core.style import mineral_colour, style_path
