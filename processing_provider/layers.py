@@ -24,7 +24,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-from ..core.style import mineral_colour, style_path
+from ..core.raster.style import mineral_colour, style_path
 
 _ALIVE = []  # Processing holds post-processors by pointer only: keep the Python objects alive
 

@@ -141,7 +141,7 @@ def regression_uncertainty_bands(model):
 
 def class_colours(classes):
     """RGBA colour table {code: (r, g, b, a)} for codes 1..n of ``classes`` (the mineral colour table of
-    :mod:`remine.core.style`, so a mineral has one colour in every map), 0 transparent."""
+    :mod:`remine.core.raster.style`, so a mineral has one colour in every map), 0 transparent."""
     table = {0: (0, 0, 0, 0)}
     table.update({code: rgb + (255,) for code, rgb in mineral_colormap(classes, first_code=1).items()})
     return table
