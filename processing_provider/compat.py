@@ -31,6 +31,7 @@ RASTER = pick("ProcessingSourceType", "Raster", QgsProcessing, "TypeRaster")
 VECTOR_POINT = pick("ProcessingSourceType", "VectorPoint", QgsProcessing, "TypeVectorPoint")
 VECTOR_POLYGON = pick("ProcessingSourceType", "VectorPolygon", QgsProcessing, "TypeVectorPolygon")
 VECTOR_ANY = pick("ProcessingSourceType", "VectorAnyGeometry", QgsProcessing, "TypeVectorAnyGeometry")
+SOURCE_FILE = pick("ProcessingSourceType", "File", QgsProcessing, "TypeFile")
 
 FIELD_NUMERIC = pick("ProcessingFieldParameterDataType", "Numeric", QgsProcessingParameterField)
 FIELD_ANY = pick("ProcessingFieldParameterDataType", "Any", QgsProcessingParameterField)

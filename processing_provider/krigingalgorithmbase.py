@@ -4,6 +4,7 @@ from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterFile, Qg
 from ..core.geostat import read_model_json
 from ..core.geostat.models import FITTED_MODELS
 from .base import RemineAlgorithm
+from .compat import INTEGER
 
 
 class KrigingAlgorithm(RemineAlgorithm):
@@ -19,7 +20,7 @@ class KrigingAlgorithm(RemineAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(self.MODEL, "Model to fit when no file is given",
                                                      options=list(FITTED_MODELS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.N_NEIGHBORS, "Neighbours per estimate (0 = all samples)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=32,
+                                                       INTEGER, defaultValue=32,
                                                        minValue=0))
 
     def read_model(self, parameters, context):

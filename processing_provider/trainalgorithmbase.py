@@ -1,6 +1,5 @@
 """TrainModelAlgorithm: the parameters and run shared by trainclassifier, trainregressor and crmclassmap."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
@@ -17,6 +16,7 @@ from ..core.learn.registry import method_names
 from ..core.learn.train import PREPROCESSING, load_or_build_training_set, train, write_report
 from ..core.learn.validation import SCHEMES
 from .base import RemineAlgorithm
+from .compat import DOUBLE, INTEGER, VECTOR_POLYGON
 
 COMMON_HELP = """<b>Inputs</b>
 <ul><li><b>Training set</b> (.h5 from <i>Build training set</i>), <b>or</b> a <b>cube</b> and <b>ROI polygons</b>
@@ -57,16 +57,16 @@ class TrainModelAlgorithm(RemineAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.CUBE, "Cube (to build the training set)",
                                                             optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons",
-                                                            [QgsProcessing.TypeVectorPolygon], optional=True))
+                                                            [VECTOR_POLYGON], optional=True))
         self.addParameter(QgsProcessingParameterField(self.ID_FIELD, "ROI id field", defaultValue="roi_id",
                                                       parentLayerParameterName=self.ROIS, optional=True))
 
     def add_method_inputs(self):
         self.addParameter(QgsProcessingParameterNumber(self.PATCH_SIZE, "Patch size (odd pixels; cnn2d only)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=1,
+                                                       INTEGER, defaultValue=1,
                                                        minValue=1, maxValue=15))
         self.addParameter(QgsProcessingParameterNumber(self.MAX_PIXELS, "Maximum pixels per ROI (0 = all)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=0,
+                                                       INTEGER, defaultValue=0,
                                                        minValue=0))
         methods = self.methods()
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=methods,
@@ -77,15 +77,15 @@ class TrainModelAlgorithm(RemineAlgorithm):
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(self.SCHEME, "Validation scheme", options=list(SCHEMES),
                                                      defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(self.N_SPLITS, "Folds", QgsProcessingParameterNumber.Integer,
+        self.addParameter(QgsProcessingParameterNumber(self.N_SPLITS, "Folds", INTEGER,
                                                        defaultValue=5, minValue=2))
         self.addParameter(QgsProcessingParameterNumber(self.BUFFER, "Buffer between test and training samples (m)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.0,
+                                                       DOUBLE, defaultValue=0.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(self.BLOCK, "Block size for block validation (m, 0 = auto)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.0,
+                                                       DOUBLE, defaultValue=0.0,
                                                        minValue=0.0))
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer,
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", INTEGER,
                                                        defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterBoolean(self.CLASS_AWARE, "Class-aware blocks (classification)",
                                                         defaultValue=False))

@@ -10,6 +10,7 @@ from ...core.errors import InputError
 from ...core.spectra.cube import absorption_feature_raster
 from ...core.spectra.features import WINDOWS_NM
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE
 
 WINDOW_LABELS = {"AlOH": "Al-OH {} nm (kaolinite, muscovite, smectite)", "FeOH": "Fe-OH {} nm (jarosite, chlorite)",
                  "MgOH_CO3": "Mg-OH / carbonate {} nm (chlorite, calcite)",
@@ -45,9 +46,9 @@ absorption features in hyperspectral imagery, JAG 5(1), 55–68."""
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, "Window", options=[p[0] for p in PRESETS],
                                                      defaultValue=1))
         self.addParameter(QgsProcessingParameterNumber(self.MIN, "Custom window minimum (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Custom window maximum (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Feature raster"))
 

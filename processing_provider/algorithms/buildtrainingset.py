@@ -1,6 +1,5 @@
 """remine:buildtrainingset — cube + ROI polygons (+ lab table) -> HDF5 training set + summary table."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -13,6 +12,7 @@ from qgis.core import (
 from ...core.learn.dataset import build_training_set
 from ...core.raster import check_output_path
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, INTEGER, VECTOR_POLYGON
 
 
 class BuildTrainingSet(RemineAlgorithm):
@@ -55,7 +55,7 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Cube"))
         self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons",
-                                                            [QgsProcessing.TypeVectorPolygon]))
+                                                            [VECTOR_POLYGON]))
         self.addParameter(QgsProcessingParameterField(self.ID_FIELD, "ROI id field", defaultValue="roi_id",
                                                       parentLayerParameterName=self.ROIS, optional=True))
         self.addParameter(QgsProcessingParameterField(self.LABEL_FIELD, "Label field (classification)",
@@ -64,16 +64,16 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
         self.addParameter(QgsProcessingParameterString(self.TARGET_FIELDS, "Target fields (comma-separated)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.PATCH_SIZE, "Patch size (odd, pixels)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=1,
+                                                       INTEGER, defaultValue=1,
                                                        minValue=1))
         self.addParameter(QgsProcessingParameterNumber(self.MAX_PIXELS, "Maximum pixels per ROI (0 = all)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=0,
+                                                       INTEGER, defaultValue=0,
                                                        minValue=0))
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", QgsProcessingParameterNumber.Integer,
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", INTEGER,
                                                        defaultValue=0))
         for key, (_, label, default, maximum) in self.AUGMENT.items():
-            kind = QgsProcessingParameterNumber.Integer if key == "AUGMENT_COPIES" else \
-                QgsProcessingParameterNumber.Double
+            kind = INTEGER if key == "AUGMENT_COPIES" else \
+                DOUBLE
             self.addParameter(QgsProcessingParameterNumber(key, label, kind, defaultValue=default, minValue=0,
                                                            maxValue=maximum))
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT, "Training set",

@@ -1,6 +1,5 @@
 """remine:closecomposition — regression outputs (one band per mineral) to closed abundances with intervals."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
@@ -13,6 +12,7 @@ from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.closure import CLOSE_METHODS
 from ...core.unmix.raster import close_raster
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, RASTER
 
 METHOD_LABELS = ["Projection onto the simplex (nearest composition)", "Compositional closure (ilr route)"]
 SCALES = ["Percent (0–100)", "Fraction (0–1)"]
@@ -47,13 +47,13 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(self.INPUT, "Regression rasters (ensemble members)",
-                                                               QgsProcessing.TypeRaster))
+                                                               RASTER))
         self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated, optional)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Closure", options=METHOD_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(self.SCALE, "Input scale", options=SCALES, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.LEVEL, "Interval level",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.9,
+                                                       DOUBLE, defaultValue=0.9,
                                                        minValue=0.01, maxValue=0.999))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Closed abundances"))
 

@@ -9,6 +9,7 @@ from qgis.core import (
 from ...core.spectra.continuum import METHODS
 from ...core.spectra.cube import continuum_removal_raster
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE
 
 
 class ContinuumRemoval(RemineAlgorithm):
@@ -36,9 +37,9 @@ techniques for remote sensing applications, JGR 89(B7), 6329–6340."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=list(METHODS), defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.MIN, "Minimum wavelength (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Maximum wavelength (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Continuum-removed cube"))
 

@@ -8,7 +8,7 @@ from qgis.core import (
 
 from ...core.demo import make_demo
 from ..base import RemineAlgorithm
-from ..compat import LAYER_RASTER, LAYER_VECTOR
+from ..compat import INTEGER, LAYER_RASTER, LAYER_VECTOR
 from ..layers import LayerStyle
 
 
@@ -48,7 +48,7 @@ version, public domain."""
               "surface_base": ("Tailings base (m)", 6, False), "cube": ("Reflectance cube (224 bands)", 7, False)}
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", QgsProcessingParameterNumber.Integer,
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", INTEGER,
                                                        defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Output folder"))
         for key, name in self.RASTERS.items():

@@ -11,6 +11,7 @@ from qgis.core import (
 from ...core.errors import InputError
 from ...core.learn import predict_raster
 from ...core.learn.crm import HIGH, describe, roc_section, train_crm
+from ..compat import DOUBLE
 from ..trainalgorithmbase import TrainModelAlgorithm
 
 PROBABILISTIC = ["svm", "plsda", "xgboost", "extratrees", "randomforest", "lda", "cnn1d", "stack"]
@@ -49,9 +50,9 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
         self.add_training_inputs()
         self.addParameter(QgsProcessingParameterString(self.TARGET, "Target field (lab value)", defaultValue="Zn_ppm"))
         self.addParameter(QgsProcessingParameterNumber(self.THRESHOLD, "Threshold (high at or above)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=500.0))
+                                                       DOUBLE, defaultValue=500.0))
         self.addParameter(QgsProcessingParameterNumber(self.UPPER, "Upper threshold (ordinal low/medium/high)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.add_method_inputs()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_CLASS, "Class map (high/low)"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_PROBABILITY, "P(high)"))

@@ -9,6 +9,7 @@ from qgis.core import (
 
 from ...core.report.catalog import export_catalog
 from ..base import RemineAlgorithm
+from ..compat import FOLDER
 
 
 class ExportCatalog(RemineAlgorithm):
@@ -35,7 +36,7 @@ Needs the Python package pystac (<code>pip install 'pystac[validation]'</code>).
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(self.INPUT, "Run folder",
-                                                     behavior=QgsProcessingParameterFile.Folder))
+                                                     behavior=FOLDER))
         self.addParameter(QgsProcessingParameterString(self.TITLE, "Title", optional=True))
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT, "Catalogue folder"))
         self.addOutput(QgsProcessingOutputFile("CATALOG", "catalog.json"))

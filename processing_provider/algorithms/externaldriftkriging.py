@@ -1,6 +1,5 @@
 """remine:externaldriftkriging — kriging with external drift (e.g. mineral abundance rasters) onto their grid."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterField,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterDestination,
@@ -10,6 +9,7 @@ from qgis.core import (
 from ...core.errors import InputError
 from ...core.geostat import ExternalDriftKriging, krige_raster
 from ...core.report.uncertainty import kriging_uncertainty
+from ..compat import FIELD_NUMERIC, RASTER, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -39,11 +39,11 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [QgsProcessing.TypeVectorPoint]))
+                                                            [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters",
-                                                               QgsProcessing.TypeRaster))
+                                                               RASTER))
         self.add_model_parameters()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Prediction"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_VARIANCE, "Variance"))

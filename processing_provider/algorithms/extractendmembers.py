@@ -12,6 +12,7 @@ from ...core.spectra import read_library, write_library
 from ...core.unmix.extraction import EXTRACTION_METHODS, N_ESTIMATORS
 from ...core.unmix.raster import extract_endmembers
 from ..base import RemineAlgorithm
+from ..compat import INTEGER
 
 METHOD_LABELS = {"nfindr": "N-FINDR", "vca": "VCA", "atgp": "ATGP"}
 ESTIMATOR_LABELS = {"eigengap": "Eigenvalue gap of the noise-whitened covariance", "hysime": "HySime",
@@ -54,7 +55,7 @@ Estimation of number of spectrally distinct signal sources in hyperspectral imag
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
         self.addParameter(QgsProcessingParameterNumber(self.N_ENDMEMBERS, "Number of endmembers (0 = estimate)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=0,
+                                                       INTEGER, defaultValue=0,
                                                        minValue=0))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", defaultValue=0,
                                                      options=[METHOD_LABELS[m] for m in EXTRACTION_METHODS]))
@@ -64,7 +65,7 @@ Estimation of number of spectrally distinct signal sources in hyperspectral imag
         self.addParameter(QgsProcessingParameterFile(self.LIBRARY, "Library for naming (default: USGS 1995)",
                                                      optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX_PIXELS, "Maximum pixels",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=50000,
+                                                       INTEGER, defaultValue=50000,
                                                        minValue=100))
         self.addParameter(QgsProcessingParameterString(self.NAMES, "Endmember names (comma-separated, optional)",
                                                        optional=True))

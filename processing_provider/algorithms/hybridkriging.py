@@ -1,6 +1,5 @@
 """remine:hybridkriging — ordinary kriging corrected by a 1D CNN-BiLSTM ensemble, judged against OK/KED."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterExtent,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -13,6 +12,7 @@ from qgis.core import (
 
 from ...core.geostat.hybrid_map import hybrid_kriging_raster
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
 from .ordinarykriging import OrdinaryKrigingAlgorithm
 
 
@@ -50,23 +50,23 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
-                                                            [QgsProcessing.TypeVectorPoint]))
+                                                            [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.addParameter(QgsProcessingParameterMultipleLayers("COVARIATES", "Covariate rasters",
-                                                               QgsProcessing.TypeRaster, optional=True))
+                                                               RASTER, optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer("TEMPLATE", "Template raster (grid)", optional=True))
         self.addParameter(QgsProcessingParameterExtent("EXTENT", "Extent (when no template or covariates)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterNumber("PIXEL_SIZE", "Pixel size (m, when no template)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=10.0,
+                                                       DOUBLE, defaultValue=10.0,
                                                        minValue=0.0))
         for name, label, default, lo in (("N_NEIGHBORS", "Neighbours per sequence", 16, 1),
                                          ("N_ENSEMBLE", "Ensemble members", 5, 1),
                                          ("MAX_EPOCHS", "Maximum epochs per member", 300, 1),
                                          ("FOLDS", "Spatial folds of the comparison", 5, 2),
                                          ("SEED", "Seed", 0, 0)):
-            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer,
+            self.addParameter(QgsProcessingParameterNumber(name, label, INTEGER,
                                                            defaultValue=default, minValue=lo))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Prediction"))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_STD", "Standard deviation"))

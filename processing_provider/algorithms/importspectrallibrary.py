@@ -1,7 +1,6 @@
 """remine:importspectrallibrary — read spectra (CSV, ENVI .sli, ASD, JCAMP-DX) or raster pixels under
 polygons into a CSV / ENVI spectral library with wavelengths in nm."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
@@ -14,6 +13,7 @@ from ...core.errors import InputError
 from ...core.spectra import library_from_rois, read_library, write_library
 from ...core.spectra.library import ROI_STATISTICS
 from ..base import RemineAlgorithm
+from ..compat import VECTOR_POLYGON
 
 
 class ImportSpectralLibrary(RemineAlgorithm):
@@ -43,7 +43,7 @@ Wilks, P. A. (1988), JCAMP-DX, Applied Spectroscopy 42(1), 151–162."""
         self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, "or: cube", optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons",
-                                                            [QgsProcessing.TypeVectorPolygon], optional=True))
+                                                            [VECTOR_POLYGON], optional=True))
         self.addParameter(QgsProcessingParameterField(self.NAME_FIELD, "Name field (ROIs)", parentLayerParameterName=
                                                       self.ROIS, optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.STATISTIC, "Statistic (ROIs)", options=list(ROI_STATISTICS),

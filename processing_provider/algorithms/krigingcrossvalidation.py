@@ -1,7 +1,6 @@
 """remine:krigingcrossvalidation — leave-one-out / k-fold / spatial cross-validation of ordinary kriging or
 kriging with external drift."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -16,6 +15,7 @@ from ...core.geostat.fit import resolve_model
 from ...core.geostat.report import cross_validation_analysis, drift_at_points
 from ...core.points import read_points
 from ...core.report.uncertainty import cross_validation_uncertainty
+from ..compat import FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 SCHEME_LABELS = ["Leave-one-out (closed form)", "k-fold (random folds)", "Spatial k-fold (k-means clusters)"]
@@ -51,17 +51,17 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [QgsProcessing.TypeVectorPoint]))
+                                                            [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.add_model_parameters()
         self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters (external drift, optional)",
-                                                               QgsProcessing.TypeRaster, optional=True))
+                                                               RASTER, optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.SCHEME, "Scheme", options=SCHEME_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.K, "Number of folds (k-fold, spatial)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=5,
+                                                       INTEGER, defaultValue=5,
                                                        minValue=2))
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", QgsProcessingParameterNumber.Integer,
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Seed", INTEGER,
                                                        defaultValue=0, minValue=0))
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_TABLE, "Cross-validation table",
                                                                 "CSV (*.csv)"))

@@ -1,6 +1,5 @@
 """remine:ordinarykriging — prediction and variance rasters from sample points, block-wise."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterExtent,
     QgsProcessingParameterField,
@@ -15,6 +14,7 @@ from ...core.errors import InputError
 from ...core.geostat import OrdinaryKriging, krige_raster
 from ...core.geostat.report import cross_validation_analysis
 from ...core.report.uncertainty import kriging_uncertainty
+from ..compat import DOUBLE, FIELD_NUMERIC, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -47,20 +47,20 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [QgsProcessing.TypeVectorPoint]))
+                                                            [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.add_model_parameters()
         self.addParameter(QgsProcessingParameterNumber(self.MAX_DIST, "Search radius (m, 0 = none)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.0,
+                                                       DOUBLE, defaultValue=0.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterRasterLayer(self.TEMPLATE, "Template raster (grid)", optional=True))
         self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (when no template)", optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.PIXEL_SIZE, "Pixel size (m, when no template)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=10.0,
+                                                       DOUBLE, defaultValue=10.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(self.BLOCK_SIZE, "Block size (m, 0 = point kriging)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.0,
+                                                       DOUBLE, defaultValue=0.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterBoolean(self.LOGNORMAL, "Log-normal kriging", defaultValue=False))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Prediction"))

@@ -9,6 +9,7 @@ from qgis.core import (
 from ...core.learn import predict_raster
 from ...core.report.uncertainty import band_uncertainty
 from ..base import RemineAlgorithm
+from ..compat import INTEGER
 
 
 class PredictRaster(RemineAlgorithm):
@@ -46,7 +47,7 @@ Lei, J. et al. (2018) Distribution-free predictive inference for regression, JAS
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model (.rmodel)", extension="rmodel"))
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Cube"))
         self.addParameter(QgsProcessingParameterNumber(self.MEMORY, "Memory budget (MB)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=256,
+                                                       INTEGER, defaultValue=256,
                                                        minValue=16))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Map"))
         self.addParameter(QgsProcessingParameterRasterDestination(self.PROBABILITIES, "Probabilities",

@@ -8,6 +8,7 @@ from qgis.core import (
 
 from ...core.spectra.cube import PREPROCESS_METHODS, preprocess_raster
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, INTEGER
 
 METHOD_LABELS = ["Savitzky–Golay smoothing", "Derivative (per nm, Savitzky–Golay smoothed)",
                  "Standard normal variate (SNV)"]
@@ -44,18 +45,18 @@ Spectrosc. 43(5), 772–777."""
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHOD_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.WINDOW, "Savitzky–Golay window length (odd, bands)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=11,
+                                                       INTEGER, defaultValue=11,
                                                        minValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.POLYORDER, "Savitzky–Golay polynomial order",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=2,
+                                                       INTEGER, defaultValue=2,
                                                        minValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.ORDER, "Derivative order",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=1,
+                                                       INTEGER, defaultValue=1,
                                                        minValue=1, maxValue=2))
         self.addParameter(QgsProcessingParameterNumber(self.MIN, "Minimum wavelength (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Maximum wavelength (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
+                                                       DOUBLE, optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Preprocessed cube"))
 
     def compute(self, parameters, context, progress):

@@ -1,6 +1,5 @@
 """remine:report — one self-contained HTML report of a run, from the passports of its outputs."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -11,6 +10,7 @@ from qgis.core import (
 from ...core.errors import InputError
 from ...core.report.run_report import build_report
 from ..base import RemineAlgorithm
+from ..compat import FOLDER, SOURCE_FILE
 
 
 class RunReport(RemineAlgorithm):
@@ -41,9 +41,9 @@ data (DESIGN.md §11); W3C PROV-O (2013) for lineage as entities derived from en
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(self.INPUT, "Run folder", optional=True,
-                                                     behavior=QgsProcessingParameterFile.Folder))
+                                                     behavior=FOLDER))
         self.addParameter(QgsProcessingParameterMultipleLayers(self.OUTPUTS, "Outputs (instead of a folder)",
-                                                               QgsProcessing.TypeFile, optional=True))
+                                                               SOURCE_FILE, optional=True))
         self.addParameter(QgsProcessingParameterString(self.TITLE, "Title", defaultValue="remine run report"))
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT, "Report", "HTML (*.html)"))
         self.addOutput(QgsProcessingOutputNumber("N_PROBLEMS", "Files not as recorded"))

@@ -10,6 +10,7 @@ from qgis.core import (
 from ...core.spectra.cube import resample_raster
 from ...core.spectra.sensors import SENSORS, target_grid
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE
 
 SENSOR_LABELS = {"sentinel2": "Sentinel-2 MSI (13 bands)", "landsat8": "Landsat 8 OLI (7 bands)",
                  "aviris1995": "AVIRIS 1995 (224 bands, USGS library grid)"}
@@ -47,7 +48,7 @@ convolution as in Kokaly, R. F. et al. (2017), USGS Spectral Library Version 7, 
         self.addParameter(QgsProcessingParameterRasterLayer(self.TARGET_RASTER, "Target raster", optional=True))
         self.addParameter(QgsProcessingParameterFile(self.TARGET_LIBRARY, "Target spectral library", optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.FWHM, "Target FWHM (nm)",
-                                                       QgsProcessingParameterNumber.Double, optional=True,
+                                                       DOUBLE, optional=True,
                                                        minValue=0.0))
         self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Resampled cube"))

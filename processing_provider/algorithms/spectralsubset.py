@@ -8,6 +8,7 @@ from qgis.core import (
 
 from ...core.bands import spectral_subset
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE
 
 
 class SpectralSubset(RemineAlgorithm):
@@ -33,9 +34,9 @@ water retrievals from airborne imaging spectrometer data, JGR 95(D4), 3549–356
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
         self.addParameter(QgsProcessingParameterNumber(self.MIN, "Minimum wavelength (nm)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=350.0))
+                                                       DOUBLE, defaultValue=350.0))
         self.addParameter(QgsProcessingParameterNumber(self.MAX, "Maximum wavelength (nm)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=2500.0))
+                                                       DOUBLE, defaultValue=2500.0))
         self.addParameter(QgsProcessingParameterBoolean(self.WATER, "Drop water-vapour bands", defaultValue=True))
         self.add_wavelength_units(self.UNITS_KEY)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Output cube"))

@@ -1,6 +1,5 @@
 """remine:tailingsvolume — 3D voxel model of a tailings body, kriged and simulated grades, grade–tonnage."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputFile,
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputVectorLayer,
@@ -15,6 +14,7 @@ from qgis.core import (
 from ...core.errors import InputError
 from ...core.volume.pipeline import tailings_volume
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, VECTOR_POINT
 
 
 def parse_cutoffs(text):
@@ -65,27 +65,27 @@ Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Uni
         self.addParameter(QgsProcessingParameterRasterLayer("TOP", "Top surface (m)"))
         self.addParameter(QgsProcessingParameterRasterLayer("BASE", "Base surface (m)", optional=True))
         self.addParameter(QgsProcessingParameterNumber("BASE_ELEVATION", "Base elevation (m, when no base raster)",
-                                                       QgsProcessingParameterNumber.Double, optional=True))
-        self.addParameter(QgsProcessingParameterVectorLayer("SAMPLES", "Samples", [QgsProcessing.TypeVectorPoint]))
+                                                       DOUBLE, optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer("SAMPLES", "Samples", [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField("GRADE_FIELD", "Grade field", parentLayerParameterName="SAMPLES",
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.addParameter(QgsProcessingParameterField("DEPTH_FIELD", "Depth field (m below the top)", optional=True,
                                                       parentLayerParameterName="SAMPLES",
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.addParameter(QgsProcessingParameterField("Z_FIELD", "Z field (elevation, m; when no depth field)",
                                                       optional=True, parentLayerParameterName="SAMPLES",
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         for name, label in (("VOXEL_SIZE", "Voxel size (m, 0 = automatic)"),
                             ("VOXEL_HEIGHT", "Voxel height (m, 0 = automatic)")):
-            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double,
+            self.addParameter(QgsProcessingParameterNumber(name, label, DOUBLE,
                                                            defaultValue=0.0, minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber("DENSITY", "Dry density (t/m³)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=1.8,
+                                                       DOUBLE, defaultValue=1.8,
                                                        minValue=0.01))
         self.addParameter(QgsProcessingParameterString("CUTOFFS", "Cut-offs (grades, comma-separated)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterNumber("N_REALISATIONS", "Realisations (0 = kriging only)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=50,
+                                                       INTEGER, defaultValue=50,
                                                        minValue=0, maxValue=1000))
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
         for key, label in (("VTK", "VTK model (.vti)"), ("HTML", "Interactive 3D view (HTML)"),

@@ -16,6 +16,7 @@ from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.raster import ENDMEMBER_SOURCES, INTERVAL_METHODS, VARIABILITY, endmember_library, unmix_raster
 from ...core.unmix.solvers import METHODS
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, INTEGER
 
 SOURCES = ["Spectral library file", "ROI polygons (mean spectrum per ROI)",
            "Extracted from the cube (N-FINDR, named EM1…EMn)", "Shipped USGS 1995 library (bundles by mineral)"]
@@ -84,7 +85,7 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
         self.addParameter(QgsProcessingParameterField(self.ROI_FIELD, "ROI name field", defaultValue="mineral",
                                                       parentLayerParameterName=self.ROIS, optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.N_ENDMEMBERS, "Number of endmembers (0 = estimate)",
-                                                       QgsProcessingParameterNumber.Integer, defaultValue=0,
+                                                       INTEGER, defaultValue=0,
                                                        minValue=0))
         self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated, optional)",
                                                        optional=True))
@@ -96,7 +97,7 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
         self.addParameter(QgsProcessingParameterEnum(self.INTERVAL_METHOD, "Intervals", options=INTERVAL_LABELS,
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.LEVEL, "Interval level",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.9,
+                                                       DOUBLE, defaultValue=0.9,
                                                        minValue=0.01, maxValue=0.999))
         self.addParameter(QgsProcessingParameterEnum(self.VARIABILITY_KEY, "Endmember variability",
                                                      options=VARIABILITY_LABELS, defaultValue=0, optional=True))

@@ -1,6 +1,5 @@
 """remine:variogram — sample variogram and fitted model of a point field (gstat defaults), with plots."""
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -13,6 +12,7 @@ from ...core.geostat.models import FITTED_MODELS
 from ...core.geostat.report import variogram_analysis
 from ...core.geostat.variogram import ESTIMATORS
 from ..base import RemineAlgorithm
+from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, VECTOR_POINT
 
 WEIGHT_NAMES = list(WEIGHTS)  # npairs_over_h2 (gstat fit.method 7), npairs, cressie, equal
 
@@ -48,22 +48,22 @@ Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weigh
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [QgsProcessing.TypeVectorPoint]))
+                                                            [VECTOR_POINT]))
         self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=QgsProcessingParameterField.Numeric))
+                                                      type=FIELD_NUMERIC))
         self.addParameter(QgsProcessingParameterEnum(self.MODEL, "Model", options=list(FITTED_MODELS),
                                                      defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.N_LAGS, "Number of lags",
-                                                       QgsProcessingParameterNumber.Integer,
+                                                       INTEGER,
                                                        defaultValue=15, minValue=2))
         self.addParameter(QgsProcessingParameterNumber(self.CUTOFF, "Cutoff (m, 0 = one third of the diagonal)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=0.0,
+                                                       DOUBLE, defaultValue=0.0,
                                                        minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber(self.DIRECTION, "Direction (degrees from North, empty = all)",
-                                                       QgsProcessingParameterNumber.Double, optional=True,
+                                                       DOUBLE, optional=True,
                                                        minValue=-360.0, maxValue=360.0))
         self.addParameter(QgsProcessingParameterNumber(self.TOLERANCE, "Angular tolerance (degrees)",
-                                                       QgsProcessingParameterNumber.Double, defaultValue=22.5,
+                                                       DOUBLE, defaultValue=22.5,
                                                        minValue=0.0, maxValue=90.0))
         self.addParameter(QgsProcessingParameterEnum(self.ESTIMATOR, "Estimator", options=list(ESTIMATORS),
                                                      defaultValue=0))
