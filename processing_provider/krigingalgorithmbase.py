@@ -5,6 +5,7 @@ from ..core.geostat import read_model_json
 from ..core.geostat.models import FITTED_MODELS
 from .base import RemineAlgorithm
 from .compat import INTEGER
+from .layers import quantity
 
 
 class KrigingAlgorithm(RemineAlgorithm):
@@ -27,6 +28,12 @@ class KrigingAlgorithm(RemineAlgorithm):
         """A VariogramModel from MODEL_FILE, else the name of the model to fit (a str)."""
         path = self.parameterAsFile(parameters, self.MODEL_FILE, context)
         return read_model_json(path) if path else FITTED_MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
+
+    def name_layers(self, parameters, context, estimate="kriged"):
+        """Layer names after the field: "Zn kriged (ppm)" and "Zn kriging variance (ppm²)"."""
+        name, unit = quantity(self.parameterAsString(parameters, self.FIELD, context))
+        self.layer_names["OUTPUT"] = f"{name} {estimate}" + (f" ({unit})" if unit else "")
+        self.layer_names["OUTPUT_VARIANCE"] = f"{name} kriging variance" + (f" ({unit}²)" if unit else "")
 
     def n_neighbors(self, parameters, context):
         """Neighbours per estimate, None for all samples (0)."""

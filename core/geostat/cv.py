@@ -16,8 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from .kriging import _Kriging
-
-SCHEMES = ("loo", "kfold", "spatial")
+from .options import SCHEMES
 
 
 @dataclass

@@ -10,6 +10,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixe
 from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, check_same_crs, read_points
 from ..raster import band_statistics, raster_info
+from ..raster.style import MAGMA, write_data_style
 from .fit import resolve_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 
@@ -181,6 +182,8 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     if n_clipped:
         warnings.warn(f"{n_clipped} kriged cell(s) below 0 were set to 0 (the samples of {field or 'the field'} are "
                       "all >= 0)", RemineWarning, stacklevel=2)
+    write_data_style(paths[0])  # QGIS styles: the prediction over its range, the variance from 0
+    write_data_style(paths[1], colours=MAGMA, from_zero=True)
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
             "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac), "n_clipped": n_clipped,
             "kriger": kriger, "points": pts}

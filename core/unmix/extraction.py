@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..errors import InputError
+from .options import EXTRACTION_METHODS, N_ESTIMATORS
 
 
 def _pixel_table(pixels, n_endmembers):
@@ -132,8 +133,7 @@ def nfindr(pixels, n_endmembers, max_iter=None, random_state=0):
     return X[idx], rows[idx]
 
 
-EXTRACTORS = {"nfindr": nfindr, "vca": vca, "atgp": atgp}
-EXTRACTION_METHODS = tuple(EXTRACTORS)
+EXTRACTORS = dict(zip(EXTRACTION_METHODS, (nfindr, vca, atgp)))
 
 
 def _noise_regression(X):
@@ -144,7 +144,6 @@ def _noise_regression(X):
 
 
 #: estimators of the number of endmembers (:func:`estimate_n_endmembers`)
-N_ESTIMATORS = ("eigengap", "hysime", "hfc", "nwhfc")
 
 
 def _noise_whitened(X):

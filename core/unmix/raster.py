@@ -20,11 +20,8 @@ from .endmembers import EndmemberSet, array_endmembers, library_endmembers, libr
 from .extraction import EXTRACTORS, estimate_n_endmembers, match_endmembers
 from .intervals import bootstrap_intervals, residual_intervals
 from .mesma import check_bundles, mesma, mesma_intervals
+from .options import ENDMEMBER_SOURCES, INTERVAL_METHODS, VARIABILITY
 from .solvers import check_method, solve_with_rmse
-
-INTERVAL_METHODS = ("residual", "bootstrap")
-#: endmember variability: all spectra of a mineral at once (summed), or MESMA's best model per pixel
-VARIABILITY = ("bundle", "mesma")
 
 
 def _valid_pixels(block, info=None):
@@ -411,7 +408,6 @@ def extract_endmembers(cube_path, n_endmembers=None, method="nfindr", estimator=
                            {"source": str(cube_path), "method": method})
 
 
-ENDMEMBER_SOURCES = ("library", "rois", "extract", "usgs")
 
 
 def endmember_library(source, cube_path, library_path=None, rois_path=None, roi_field="mineral", n_endmembers=None,

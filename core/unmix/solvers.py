@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import InputError
+from .options import METHODS
 
 #: relative tolerance on the KKT multipliers (scaled by the largest diagonal entry of the Gram matrix)
 KKT_TOL = 1e-11
@@ -205,8 +206,7 @@ def reconstruction_rmse(pixels, endmembers, abundances):
     R = X - np.asarray(abundances, dtype=np.float64) @ np.asarray(endmembers, dtype=np.float64)
     return np.sqrt(np.mean(R * R, axis=1))
 
-SOLVERS = {"fcls": fcls, "nnls": nnls, "scls": scls, "ucls": ucls}
-METHODS = tuple(SOLVERS)
+SOLVERS = dict(zip(METHODS, (fcls, nnls, scls, ucls)))
 SUM_TO_ONE = {"fcls": True, "scls": True, "nnls": False, "ucls": False}
 NON_NEGATIVE = {"fcls": True, "nnls": True, "scls": False, "ucls": False}
 

@@ -7,10 +7,8 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from ...core.raster.style import write_style
 from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.closure import CLOSE_METHODS
-from ...core.unmix.raster import close_raster
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, RASTER
 
@@ -48,7 +46,7 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterMultipleLayers(self.INPUT, "Regression rasters (ensemble members)",
                                                                RASTER))
-        self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated, optional)",
+        self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Closure", options=METHOD_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(self.SCALE, "Input scale", options=SCALES, defaultValue=0))
@@ -58,6 +56,8 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Closed abundances"))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.unmix.raster import close_raster
         paths = [layer.source() for layer in self.parameterAsLayerList(parameters, self.INPUT, context)]
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         result = close_raster(paths, out,
@@ -65,7 +65,7 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
                               method=CLOSE_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
                               input_percent=self.parameterAsEnum(parameters, self.SCALE, context) == 0,
                               level=self.parameterAsDouble(parameters, self.LEVEL, context), progress=progress)
-        write_style(out, value_range=(0, 100))
+        self.layer_names[self.OUTPUT] = f"Closed abundance – {result['band_names'][0]}"
         progress.info(f"{result['n_clipped']} input value(s) outside the range were clipped before closure")
         self.metrics.update(n_members=len(paths), n_clipped=result["n_clipped"], bands=result["band_names"])
         if len(paths) > 1:

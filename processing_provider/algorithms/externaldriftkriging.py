@@ -7,7 +7,6 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
-from ...core.geostat import ExternalDriftKriging, krige_raster
 from ...core.report.uncertainty import kriging_uncertainty
 from ..compat import FIELD_NUMERIC, RASTER, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
@@ -49,6 +48,9 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_VARIANCE, "Variance"))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.geostat import ExternalDriftKriging, krige_raster
+        self.name_layers(parameters, context, estimate="kriged with external drift")
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         drift = [lyr.source() for lyr in self.parameterAsLayerList(parameters, self.DRIFT, context)]
         if not drift:

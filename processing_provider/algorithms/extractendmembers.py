@@ -9,8 +9,7 @@ from qgis.core import (
 )
 
 from ...core.spectra import read_library, write_library
-from ...core.unmix.extraction import EXTRACTION_METHODS, N_ESTIMATORS
-from ...core.unmix.raster import extract_endmembers
+from ...core.unmix.options import EXTRACTION_METHODS, N_ESTIMATORS
 from ..base import RemineAlgorithm
 from ..compat import INTEGER
 
@@ -67,12 +66,14 @@ Estimation of number of spectrally distinct signal sources in hyperspectral imag
         self.addParameter(QgsProcessingParameterNumber(self.MAX_PIXELS, "Maximum pixels",
                                                        INTEGER, defaultValue=50000,
                                                        minValue=100))
-        self.addParameter(QgsProcessingParameterString(self.NAMES, "Endmember names (comma-separated, optional)",
+        self.addParameter(QgsProcessingParameterString(self.NAMES, "Endmember names (comma-separated)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, "Endmember library", fileFilter="CSV (*.csv);;ENVI spectral library (*.sli)"))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.unmix.raster import extract_endmembers
         cube = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
         library_path = self.parameterAsFile(parameters, self.LIBRARY, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...core.geostat.hybrid_map import hybrid_kriging_raster
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
 from .ordinarykriging import OrdinaryKrigingAlgorithm
@@ -74,6 +73,8 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
                                                                 "HTML (*.html)", optional=True))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.geostat.hybrid_map import hybrid_kriging_raster
         layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
         covariates = [lyr.source() for lyr in self.parameterAsLayerList(parameters, "COVARIATES", context)]
         template = self.parameterAsRasterLayer(parameters, "TEMPLATE", context)

@@ -9,10 +9,8 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...core.geostat import ExternalDriftKriging, OrdinaryKriging
-from ...core.geostat.cv import SCHEMES
 from ...core.geostat.fit import resolve_model
-from ...core.geostat.report import cross_validation_analysis, drift_at_points
+from ...core.geostat.options import SCHEMES
 from ...core.points import read_points
 from ...core.report.uncertainty import cross_validation_uncertainty
 from ..compat import FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
@@ -55,7 +53,7 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
         self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
                                                       type=FIELD_NUMERIC))
         self.add_model_parameters()
-        self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters (external drift, optional)",
+        self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters (external drift)",
                                                                RASTER, optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.SCHEME, "Scheme", options=SCHEME_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(self.K, "Number of folds (k-fold, spatial)",
@@ -69,6 +67,9 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
                                                                 optional=True))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.geostat import ExternalDriftKriging, OrdinaryKriging
+        from ...core.geostat.report import cross_validation_analysis, drift_at_points
         source = self.parameterAsVectorLayer(parameters, self.INPUT, context).source()
         field = self.parameterAsString(parameters, self.FIELD, context)
         model = self.read_model(parameters, context)

@@ -11,8 +11,6 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
-from ...core.geostat import OrdinaryKriging, krige_raster
-from ...core.geostat.report import cross_validation_analysis
 from ...core.report.uncertainty import kriging_uncertainty
 from ..compat import DOUBLE, FIELD_NUMERIC, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
@@ -82,6 +80,10 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
                 "pixel_size": self.parameterAsDouble(parameters, self.PIXEL_SIZE, context), "crs": authid or None}
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.geostat import OrdinaryKriging, krige_raster
+        from ...core.geostat.report import cross_validation_analysis
+        self.name_layers(parameters, context)
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         field = self.parameterAsString(parameters, self.FIELD, context)
         k = self.n_neighbors(parameters, context)

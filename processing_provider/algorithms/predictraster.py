@@ -65,6 +65,13 @@ Lei, J. et al. (2018) Distribution-free predictive inference for regression, JAS
                                max_bytes=self.parameterAsInt(parameters, self.MEMORY, context) * 2**20,
                                progress=progress)
         self.metrics.update(bands=paths["band_names"])
+        names = paths["band_names"]
+        self.layer_names = {self.OUTPUT: "Predicted class" if names["map"] == ["class"] else
+                            f"Predicted {names['map'][0]}"}
+        if names["probabilities"]:
+            self.layer_names[self.PROBABILITIES] = f"Probability – {names['probabilities'][0][2:-1]}"
+        if names["uncertainty"]:
+            self.layer_names[self.UNCERTAINTY] = f"Uncertainty – {names['uncertainty'][0]}"
         if paths["uncertainty"]:
             self.uncertainty = band_uncertainty(paths["uncertainty"])
         if "n_clipped" in paths:

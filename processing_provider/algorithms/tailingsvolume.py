@@ -12,7 +12,6 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
-from ...core.volume.pipeline import tailings_volume
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, VECTOR_POINT
 
@@ -96,6 +95,8 @@ Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Uni
         self.addOutput(QgsProcessingOutputVectorLayer("FOOTPRINT", "Footprint"))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.volume.pipeline import tailings_volume
         top = self.parameterAsRasterLayer(parameters, "TOP", context).source()
         base_layer = self.parameterAsRasterLayer(parameters, "BASE", context)
         if base_layer is not None:

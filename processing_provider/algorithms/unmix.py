@@ -11,10 +11,9 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...core.raster.style import write_style
+from ...core.errors import InputError
 from ...core.report.uncertainty import interval_uncertainty
-from ...core.unmix.raster import ENDMEMBER_SOURCES, INTERVAL_METHODS, VARIABILITY, endmember_library, unmix_raster
-from ...core.unmix.solvers import METHODS
+from ...core.unmix.options import ENDMEMBER_SOURCES, INTERVAL_METHODS, METHODS, VARIABILITY
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, INTEGER
 
@@ -79,7 +78,7 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, "Input cube"))
         self.addParameter(QgsProcessingParameterEnum(self.SOURCE, "Endmember source", options=SOURCES,
-                                                     defaultValue=0))
+                                                     defaultValue=ENDMEMBER_SOURCES.index("usgs")))
         self.addParameter(QgsProcessingParameterFile(self.LIBRARY, "Spectral library file", optional=True))
         self.addParameter(QgsProcessingParameterVectorLayer(self.ROIS, "ROI polygons", optional=True))
         self.addParameter(QgsProcessingParameterField(self.ROI_FIELD, "ROI name field", defaultValue="mineral",
@@ -87,7 +86,7 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
         self.addParameter(QgsProcessingParameterNumber(self.N_ENDMEMBERS, "Number of endmembers (0 = estimate)",
                                                        INTEGER, defaultValue=0,
                                                        minValue=0))
-        self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated, optional)",
+        self.addParameter(QgsProcessingParameterString(self.MINERALS, "Minerals (comma-separated)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", options=METHOD_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterBoolean(self.NORMALISE, "Normalise by the abundance sum",
@@ -101,16 +100,29 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                                                        minValue=0.01, maxValue=0.999))
         self.addParameter(QgsProcessingParameterEnum(self.VARIABILITY_KEY, "Endmember variability",
                                                      options=VARIABILITY_LABELS, defaultValue=0, optional=True))
-        self.addParameter(QgsProcessingParameterString(self.GROUP_FIELD, "Grouping field for bundles (optional)",
+        self.addParameter(QgsProcessingParameterString(self.GROUP_FIELD, "Grouping field for bundles",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Abundances"))
 
+    def check_source(self, source, parameters, context):
+        """The input the chosen endmember source needs, named as in the dialog."""
+        chosen = SOURCES[ENDMEMBER_SOURCES.index(source)]
+        if source == "library" and not self.parameterAsFile(parameters, self.LIBRARY, context):
+            raise InputError(f"Endmember source is '{chosen}' but no Spectral library file is given; choose one, "
+                             f"or the source '{SOURCES[ENDMEMBER_SOURCES.index('usgs')]}'")
+        if source == "rois" and self.parameterAsVectorLayer(parameters, self.ROIS, context) is None:
+            raise InputError(f"Endmember source is '{chosen}' but no ROI polygons are given; choose a polygon layer, "
+                             f"or another Endmember source")
+
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.unmix.raster import endmember_library, unmix_raster
         cube = self.parameterAsRasterLayer(parameters, self.INPUT, context).source()
         rois = self.parameterAsVectorLayer(parameters, self.ROIS, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         n = self.parameterAsInt(parameters, self.N_ENDMEMBERS, context)
         source = ENDMEMBER_SOURCES[self.parameterAsEnum(parameters, self.SOURCE, context)]
+        self.check_source(source, parameters, context)
         group_field = self.parameterAsString(parameters, self.GROUP_FIELD, context).strip() or (
             "mineral" if source == "usgs" else None)
         library = endmember_library(source, cube,
@@ -130,7 +142,7 @@ mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
                               variability=VARIABILITY[self.parameterAsEnum(parameters, self.VARIABILITY_KEY,
                                                                            context)],
                               group_field=group_field)
-        write_style(out, value_range=(0, 100))
+        self.layer_names[self.OUTPUT] = f"Abundance – {result['band_names'][0]}"
         self.metrics.update(method=result["method"], variability=result["variability"], group_field=group_field,
                             minerals=result["minerals"],
                             spectra=result["spectra"],

@@ -9,7 +9,6 @@ from qgis.core import (
 
 from ...core.geostat.fit import WEIGHTS
 from ...core.geostat.models import FITTED_MODELS
-from ...core.geostat.report import variogram_analysis
 from ...core.geostat.variogram import ESTIMATORS
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, VECTOR_POINT
@@ -75,6 +74,8 @@ Geosciences 30, 683–691; Cressie, N. (1985), Fitting variogram models by weigh
         self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_PLOT, "Plot", "PNG (*.png)", optional=True))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.geostat.report import variogram_analysis
         layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
         field = self.parameterAsString(parameters, self.FIELD, context)
         cutoff = self.parameterAsDouble(parameters, self.CUTOFF, context)
