@@ -17,6 +17,7 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
 """
 import datetime
 import os
+import re
 import warnings
 
 from qgis.core import (
@@ -103,8 +104,9 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
 
     def shortHelpString(self):
         """``HELP`` as the help panel wants it: QGIS makes a paragraph of every line, so source lines are
-        joined and only blank lines (one idea each) separate paragraphs."""
-        return "\n".join(" ".join(block.split()) for block in self.HELP.split("\n\n") if block.strip())
+        joined; blank lines and the Inputs, Outputs and Reference headings start paragraphs."""
+        text = "\n".join(" ".join(block.split()) for block in self.HELP.split("\n\n") if block.strip())
+        return re.sub(r"\s*(<br>)?\s*(<b>(Inputs|Outputs|References?)\b)", r"\n\2", text).strip()
 
     def helpUrl(self):
         return QUrl.fromLocalFile(HELP_PAGE).toString()

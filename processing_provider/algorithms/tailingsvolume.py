@@ -35,11 +35,9 @@ class TailingsVolume(RemineAlgorithm):
 
 <b>Inputs</b>
 <ul><li><b>Top surface</b> (e.g. a drone DEM) and <b>Base surface</b> (pre-deposition terrain) rasters, or a
-constant <b>Base elevation</b> (m). A base on another grid or CRS is resampled onto the top's (said in the
-log); pixels where the top lies below the base count as zero thickness (counted in the log).</li>
+constant <b>Base elevation</b> (m). A base on another grid or CRS is resampled onto the top's.</li>
 <li><b>Samples</b>: auger or drill samples as points (projected CRS, metres) with a <b>Grade field</b> and a
-<b>Depth field</b> (m below the top surface) or a <b>Z field</b> (elevation, m). Samples outside the footprint
-or above the top are listed in the log and left out.</li>
+<b>Depth field</b> (m below the top surface) or a <b>Z field</b> (elevation, m).</li>
 <li><b>Voxel size</b> and <b>Voxel height</b> (m, 0 = about 2,500 columns and the median thickness in 10
 layers), <b>Density</b> (t/m³, default 1.8), <b>Cut-offs</b> (grades separated by commas; default the data's
 10/30/50/70/90 % quantiles), <b>Realisations</b> (default 50, 0 = kriging only).</li></ul>
@@ -55,8 +53,7 @@ kriged curve (smoothed) beside the simulated P10–P90 band.</li>
 <b>p_above_&lt;cut-off&gt;.tif</b>: probability above each cut-off per voxel; <b>footprint.gpkg</b>: the
 footprint with area, volume and tonnes.</li>
 <li><b>model.vti</b> (ParaView; arrays: grade, kriging variance, simulated mean, probabilities),
-<b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b> (rendered by PyVista in a separate
-process, off-screen) and <b>view.html</b> (interactive, opens offline in any browser).</li></ul>
+<b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b> and <b>view.html</b> (interactive, opens offline in any browser).</li></ul>
 <b>Reference</b>: Deutsch, C. V. &amp; Journel, A. G. (1998), GSLIB, 2nd ed., Oxford Univ. Press (sgsim);
 Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Univ. Press, ch. 8."""
 

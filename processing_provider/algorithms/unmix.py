@@ -29,44 +29,30 @@ class Unmix(RemineAlgorithm):
     DISPLAY = "Unmix cube (abundances with intervals)"
     GROUP = "Unmixing"
     HELP = """Linear spectral unmixing of every pixel of a cube into mineral abundances (%), with the
-reconstruction RMSE and lower/upper bounds, block by block. Exact active-set solvers (fully constrained FCLS,
+reconstruction RMSE and lower/upper bounds, block by block: exact active-set solvers (fully constrained FCLS,
 non-negative NNLS) or closed forms (sum-to-one SCLS, unconstrained UCLS).
 
 <b>Inputs</b>
 <ul><li><b>Input cube</b>: raster with band wavelengths.</li>
-<li><b>Endmember source</b>: a spectral library file (CSV, ENVI .sli, ...), ROI polygons (mean spectrum per
-ROI, named by the <b>ROI name field</b>), extraction from the cube (N-FINDR, endmembers EM1…EMn; number
-estimated when <b>Number of endmembers</b> is 0) or the shipped USGS library. Spectra are resampled to the
-cube. Each spectrum is one endmember with its own band, named after it (spectra sharing a name are kept apart
-as <i>name_1</i>, <i>name_2</i> with a warning), unless a <b>Grouping field</b> is given: spectra with the same
-value of that library (or ROI) field are then unmixed together and summed (bundle unmixing), and a
-<i>spectrum_&lt;group&gt;</i> band tells which one dominates. The shipped USGS library is grouped by its field
-<i>mineral</i> when no field is given.</li>
-<li><b>Endmember variability</b>: bundle unmixing (default), or MESMA: every model of one spectrum per mineral
-is tried and each pixel keeps the one with the lowest RMSE; <i>spectrum_&lt;mineral&gt;</i> then gives the
-spectrum used (1-based, 0 = mineral absent). At most 5000 models (the product of the numbers of spectra per
-mineral).</li>
-<li><b>Minerals</b>: comma-separated list of endmembers (or groups) to keep (optional).</li>
-<li><b>Method</b>; <b>Normalise by the abundance sum</b>: a free per-pixel brightness (use with NNLS when
-illumination varies).</li>
-<li><b>Intervals</b>: residual (noise and conditioning of the active endmembers) or bootstrap over the
-spectra of each mineral; <b>Interval level</b> (0.9 = 90 %). FCLS (and SCLS) residual intervals include a
-model-form term: they reach towards the estimate of the same model with a free brightness (NNLS +
-normalisation) as far as the brightness departure exceeds its noise; with normalisation the intervals are
-those of the normalised abundances. On the demo scene (6 % illumination variation), nominal 90 % residual
-intervals cover 91.6 % of the true abundances with NNLS + normalisation (92.1 % with all USGS spectra of the
-nine minerals as bundles) and 95.1 % with FCLS (90.9 % with USGS bundles; 37 % and 70 % without the
-model-form term). NNLS + normalisation remains the more accurate estimate under varying illumination.
-MESMA intervals also span the models that fit as well as the chosen one (91.5 % with NNLS + normalisation
-and two USGS spectra per mineral, 94.5 % with FCLS).</li></ul>
+<li><b>Endmember source</b>: the shipped USGS library (default, grouped by mineral), a spectral library file
+(CSV, ENVI .sli, ...), ROI polygons (mean spectrum per ROI, named by the <b>ROI name field</b>) or extraction
+from the cube (N-FINDR, EM1…EMn; their number estimated when <b>Number of endmembers</b> is 0). Spectra are
+resampled to the cube; each is one endmember unless a <b>Grouping field</b> bundles those sharing a value
+(unmixed together and summed; a <i>spectrum_&lt;group&gt;</i> band tells which one dominates).</li>
+<li><b>Endmember variability</b>: bundles, or MESMA (each pixel keeps the model of one spectrum per mineral with
+the lowest RMSE; at most 5000 models).</li>
+<li><b>Minerals</b> to keep; <b>Method</b>; <b>Normalise by the abundance sum</b> (a free per-pixel brightness:
+use with NNLS when illumination varies).</li>
+<li><b>Intervals</b>: residual (noise and conditioning; for FCLS/SCLS with a model-form term) or bootstrap
+over the spectra of each mineral, at the <b>Interval level</b> (0.9 = 90 %). Their coverage on the demo scene
+is in the help page (Plugins ▸ remine ▸ Help).</li></ul>
 <b>Outputs</b>
-<ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (% , named after the mineral), <i>rmse</i>, then
-<i>lower_&lt;mineral&gt;</i> and <i>upper_&lt;mineral&gt;</i> (%), then, when a mineral has several spectra,
-<i>spectrum_&lt;mineral&gt;</i>. Nodata, NaN and all-zero pixels are NaN. Styled 0–100 %.</li></ul>
-<b>Reference</b>: Heinz, D. C. &amp; Chang, C.-I (2001), Fully constrained least squares linear spectral mixture
-analysis, IEEE TGRS 39(3), 529–545; Somers, B. et al. (2012), Endmember bundles, Remote Sens. Environ. 120;
-Roberts, D. A. et al. (1998), Mapping chaparral in the Santa Monica Mountains using multiple endmember spectral
-mixture models, Remote Sens. Environ. 65, 267–279 (MESMA)."""
+<ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (%), <i>rmse</i>, <i>lower_&lt;mineral&gt;</i> and
+<i>upper_&lt;mineral&gt;</i> (%), then <i>spectrum_&lt;mineral&gt;</i> for bundles. Nodata and all-zero pixels
+are NaN. Loads as the first mineral's band, 0–100 %.</li></ul>
+<b>Reference</b>: Heinz, D. C. &amp; Chang, C.-I (2001), IEEE TGRS 39(3), 529–545 (FCLS); Somers, B. et al.
+(2012), Remote Sens. Environ. 120 (bundles); Roberts, D. A. et al. (1998), Remote Sens. Environ. 65, 267–279
+(MESMA)."""
 
     (INPUT, SOURCE, LIBRARY, ROIS, ROI_FIELD, N_ENDMEMBERS, MINERALS, METHOD, NORMALISE, INTERVALS_KEY,
      INTERVAL_METHOD, LEVEL, OUTPUT) = ("INPUT", "ENDMEMBER_SOURCE", "LIBRARY", "ROIS", "ROI_FIELD", "N_ENDMEMBERS",
