@@ -106,7 +106,12 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         """``HELP`` as the help panel wants it: QGIS makes a paragraph of every line, so source lines are
         joined; blank lines and the Inputs, Outputs and Reference headings start paragraphs."""
         text = "\n".join(" ".join(block.split()) for block in self.HELP.split("\n\n") if block.strip())
-        return re.sub(r"\s*(<br>)?\s*(<b>(Inputs|Outputs|References?)\b)", r"\n\2", text).strip()
+
+        def heading(match):  # a new paragraph only outside lists
+            before = text[:match.start()]
+            return match.group(2) if before.count("<ul>") > before.count("</ul>") else "\n" + match.group(2)
+
+        return re.sub(r"\s*(<br>)?\s*(<b>(Inputs|Outputs|References?)</b>)", heading, text).strip()
 
     def helpUrl(self):
         return QUrl.fromLocalFile(HELP_PAGE).toString()

@@ -135,6 +135,9 @@ def test_own_modules_are_imported_at_the_top():
             ("remine.plugin.plugin", "remine.processing_provider.provider"),
             # the 3D viewer module also runs as a script in its own process (numpy + pyvista only)
             ("remine.core.volume.view", "remine.core.errors"), ("remine.core.volume.view", "remine.core.volume.render")}
+    # algorithms import the core modules that need scikit-learn, numba or torch when they run: QGIS registers
+    # them in a Python that may lack those (tests/qgis/test_provider_light.py); the plugin's dialogs load on click
     hidden = [f"{m}:{line} imports {t} inside a function" for m, edges in own_imports().items()
-              for t, line, at_top in edges if not at_top and (m, t) not in lazy]
+              for t, line, at_top in edges if not at_top and (m, t) not in lazy
+              and not m.startswith(("remine.processing_provider.algorithms.", "remine.plugin."))]
     assert not hidden, hidden
