@@ -53,7 +53,8 @@ kriged curve (smoothed) beside the simulated P10–P90 band.</li>
 <b>p_above_&lt;cut-off&gt;.tif</b>: probability above each cut-off per voxel; <b>footprint.gpkg</b>: the
 footprint with area, volume and tonnes.</li>
 <li><b>model.vti</b> (ParaView; arrays: grade, kriging variance, simulated mean, probabilities),
-<b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b> and <b>view.html</b> (interactive, opens offline in any browser).</li></ul>
+<b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b> and
+<b>view.html</b> (interactive, opens offline in any browser).</li></ul>
 <b>Reference</b>: Deutsch, C. V. &amp; Journel, A. G. (1998), GSLIB, 2nd ed., Oxford Univ. Press (sgsim);
 Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Univ. Press, ch. 8."""
 
