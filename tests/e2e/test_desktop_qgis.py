@@ -145,7 +145,7 @@ def test_outputs_load_styled_and_named(tmp_path):
     assert group["Samples – Zn (ppm)"]["renderer"] == "graduatedSymbol"
     assert not group["Reflectance cube (224 bands)"]["visible"]
     loaded = {layer["name"]: layer for layer in got["loaded"]}
-    abundance = [layer for name, layer in loaded.items() if name.startswith("Abundance – ")]
+    abundance = [layer for layer in got["loaded"] if layer["name"].startswith("Abundance – ")]
     assert len(abundance) == 2, loaded   # toolbox run and model run
     for layer in abundance:
         assert layer["renderer"] == "singlebandpseudocolor" and layer["band"] == [1]
