@@ -72,7 +72,7 @@ def write_constraints(path, pins):
 def pip_command(python, packages, constraints_path, platform=sys.platform):
     """The pip command line (a list) installing ``packages`` (:class:`remine.core.dependencies.Package`)."""
     cmd = [python, "-m", "pip", "install", "--user", "--disable-pip-version-check", "--no-input",
-           "--progress-bar", "off", "-c", constraints_path]
+           "--no-warn-script-location", "--progress-bar", "off", "-c", constraints_path]
     if externally_managed():
         cmd.append("--break-system-packages")
     if platform.startswith("linux"):
