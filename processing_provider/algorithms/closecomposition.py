@@ -20,7 +20,10 @@ class CloseComposition(RemineAlgorithm):
     GROUP = "Unmixing"
     HELP = """Turns per-mineral regression outputs of any model into valid compositions: non-negative and summing
 to 100 % per pixel. With several ensemble members, each is closed and the 5 %/95 % (for level 0.9) quantiles
-across members give per-pixel intervals.
+across members give per-pixel intervals. These intervals measure how much the members disagree; they cover the
+level only if the members err independently and without a common bias, which models trained on the same
+samples do not (their errors are shared): treat them as a lower bound of the uncertainty and calibrate them on
+reference samples with <i>remine:calibrateintervals</i> before reading them as confidence intervals.
 
 <b>Inputs</b>
 <ul><li><b>Regression rasters</b>: one raster per ensemble member, each with one band per mineral (same grid
