@@ -23,7 +23,9 @@ to 100 % per pixel. With several ensemble members, each is closed and the 5 %/95
 across members give per-pixel intervals. These intervals measure how much the members disagree; they cover the
 level only if the members err independently and without a common bias, which models trained on the same
 samples do not (their errors are shared): treat them as a lower bound of the uncertainty and calibrate them on
-reference samples with <i>remine:calibrateintervals</i> before reading them as confidence intervals.
+reference samples with <i>remine:calibrateintervals</i> before reading them as confidence intervals. On the demo
+scene, nominal 90 % intervals from PLSR + ridge maps of the nine XRD targets covered 0.10 of the true
+abundances (with ExtraTrees as a third member 0.42); calibrated on 1 % of the pixels, 0.90 of the others.
 
 <b>Inputs</b>
 <ul><li><b>Regression rasters</b>: one raster per ensemble member, each with one band per mineral (same grid
