@@ -289,7 +289,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, work_factor=3.0, mask=None, table=False):
+               bands=None, work_factor=3.0, mask=None, table=False, tally=None):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -320,6 +320,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         Also build the first input's row-major pixel table while reading (``BlockInfo.table``, with its
         finite mask in ``BlockInfo.valid``): for block functions on (n, bands) tables; count it in
         ``work_factor``.
+    tally : dict, optional
+        Given, ``func`` returns ``(arrays, counts)`` with ``counts`` a ``{name: number}`` dict per window
+        (e.g. values it had to treat); they are summed into ``tally`` (works with every executor).
 
     Returns
     -------
@@ -360,6 +363,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
                  for o, prof in zip(outputs, profiles)]
         for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent, mask,
                                                  table)):
+            if tally is not None:
+                result, counts = result
+                for name, value in counts.items():
+                    tally[name] = tally.get(name, 0) + value
             _write_block(dsts, profiles, outputs, w, result)
             for st, arr in zip(stats, result):
                 if st is not None:

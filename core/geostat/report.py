@@ -9,7 +9,7 @@ from ..errors import InputError
 from ..points import check_projected, read_points
 from ..raster import atomic_path, check_output_path
 from .cv import cross_validate
-from .fit import fit_variogram, initial_model
+from .fit import fit_variogram
 from .models import read_model_json, write_model_json
 from .variogram import experimental_variogram, variogram_map
 
@@ -78,7 +78,7 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
     coords = pts.coords
     ev = experimental_variogram(coords, pts.values, n_lags=n_lags, cutoff=cutoff, direction=direction,
                                 tolerance=tolerance, estimator=estimator)
-    fitted = fit_variogram(ev, initial_model(model, ev, float(np.var(pts.values))), weights=weights)
+    fitted = fit_variogram(ev, model, weights=weights)
     if table_path:
         frame = ev.to_frame()
         frame["model"] = fitted.gamma(ev.lags)

@@ -34,8 +34,8 @@ and band order).</li>
 error.</li>
 <li><b>Closure</b>: Euclidean projection onto the simplex, or the compositional route (parts below 1e-6 set to
 1e-6, divided by the sum; ensemble centre = mean in ilr coordinates).</li>
-<li><b>Input scale</b>: percent or fraction. Values outside the range are clipped before closure and counted
-(log, passport and the <i>n_clipped</i> band).</li>
+<li><b>Input scale</b>: percent or fraction. Values outside the range are counted (log, passport and the
+<i>n_clipped</i> band); the projection takes them as they are, the compositional route clips them first.</li>
 <li><b>Interval level</b> for ensembles.</li></ul>
 <b>Outputs</b>
 <ul><li><b>Closed abundances</b>: one band per mineral (%), with two or more members <i>lower_&lt;mineral&gt;</i>
@@ -67,7 +67,6 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
                               input_percent=self.parameterAsEnum(parameters, self.SCALE, context) == 0,
                               level=self.parameterAsDouble(parameters, self.LEVEL, context), progress=progress)
         write_style(out, value_range=(0, 100))
-        progress.info(f"{result['n_clipped']} input value(s) outside the range were clipped before closure")
         self.metrics.update(n_members=len(paths), n_clipped=result["n_clipped"], bands=result["band_names"])
         if len(paths) > 1:
             self.uncertainty = interval_uncertainty("ensemble quantiles",
