@@ -315,10 +315,11 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     import tempfile
 
     from ..blocks import BlockOutput, map_blocks
-    from ..raster import band_statistics, raster_info
+    from ..raster import band_statistics, check_output_path, raster_info
     from .artefacts import TrainedModel, load_model
 
     progress = as_progress(progress)
+    sources = [cube_path] + ([] if isinstance(model, TrainedModel) else [model])
     if not isinstance(model, TrainedModel):
         model = load_model(model)
     info = raster_info(cube_path)
@@ -342,6 +343,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
             warnings.warn(f"{type(_final_step(est)).__name__} has no uncertainty measure; none written",
                           RemineWarning)
     for key, p in paths.items():
+        if p:
+            check_output_path(p, sources)
         if p and not overwrite and os.path.exists(p):
             raise InputError(f"output {p} exists; choose another name or allow overwriting")
     classes = [str(c) for c in model.classes] if classification else None

@@ -64,8 +64,9 @@ def test_resample_to_sentinel2_and_cancel(remine_processing, demo_scene, tmp_pat
     other = str(tmp_path / "cancelled.tif")
     import processing
 
-    processing.run("remine:resampletosensor", {"INPUT": demo_scene["cube"], "TARGET": 1, "OUTPUT": other},
-                   feedback=feedback)
+    with pytest.raises(QgsProcessingException, match="cancelled by the user"):
+        processing.run("remine:resampletosensor", {"INPUT": demo_scene["cube"], "TARGET": 1, "OUTPUT": other},
+                       feedback=feedback)
     assert not os.path.exists(other)
 
 
