@@ -13,16 +13,18 @@ from the input paths, so data never has to fit on one machine's memory.
 import contextlib
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, RemineWarning
 from .progress import as_progress
 from .raster import (GDAL_CACHE_BYTES, BandStatistics, RasterInfo, atomic_path, check_output_path, direct_layout,
                      fill_nodata, gtiff_profile, open_raster, raster_info, read_window, read_window_table,
                      write_classes, write_spectral_tags)
+from .resources import check_grid, human_bytes
 from .style import write_style
 
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -329,6 +331,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     list of str : output paths.
     """
     progress = as_progress(progress)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, float, np.number)) or not max_bytes > 0:
+        raise InputError(f"memory budget (max_bytes) must be a number of bytes > 0, e.g. {DEFAULT_MAX_BYTES} "
+                         f"(256 MiB); got {max_bytes!r}")
     if mask not in (None, "finite", "nonzero"):
         raise InputError(f"mask must be None, 'finite' or 'nonzero'; got {mask!r}")
     infos = [i if isinstance(i, RasterInfo) else raster_info(i) for i in inputs]
@@ -342,7 +347,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     paths = [check_output_path(o.path, [i.path for i in infos]) for o in outputs]
     if len(set(paths)) != len(paths):
         raise InputError(f"output paths must differ, got {paths}")
-    bytes_per_pixel = (4 * sum(in_bands) + sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)) * work_factor
+    out_bytes = sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)
+    size = check_grid(grid.width, grid.height, out_bytes, os.path.dirname(paths[0]) if paths else None)
+    bytes_per_pixel = (4 * sum(in_bands) + out_bytes) * work_factor
     n_concurrent = _concurrency(executor)
     per_block = max_bytes / n_concurrent
     tile = tile_size(bytes_per_pixel, per_block)
@@ -350,6 +357,8 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
                          compressed_tiles)
     n_windows = sum(len(g[1]) for g in groups)
+    progress.report(0.0, f"{grid.width} x {grid.height} px in {n_windows} block(s), {human_bytes(size)} of output "
+                         "uncompressed")
     profiles = [gtiff_profile(grid, o.count, o.dtype, o.nodata, tile) for o in outputs]
 
     import rasterio
@@ -361,6 +370,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
                  for o, prof in zip(outputs, profiles)]
+        has_data = False
         for k, (w, result) in enumerate(_results(func, infos, bands, groups, grid, executor, n_concurrent, mask,
                                                  table)):
             if tally is not None:
@@ -368,6 +378,7 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
                 for name, value in counts.items():
                     tally[name] = tally.get(name, 0) + value
             _write_block(dsts, profiles, outputs, w, result)
+            has_data = has_data or _has_data(result[0], profiles[0]["nodata"])
             for st, arr in zip(stats, result):
                 if st is not None:
                     st.add(arr)
@@ -381,7 +392,20 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
             write_classes(dst, o.colormap, o.category_names)
             dst.close()
             write_style(tmp, o.colormap, o.category_names, o.value_range)
+    if not has_data:
+        names = ", ".join(os.path.basename(i.path) for i in infos) or "the inputs"
+        warnings.warn(f"every pixel of {os.path.basename(paths[0])} is nodata: {names} gave no usable pixel on "
+                      "this grid (all NaN or nodata?); check the inputs", RemineWarning, stacklevel=2)
     return paths
+
+
+def _has_data(result, nodata):
+    """Whether the first band of a block result holds a pixel that is not nodata (one band only: cheap)."""
+    band = np.asarray(result)
+    band = band[0] if band.ndim == 3 else band
+    if nodata is None:
+        return band.size > 0
+    return bool(np.any(np.isfinite(band) if np.isnan(nodata) else band != nodata))
 
 
 @functools.lru_cache(maxsize=None)

@@ -450,6 +450,13 @@ def check_output_path(path, inputs=(), extensions=GTIFF_EXTENSIONS):
 SIDE_CARS = (".aux.xml", ".ovr")
 
 
+def _disk_full(exc):
+    """Whether ``exc`` (OSError, or GDAL's error through rasterio) says the disk is full (ENOSPC)."""
+    import errno
+
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
 def remove_stale_parts(path):
     """Delete the hidden partial files of earlier writes of ``path`` whose process no longer runs (a run
     killed outright, e.g. by SIGKILL or a power cut, cannot remove its own), with their side-cars."""
@@ -494,10 +501,14 @@ def atomic_path(path):
     pairs = [(tmp + s, path + s) for s in SIDE_CARS] + [(style_path(tmp), style_path(path))]
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         for p in [tmp] + [a for a, _ in pairs]:
             if os.path.exists(p):
                 os.remove(p)
+        if _disk_full(exc):
+            raise InputError(f"no space left on the disk of {os.path.dirname(path)} while writing "
+                             f"{os.path.basename(path)} (nothing was kept); free some space or write the output "
+                             "to another disk") from None
         raise
     if not os.path.exists(tmp):
         return  # the caller wrote nothing: nothing to publish

@@ -155,6 +155,14 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         self.write_passports(parameters, context, results, started)
         return results
 
+    def warn_ignored(self, parameters, names, reason):
+        """Log a warning for each of ``names`` the user gave although the chosen option ignores it
+        (``reason`` says why, e.g. "the window is a preset; choose 'Custom' to use it")."""
+        labels = {p.name(): p.description() for p in self.parameterDefinitions()}
+        for name in names:
+            if parameters.get(name) not in (None, ""):
+                warnings.warn(f"{labels.get(name, name)} ({name}) is ignored: {reason}", RemineWarning)
+
     def remove_outputs(self, results):
         """Delete the files a run produced (results and ``self.output_files``) after an interrupt."""
         files = [v for v in (results or {}).values() if isinstance(v, str)] + list(self.output_files)

@@ -123,6 +123,7 @@ class _Kriging(BaseEstimator):
         if not isinstance(self.model, VariogramModel):
             raise InputError(f"model {self.model!r} is not a variogram model; expected e.g. "
                              "Spherical(psill, range_, nugget) (see remine.core.geostat.fit_variogram)")
+        self._check_search()
         check_projected(crs)
         if drift is None:
             c, v, self.input_info_ = prepare_points(coords, values)
@@ -153,7 +154,33 @@ class _Kriging(BaseEstimator):
             warnings.warn(f"{len(v)} samples but n_neighbors={k}: using all samples (global neighbourhood)",
                           RemineWarning, stacklevel=2)
         self.global_ = k is None or k >= len(v)
+        if self.global_:
+            self._check_global_memory(len(v) + self.F_.shape[1])
         return self
+
+    def _check_search(self):
+        """Neighbours per estimate: None (all samples) or an integer >= 1; search radius: None or > 0 m."""
+        k, d = self.n_neighbors, self.max_dist
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise InputError(f"neighbours per estimate (n_neighbors) must be a whole number >= 1, or None for all "
+                             f"samples; got {k!r}")
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float, np.number)) or not d > 0
+                              or not np.isfinite(d)):
+            raise InputError(f"search radius (max_dist) must be a distance > 0 m, or None for no limit; got {d!r}")
+
+    def _check_global_memory(self, size):
+        """Refuse a global neighbourhood whose kriging systems (``size`` x ``size`` float64, one per thread,
+        twice: matrix and factor) would not fit in the available memory."""
+        from numba import get_num_threads
+
+        from ..resources import available_memory, human_bytes
+
+        need = 16.0 * size * size * get_num_threads()
+        free = available_memory()
+        if free is not None and need > free:
+            raise InputError(f"kriging with all {size - 1:,} samples in every system (no neighbour limit) needs "
+                             f"about {human_bytes(need)} of memory, more than the {human_bytes(free)} available; "
+                             "set neighbours per estimate (n_neighbors, e.g. 32)")
 
     def _fit_drift(self, drift):
         """Learn what the drift needs from the samples' drift values (external drift only)."""

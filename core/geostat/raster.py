@@ -8,8 +8,10 @@ import numpy as np
 
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, map_blocks
 from ..errors import InputError, RemineWarning
-from ..raster import band_statistics, check_output_path, raster_info
 from ..points import PointTable, check_projected, check_same_crs, read_points
+from ..progress import as_progress
+from ..raster import band_statistics, check_output_path, raster_info
+from ..resources import check_grid
 from .fit import auto_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 
@@ -144,8 +146,12 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
         check_output_path(path, sources)
     if os.path.abspath(prediction_path) == os.path.abspath(variance_path):
         raise InputError(f"prediction and variance outputs are the same file {prediction_path}; give each its own")
+    progress = as_progress(progress)
+    progress.report(0.0, "reading the points and fitting the kriging model")
     pts = _as_points(points, field)
     grid = _as_grid(grid_like, extent, pixel_size, crs)
+    check_grid(grid.width, grid.height, 8, os.path.dirname(os.path.abspath(prediction_path)),
+               what="the kriging grid", change="use a larger pixel size, a smaller extent or a coarser template")
     check_projected(pts.crs, "points")
     check_projected(grid.crs, "grid")
     check_same_crs(pts.crs, grid.crs)

@@ -4,7 +4,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, as_float_array
 
 
 def check_wavelengths(wavelengths_nm, n_bands=None, source="library"):
@@ -12,7 +12,7 @@ def check_wavelengths(wavelengths_nm, n_bands=None, source="library"):
 
     Returns the grid as float64 (bands,). Raises :class:`InputError` naming the offending values.
     """
-    wl = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
+    wl = as_float_array(wavelengths_nm, f"wavelengths of the {source}", "numbers (nm)", np.float64).ravel()
     if wl.size == 0:
         raise InputError(f"{source} has no wavelengths")
     if n_bands is not None and wl.size != n_bands:

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import InputError, RemineWarning
+from ..errors import InputError, RemineWarning, as_float_array
 
 CLOSE_METHODS = ("simplex", "ilr")
 #: smallest part used by the ilr route (fractions): zeros cannot be log-transformed
@@ -99,7 +99,7 @@ def close(abundances, method="simplex", eps=ILR_EPS, warn=True, return_count=Fal
     """
     if method not in CLOSE_METHODS:
         raise InputError(f"unknown closure method {method!r}; expected one of {CLOSE_METHODS}")
-    A = np.atleast_2d(np.asarray(abundances, dtype=np.float64))
+    A = np.atleast_2d(as_float_array(abundances, "abundances", "numbers (fractions)", np.float64))
     if A.ndim != 2 or A.shape[1] < 2:
         raise InputError(f"abundances must be (n pixels, m >= 2 minerals); got shape {np.shape(abundances)}")
     finite = np.isfinite(A)

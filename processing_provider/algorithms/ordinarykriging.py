@@ -26,6 +26,8 @@ def model_parameters(alg):
 def read_model(alg, parameters, context):
     """A VariogramModel from MODEL_FILE, else the name of the model to fit."""
     path = alg.parameterAsFile(parameters, "MODEL_FILE", context)
+    if path:
+        alg.warn_ignored(parameters, ["MODEL"], "a variogram model file is given")
     return read_model_json(path) if path else MODELS[alg.parameterAsEnum(parameters, "MODEL", context)]
 
 
@@ -80,6 +82,7 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
         """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS."""
         template = self.parameterAsRasterLayer(parameters, "TEMPLATE", context)
         if template is not None:
+            self.warn_ignored(parameters, ["EXTENT", "PIXEL_SIZE"], "the template raster gives the grid")
             return {"grid_like": template.source()}
         if not parameters.get("EXTENT"):
             raise InputError("no output grid: give a template raster or an extent and a pixel size")
