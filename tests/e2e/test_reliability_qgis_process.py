@@ -143,3 +143,15 @@ def test_non_positive_reflectance_is_floored_not_nan(tmp_path):
         result = ds.read()
     assert np.isfinite(result).all() and result.max() <= 1.0 + 1e-6  # main: NaN in every pixel (hull <= 0)
     assert json.load(open(f"{out}.passport.json"))["metrics"]["floored_values"] == n
+
+
+def test_a_grid_too_large_is_refused_at_once_with_its_size(meuse, tmp_path):
+    # 1e8 x 1e8 cells: on main the run grew by ~55 MB/s without progress or end
+    run = subprocess.run(args("ordinarykriging", dict(
+        INPUT=meuse["points"], FIELD="logzn", MODEL_FILE=meuse["model"], PIXEL_SIZE=10,
+        EXTENT="0,1000000000,0,1000000000 [EPSG:28992]", OUTPUT=tmp_path / "p.tif",
+        OUTPUT_VARIANCE=tmp_path / "v.tif")), capture_output=True, text=True, env=qgis_process_env(), timeout=120)
+    assert run.returncode != 0
+    assert "the kriging grid is 100,000,000 x 100,000,000 = 1e+16 cells" in run.stdout + run.stderr
+    assert "use a larger pixel size, a smaller extent or a coarser template" in run.stdout + run.stderr
+    assert os.listdir(tmp_path) == []
