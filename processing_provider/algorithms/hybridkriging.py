@@ -12,11 +12,10 @@ from qgis.core import (
 )
 
 from ...core.geostat.hybrid_map import hybrid_kriging_raster
-from ..base import RemineAlgorithm
-from .ordinarykriging import OrdinaryKrigingAlgorithm
+from ..krigingalgorithmbase import KrigingAlgorithm
 
 
-class HybridKrigingAlgorithm(RemineAlgorithm):
+class HybridKrigingAlgorithm(KrigingAlgorithm):
     NAME = "hybridkriging"
     DISPLAY = "Hybrid kriging (kriging + CNN-BiLSTM ensemble)"
     GROUP = "Geostatistics"
@@ -79,7 +78,7 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
         template = self.parameterAsRasterLayer(parameters, "TEMPLATE", context)
         grid = {"template": template.source()} if template is not None else {}
         if template is None and not covariates:
-            g = OrdinaryKrigingAlgorithm.grid(self, parameters, context, layer.crs())
+            g = self.grid(parameters, context, layer.crs())
             grid = {"extent": g["extent"], "pixel_size": g["pixel_size"], "crs": g["crs"]}
         report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
         integer = {n: self.parameterAsInt(parameters, n, context)
