@@ -14,12 +14,13 @@ from the input paths, so data never has to fit on one machine's memory.
 import contextlib
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, RemineWarning
 from .progress import as_progress
 from .raster import (
     GDAL_CACHE_BYTES,
@@ -36,6 +37,7 @@ from .raster import (
     read_window,
     read_window_table,
 )
+from .resources import check_grid, human_bytes
 
 #: memory budget of the blocks in flight (all workers together) when a caller gives none, bytes
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -323,7 +325,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, mask=None, table=False):
+               bands=None, mask=None, table=False, tally=None):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -354,6 +356,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         Also build the first input's row-major pixel table while reading (``BlockInfo.table``, with its
         finite mask in ``BlockInfo.valid``): for block functions on (n, bands) tables; count it in
         the declared working bytes.
+    tally : dict, optional
+        Given, ``func`` returns ``(arrays, counts)`` with ``counts`` a ``{name: number}`` dict per window
+        (e.g. values it had to treat); they are summed into ``tally`` (works with every executor).
 
     Returns
     -------
@@ -361,8 +366,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     """
     progress = as_progress(progress)
     run = _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask)
-    profiles = [gtiff_profile(run.grid, o.count, o.dtype, o.nodata, run.tile) for o in outputs]
     n_windows = sum(len(g[1]) for g in run.groups)
+    progress.report(0.0, f"{run.grid.width} x {run.grid.height} px in {n_windows} block(s), "
+                         f"{human_bytes(run.size)} of output uncompressed")
+    profiles = [gtiff_profile(run.grid, o.count, o.dtype, o.nodata, run.tile) for o in outputs]
 
     import rasterio
 
@@ -373,9 +380,15 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
                  for o, prof in zip(outputs, profiles)]
+        has_data = False
         blocks = _results(func, run.infos, run.bands, run.groups, run.grid, executor, run.n_concurrent, mask, table)
         for k, (w, result) in enumerate(blocks):
+            if tally is not None:
+                result, counts = result
+                for name, value in counts.items():
+                    tally[name] = tally.get(name, 0) + value
             _write_block(dsts, profiles, outputs, w, result)
+            has_data = has_data or _has_data(result[0], profiles[0]["nodata"])
             for st, arr in zip(stats, result):
                 if st is not None:
                     st.add(arr)
@@ -386,13 +399,17 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
             finish_output(dst, tmp, band_names=o.band_names, wavelengths_nm=o.wavelengths_nm, fwhm_nm=o.fwhm_nm,
                           colormap=o.colormap, category_names=o.category_names, value_range=o.value_range,
                           statistics=st)
+    if not has_data:
+        names = ", ".join(os.path.basename(i.path) for i in run.infos) or "the inputs"
+        warnings.warn(f"every pixel of {os.path.basename(run.paths[0])} is nodata: {names} gave no usable pixel on "
+                      "this grid (all NaN or nodata?); check the inputs", RemineWarning, stacklevel=2)
     return run.paths
 
 
 @dataclass
 class _Run:
     """What :func:`map_blocks` checked and planned: input metadata, grid, band selections, output paths,
-    window groups, output tile side and blocks in memory at once."""
+    window groups, output tile side, blocks in memory at once and the outputs' uncompressed bytes."""
 
     infos: list
     grid: object
@@ -401,10 +418,14 @@ class _Run:
     groups: list
     tile: int
     n_concurrent: int
+    size: int
 
 
 def _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask):
     """Check :func:`map_blocks`' inputs, outputs and options (InputError) and plan its windows."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, float, np.number)) or not max_bytes > 0:
+        raise InputError(f"memory budget (max_bytes) must be a number of bytes > 0, e.g. {DEFAULT_MAX_BYTES} "
+                         f"(256 MiB); got {max_bytes!r}")
     if mask not in (None, "finite", "nonzero"):
         raise InputError(f"mask must be None, 'finite' or 'nonzero'; got {mask!r}")
     infos = [i if isinstance(i, RasterInfo) else raster_info(i) for i in inputs]
@@ -418,6 +439,8 @@ def _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask):
     paths = [check_output_path(o.path, [i.path for i in infos]) for o in outputs]
     if len(set(paths)) != len(paths):
         raise InputError(f"output paths must differ, got {paths}")
+    out_bytes = sum(o.count * np.dtype(o.dtype).itemsize for o in outputs)
+    size = check_grid(grid.width, grid.height, out_bytes, os.path.dirname(paths[0]) if paths else None)
     bytes_per_pixel = block_bytes_per_pixel(func, sum(in_bands), outputs)
     n_concurrent = _concurrency(executor)
     per_block = max_bytes / n_concurrent
@@ -425,7 +448,16 @@ def _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask):
     compressed_tiles = infos[0].block_shape if infos and infos[0].compression else None  # else read directly
     groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
                          compressed_tiles)
-    return _Run(infos, grid, bands, paths, groups, tile, n_concurrent)
+    return _Run(infos, grid, bands, paths, groups, tile, n_concurrent, size)
+
+
+def _has_data(result, nodata):
+    """Whether the first band of a block result holds a pixel that is not nodata (one band only: cheap)."""
+    band = np.asarray(result)
+    band = band[0] if band.ndim == 3 else band
+    if nodata is None:
+        return band.size > 0
+    return bool(np.any(np.isfinite(band) if np.isnan(nodata) else band != nodata))
 
 
 @functools.lru_cache(maxsize=None)

@@ -53,3 +53,33 @@ def require(module, package=None, extra=None):
         raise DependencyError(
             f"optional dependency '{pkg}' is not installed (needed here); install it with: {hint}"
         ) from exc
+
+
+def as_float_array(value, what, expected="numbers", dtype=float):
+    """``numpy.asarray(value, dtype)``, or an :class:`InputError` naming ``what`` and the offending value when
+    it holds text or other non-numbers (numpy's own error names neither)."""
+    import numpy as np
+
+    try:
+        return np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} must be {expected}; got {_first_bad(value)!r} ({exc})") from None
+
+
+def _first_bad(value):
+    """The first element of a nested sequence that is not a number (or the value itself)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        return value
+    for item in value:
+        if isinstance(item, (str, bytes)) or hasattr(item, "__iter__"):
+            found = _first_bad(item)
+            try:
+                float(found)
+            except (TypeError, ValueError):
+                return found
+        else:
+            try:
+                float(item)
+            except (TypeError, ValueError):
+                return item
+    return value

@@ -3,21 +3,30 @@
 A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorithm`` and implements
 ``compute(parameters, context, progress) -> dict`` by calling one or two ``remine.core`` functions. The base:
 
+- refuses, before computing, an output that is one of the run's input files (every layer and file
+  parameter: rasters, vectors, templates, models, libraries, tables, covariates), an existing folder, or
+  a file in a folder that is missing or cannot be written (:func:`check_destinations`);
 - adapts ``QgsProcessingFeedback`` to :class:`remine.core.progress.Progress` (progress, log, cancel);
+- treats SIGINT/SIGTERM (Ctrl-C, ``kill`` of ``qgis_process``) like Cancel while an algorithm runs on the
+  main thread: the run stops at the next block;
 - turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, a
   missing package (``ModuleNotFoundError`` of one of :data:`remine.core.dependencies.PACKAGES`, imported
-  lazily in ``compute``) into the ``DependencyError`` message naming it and its install command, and
-  ``CancelledError`` into a clean stop (no output, a log line);
+  lazily in ``compute``) into the ``DependencyError`` message naming it and its install command, and a
+  cancel or interrupt into a failure too (``qgis_process`` exits non-zero) with a log line, no output;
 - forwards ``RemineWarning``s to the log;
 - writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
   Provenance), with the metrics the algorithm put into ``self.metrics`` and the uncertainty summary it put
-  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise);
+  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise); NaN/inf values as null, with a
+  note;
 - after the run (main thread), gives every output Processing loads a styled, named layer
   (:mod:`.layers`; subclasses name them in ``layer_style``) and remembers the last HTML report.
 """
+import contextlib
 import datetime
 import os
 import re
+import signal
+import threading
 import warnings
 
 from qgis.core import (
@@ -27,7 +36,10 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
     QgsSettings,
@@ -49,10 +61,11 @@ HELP_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 
 class FeedbackProgress(Progress):
-    """A remine Progress backed by a QgsProcessingFeedback."""
+    """A remine Progress backed by a QgsProcessingFeedback; ``interrupted`` names a signal received."""
 
     def __init__(self, feedback):
         self.feedback = feedback
+        self.interrupted = None
 
     def _report(self, fraction, message):
         if self.feedback is None:
@@ -70,7 +83,31 @@ class FeedbackProgress(Progress):
             self.feedback.pushWarning(message)
 
     def is_cancelled(self):
-        return self.feedback is not None and self.feedback.isCanceled()
+        return self.interrupted is not None or (self.feedback is not None and self.feedback.isCanceled())
+
+
+@contextlib.contextmanager
+def interrupts_cancel(progress):
+    """While the block runs, SIGINT and SIGTERM set ``progress.interrupted`` (the run stops at its next
+    cancel check) instead of killing the process, which would leave partial files; a second signal
+    interrupts at once. Only on the main thread (qgis_process; the QGIS desktop runs algorithms on worker
+    threads and has its own Cancel button); the previous handlers are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
+
+    def handler(signum, frame):
+        if progress.interrupted is not None:
+            raise KeyboardInterrupt(names[signum])
+        progress.interrupted = names[signum]
+
+    previous = {sig: signal.signal(sig, handler) for sig in names}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class RemineAlgorithm(QgsProcessingAlgorithm):
@@ -155,13 +192,19 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         self.metrics, self.uncertainty, self.output_files = {}, dict(NO_UNCERTAINTY), []
         self.layer_names = {}
         progress = FeedbackProgress(feedback)
+        results = None
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            check_destinations(self, parameters, context)
+            with interrupts_cancel(progress), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RemineWarning)
+                progress.report(0.0, "checking the inputs")
                 results = self.compute(parameters, context, progress)
-        except CancelledError:
-            progress.info("cancelled: no output was written")
-            return {}
+                progress.check()  # a signal during the last step: the outputs go
+        except (CancelledError, KeyboardInterrupt):
+            self.remove_outputs(results)
+            reason = f"interrupted by {progress.interrupted}" if progress.interrupted else "cancelled by the user"
+            progress.info(f"{reason}: no output was written")
+            raise QgsProcessingException(f"{reason}: no output was written") from None
         except (InputError, DependencyError) as exc:
             raise QgsProcessingException(str(exc)) from None
         except ModuleNotFoundError as exc:
@@ -198,6 +241,22 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         if reports:
             QgsSettings().setValue(LAST_REPORT_KEY, reports[-1])
         return {}
+
+    def warn_ignored(self, parameters, names, reason):
+        """Log a warning for each of ``names`` the user gave although the chosen option ignores it
+        (``reason`` says why, e.g. "the window is a preset; choose 'Custom' to use it")."""
+        labels = {p.name(): p.description() for p in self.parameterDefinitions()}
+        for name in names:
+            if parameters.get(name) not in (None, ""):
+                warnings.warn(f"{labels.get(name, name)} ({name}) is ignored: {reason}", RemineWarning, stacklevel=2)
+
+    def remove_outputs(self, results):
+        """Delete the files a run produced (results and ``self.output_files``) after an interrupt."""
+        files = [v for v in (results or {}).values() if isinstance(v, str)] + list(self.output_files)
+        for path in files:
+            for f in (path, f"{path}.passport.json"):
+                if os.path.isfile(f):
+                    os.remove(f)
 
     # --- provenance ------------------------------------------------------------------------------
     def input_files(self, parameters, context):
@@ -257,3 +316,62 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             passport = make_passport(f"remine:{self.name()}", __version__, values, inputs, out, started,
                                      metrics=self.metrics, software=software, uncertainty=self.uncertainty)
             write_passport(out, passport)
+
+
+def destination_paths(alg, parameters, context):
+    """``{parameter name: path}`` of the file and folder outputs the run was given (temporary outputs
+    included, as QGIS resolves them)."""
+    found = {}
+    for p in alg.destinationParameterDefinitions():
+        name = p.name()
+        if parameters.get(name) in (None, ""):
+            continue
+        if isinstance(p, QgsProcessingParameterRasterDestination):
+            path = alg.parameterAsOutputLayer(parameters, name, context)
+        elif isinstance(p, (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)):
+            path = alg.parameterAsFileOutput(parameters, name, context)
+        else:
+            continue
+        if path:
+            found[name] = path
+    return found
+
+
+def check_destinations(alg, parameters, context):
+    """Refuse outputs that would overwrite an input or cannot be written, before any computation.
+
+    Every output must differ from every input file (all layer and file parameters, see
+    :meth:`RemineAlgorithm.input_files`) and from the other outputs; a file output must not be an existing
+    folder and its folder must exist and be writable. Messages use the dialog's labels.
+    """
+    labels = {p.name(): p.description() for p in alg.parameterDefinitions()}
+
+    def label(key):
+        name = key.split("[")[0]
+        return f"{labels.get(name, name)} ({key})"
+
+    inputs = {k: os.path.realpath(v) for k, v in alg.input_files(parameters, context).items()}
+    outputs = destination_paths(alg, parameters, context)
+    seen = {}
+    folders = {p.name() for p in alg.destinationParameterDefinitions()
+               if isinstance(p, QgsProcessingParameterFolderDestination)}
+    for name, path in outputs.items():
+        real = os.path.realpath(path)
+        for key, src in inputs.items():
+            if real == src:
+                raise InputError(f"{label(name)} {path} is the input {label(key)}: an output never overwrites "
+                                 "an input; choose another output path")
+        if real in seen:
+            raise InputError(f"{label(name)} and {label(seen[real])} are the same file {path}; give each output "
+                             "its own path")
+        seen[real] = name
+        if name in folders:
+            continue
+        if os.path.isdir(path):
+            raise InputError(f"{label(name)} {path} is an existing folder; expected a file name (e.g. "
+                             f"{os.path.join(path, 'output' + (os.path.splitext(path)[1] or '.tif'))})")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InputError(f"the folder of {label(name)} does not exist: {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"the folder of {label(name)} cannot be written: {folder}")

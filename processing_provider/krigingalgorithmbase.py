@@ -1,6 +1,7 @@
-"""KrigingAlgorithm: the variogram-model parameters shared by the kriging algorithms."""
+"""KrigingAlgorithm: the variogram-model and output-grid parameters shared by the kriging algorithms."""
 from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber
 
+from ..core.errors import InputError
 from ..core.geostat import read_model_json
 from ..core.geostat.models import FITTED_MODELS
 from .base import RemineAlgorithm
@@ -12,6 +13,7 @@ class KrigingAlgorithm(RemineAlgorithm):
     """Base of ordinarykriging, externaldriftkriging and krigingcrossvalidation (not registered: NAME is empty)."""
 
     INPUT, FIELD = "INPUT", "FIELD"
+    TEMPLATE, EXTENT, PIXEL_SIZE = "TEMPLATE", "EXTENT", "PIXEL_SIZE"
     MODEL_FILE, MODEL, N_NEIGHBORS = "MODEL_FILE", "MODEL", "N_NEIGHBORS"
 
     def add_model_parameters(self):
@@ -27,7 +29,23 @@ class KrigingAlgorithm(RemineAlgorithm):
     def read_model(self, parameters, context):
         """A VariogramModel from MODEL_FILE, else the name of the model to fit (a str)."""
         path = self.parameterAsFile(parameters, self.MODEL_FILE, context)
+        if path:
+            self.warn_ignored(parameters, [self.MODEL], "a variogram model file is given")
         return read_model_json(path) if path else FITTED_MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
+
+    def grid(self, parameters, context, points_crs):
+        """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS."""
+        template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
+        if template is not None:
+            self.warn_ignored(parameters, [self.EXTENT, self.PIXEL_SIZE], "the template raster gives the grid")
+            return {"grid_like": template.source()}
+        if not parameters.get(self.EXTENT):
+            raise InputError("no output grid: give a template raster or an extent and a pixel size")
+        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+        rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+        authid = crs.authid() if crs.isValid() else points_crs.authid()
+        return {"extent": (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
+                "pixel_size": self.parameterAsDouble(parameters, self.PIXEL_SIZE, context), "crs": authid or None}
 
     def name_layers(self, parameters, context, estimate="kriged"):
         """Layer names after the field: "Zn kriged (ppm)" and "Zn kriging variance (ppm²)"."""

@@ -1,13 +1,13 @@
 """Shared checks of point inputs for variograms and kriging."""
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, as_float_array
 from ..points import drop_nan, merge_duplicates
 
 
 def as_coords(coords, what="coords"):
     """``coords`` as float64 ``(n, 2|3)``; InputError otherwise."""
-    c = np.asarray(coords, dtype=float)
+    c = as_float_array(coords, what, "numbers (x, y[, z] coordinates in metres)")
     if c.ndim != 2 or c.shape[1] not in (2, 3):
         raise InputError(f"{what} has shape {c.shape}; expected (n, 2) or (n, 3) x, y[, z] coordinates")
     return c
@@ -24,7 +24,7 @@ def prepare_points(coords, values, min_points=3, allow_constant=True, extra=None
     [, extra (m, p) when given].
     """
     c = as_coords(coords)
-    v = np.asarray(values, dtype=float).ravel()
+    v = as_float_array(values, "values", "numbers (one per point)").ravel()
     if len(v) != len(c):
         raise InputError(f"{len(c)} coordinates but {len(v)} values; expected one value per point")
     n_input = len(v)

@@ -1,7 +1,8 @@
 """Weighted least-squares fit of a variogram model to a sample variogram (gstat ``fit.variogram``).
 
 Minimises ``Σ_j w_j (γ̂_j − γ(h_j; θ))²`` over the nugget, partial sills and ranges (power exponents),
-starting from the parameters of the given model, with gstat's weights:
+starting from the parameters of the given model (or, for a model name, from gstat's initial values), with
+gstat's weights:
 
 * ``"npairs_over_h2"`` – ``w_j = N_j / h_j²`` (gstat ``fit.method = 7``, its default);
 * ``"npairs"`` – ``w_j = N_j`` (``fit.method = 1``);
@@ -55,12 +56,15 @@ def _bounds(names, lags):
 
 
 def fit_variogram(experimental, model, weights="npairs_over_h2", fit_nugget=True, max_iter=200):
-    """Fit ``model`` (its current parameters are the initial values) to an experimental variogram.
+    """Fit ``model`` to an experimental variogram.
 
     Parameters
     ----------
     experimental : ExperimentalVariogram or tuple ``(lags, gamma, npairs)``
-    model : VariogramModel (elementary or nested), e.g. ``Spherical(psill=1, range_=900, nugget=1)``
+    model : VariogramModel (elementary or nested), e.g. ``Spherical(psill=1, range_=900, nugget=1)``, whose
+        parameters are the initial values; or a model name (``"spherical"``, ``"Sph"``, ...), whose initial
+        values are derived from the variogram as gstat's ``fit.variogram(v, vgm("Sph"))`` does
+        (:func:`initial_model`).
     weights : "npairs_over_h2" | "npairs" | "cressie" | "equal"
     fit_nugget : bool
         False keeps the nugget at its initial value.
@@ -83,6 +87,8 @@ def fit_variogram(experimental, model, weights="npairs_over_h2", fit_nugget=True
         raise InputError(f"the experimental variogram has {len(lags)} usable bins; expected at least 2")
     if np.ptp(gamma) == 0 and gamma[0] == 0:
         raise InputError("the experimental variogram is flat at zero (constant values): nothing to fit")
+    if isinstance(model, str):
+        model = initial_model(model, (lags, gamma, npairs))
     parts, names, x0 = _layout(model)
     lo, hi = _bounds(names, lags)
     x0 = np.clip(x0, lo, hi)
@@ -123,19 +129,30 @@ def fit_variogram(experimental, model, weights="npairs_over_h2", fit_nugget=True
     return fitted
 
 
-def initial_model(name, experimental, variance):
-    """gstat-like initial values for ``name`` (a key of MODELS): nugget = 10 % and partial sill = 90 % of the
-    sample variance, range = half the cutoff (power: exponent 1, scale from the last bin)."""
+def initial_model(name, experimental):
+    """Initial values for the model called ``name`` (a key of MODELS), as gstat fills a ``vgm("Sph")``.
+
+    gstat's ``vgm_fill_na``: range = max(lags) / 3, nugget = mean of the first three semivariances, partial
+    sill = mean of the last five. A power model (whose "range" is its exponent in gstat) starts at exponent 1
+    with the scale that meets the mean of the last five semivariances at their mean lag.
+
+    ``experimental``: ExperimentalVariogram or ``(lags, gamma, npairs)`` (empty bins are ignored).
+    """
     if name not in MODELS:
         raise InputError(f"variogram model '{name}' unknown; expected one of spherical, exponential, gaussian, "
                          "matern, power")
+    lags, gamma, npairs = (np.asarray(a, float) for a in experimental)
+    keep = (npairs > 0) & np.isfinite(gamma)
+    lags, gamma = lags[keep], gamma[keep]
+    if len(lags) == 0:
+        raise InputError("the experimental variogram has no usable bins; expected at least 2")
+    nugget, sill = float(np.mean(gamma[:3])), float(np.mean(gamma[-5:]))
     cls = MODELS[name]
-    if cls.__name__ == "Power":
-        return cls(psill=float(experimental.gamma[-1] / experimental.lags[-1]), exponent=1.0, nugget=0.1 * variance)
     if cls.__name__ == "Nugget":
-        return cls(nugget=variance)
-    rng = experimental.cutoff / 2.0 / (3.0 if cls.__name__ == "Exponential" else 1.0)
-    return cls(psill=0.9 * variance, range_=rng, nugget=0.1 * variance)
+        return cls(nugget=nugget)
+    if cls.__name__ == "Power":
+        return cls(psill=sill / max(float(np.mean(lags[-5:])), 1e-300), exponent=1.0, nugget=nugget)
+    return cls(psill=sill, range_=float(np.max(lags)) / 3.0, nugget=nugget)
 
 
 def auto_model(coords, values, model="spherical", drift=None, **variogram_kwargs):
@@ -152,7 +169,7 @@ def auto_model(coords, values, model="spherical", drift=None, **variogram_kwargs
         coef = np.linalg.lstsq(design, values[ok], rcond=None)[0]
         coords, values = np.asarray(coords, float)[ok], values[ok] - design @ coef
     ev = experimental_variogram(coords, values, **variogram_kwargs)
-    return fit_variogram(ev, initial_model(model, ev, float(np.nanvar(values))))
+    return fit_variogram(ev, model)
 
 
 def resolve_model(model, coords, values, drift=None, lognormal=False):

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, map_blocks
+from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError
 from ..points import check_projected, check_same_crs, read_points
 from ..progress import as_progress
@@ -125,9 +125,9 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
                BlockOutput(std_path, 1, band_names=[f"{field} standard deviation"])]
     n_in = sum(raster_info(p).count for p in covariates)
     per_cell = 8.0 * int(n_neighbors) * (6 + 2 * max(n_in, 1)) * 3 + 2048.0  # sequences, copies, kriging
-    paths = map_blocks(functools.partial(_hybrid_block, regressor=reg, categorical=categorical), covariates,
-                       outputs, max_bytes=max_bytes, progress=progress.sub(0.85, 1.0), grid=grid,
-                       work_factor=per_cell / (4.0 * n_in + 8.0))
+    func = with_work_bytes(functools.partial(_hybrid_block, regressor=reg, categorical=categorical),
+                           per_cell - io_bytes_per_pixel(n_in, outputs))  # per_cell counts the block's bytes too
+    paths = map_blocks(func, covariates, outputs, max_bytes=max_bytes, progress=progress.sub(0.85, 1.0), grid=grid)
     if report_path:
         write_comparison_report(comparison, report_path, f"Hybrid kriging of {field} against kriging",
                                 final_histories=reg.histories_, notes=notes)

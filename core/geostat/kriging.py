@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 
 from ..errors import InputError, RemineWarning
 from ..points import check_projected
+from ..resources import available_memory, human_bytes
 from ._inputs import as_coords, prepare_points
 from ._kernel import solve_targets, solve_targets_serial
 from .anisotropy import as_anisotropy
@@ -75,7 +76,8 @@ def block_discretisation(block_size, ndim, n=4):
 
 def _spatial_order(T, size):
     """Visit order of targets: tiles of side ``size`` in boustrophedon order, and within a tile stripes one
-    target spacing high (a grid row) in boustrophedon order, so that consecutive targets are close.
+    target spacing high (a grid row) in boustrophedon order (and, for 3D grids, the columns of targets at one
+    (x, y) alternately upwards and downwards), so that consecutive targets are close.
     Returns ``(order, tile key)``."""
     lo = T.min(axis=0)
     cell = np.floor((T - lo) / size).astype(np.int64)
@@ -89,9 +91,14 @@ def _spatial_order(T, size):
     n_along = int(along.max()) + 1
     along = np.where(stripe % 2 == 0, along, n_along - 1 - along)
     composite = (keys * (int(stripe.max()) + 1) + stripe) * n_along + along
-    if composite.max() < 2 ** 62 // max(n_along, 1):
-        return np.argsort(composite, kind="stable"), keys
-    return np.lexsort((along, stripe, keys)), keys
+    levels, zi = (np.unique(T[:, 2], return_inverse=True) if T.shape[1] == 3 else (np.zeros(1), 0))
+    if len(levels) > 4096:  # scattered 3D targets: no columns to snake through
+        levels, zi = np.zeros(1), 0
+    # 3D grids: targets sharing (x, y) are visited upwards in one column and downwards in the next
+    zi = np.where(composite % 2 == 0, zi, len(levels) - 1 - zi)
+    if (int(composite.max()) + 1) * len(levels) < 2 ** 62 // max(n_along, 1):
+        return np.argsort(composite * len(levels) + zi, kind="stable"), keys
+    return np.lexsort((zi, along, stripe, keys)), keys
 
 
 class _Kriging(BaseEstimator):
@@ -120,6 +127,7 @@ class _Kriging(BaseEstimator):
         if not isinstance(self.model, VariogramModel):
             raise InputError(f"model {self.model!r} is not a variogram model; expected e.g. "
                              "Spherical(psill, range_, nugget) (see remine.core.geostat.fit_variogram)")
+        self._check_search()
         check_projected(crs)
         if drift is None:
             c, v, self.input_info_ = prepare_points(coords, values)
@@ -150,7 +158,31 @@ class _Kriging(BaseEstimator):
             warnings.warn(f"{len(v)} samples but n_neighbors={k}: using all samples (global neighbourhood)",
                           RemineWarning, stacklevel=2)
         self.global_ = k is None or k >= len(v)
+        if self.global_:
+            self._check_global_memory(len(v) + self.F_.shape[1])
         return self
+
+    def _check_search(self):
+        """Neighbours per estimate: None (all samples) or an integer >= 1; search radius: None or > 0 m."""
+        k, d = self.n_neighbors, self.max_dist
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise InputError(f"neighbours per estimate (n_neighbors) must be a whole number >= 1, or None for all "
+                             f"samples; got {k!r}")
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float, np.number)) or not d > 0
+                              or not np.isfinite(d)):
+            raise InputError(f"search radius (max_dist) must be a distance > 0 m, or None for no limit; got {d!r}")
+
+    def _check_global_memory(self, size):
+        """Refuse a global neighbourhood whose kriging systems (``size`` x ``size`` float64, one per thread,
+        twice: matrix and factor) would not fit in the available memory."""
+        from numba import get_num_threads
+
+        need = 16.0 * size * size * get_num_threads()
+        free = available_memory()
+        if free is not None and need > free:
+            raise InputError(f"kriging with all {size - 1:,} samples in every system (no neighbour limit) needs "
+                             f"about {human_bytes(need)} of memory, more than the {human_bytes(free)} available; "
+                             "set neighbours per estimate (n_neighbors, e.g. 32)")
 
     def _fit_drift(self, drift):
         """Learn what the drift needs from the samples' drift values (external drift only)."""

@@ -9,8 +9,10 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, check_same_crs, read_points
-from ..raster import band_statistics, raster_info
+from ..progress import as_progress
+from ..raster import band_statistics, check_output_path, raster_info
 from ..raster.style import MAGMA, write_data_style
+from ..resources import check_grid
 from .fit import resolve_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 
@@ -142,8 +144,17 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
         raise InputError("out_prefix (or prediction_path and variance_path) is needed for the output GeoTIFFs")
     prediction_path = prediction_path or f"{out_prefix}_prediction.tif"
     variance_path = variance_path or f"{out_prefix}_variance.tif"
+    sources = [p for p in [points, grid_like, *(drift or [])] if isinstance(p, str)]
+    for path in (prediction_path, variance_path):  # before the points are read and the model fitted
+        check_output_path(path, sources)
+    if os.path.abspath(prediction_path) == os.path.abspath(variance_path):
+        raise InputError(f"prediction and variance outputs are the same file {prediction_path}; give each its own")
+    progress = as_progress(progress)
+    progress.report(0.0, "reading the points and fitting the kriging model")
     pts = _as_points(points, field)
     grid = _as_grid(grid_like, extent, pixel_size, crs)
+    check_grid(grid.width, grid.height, 8, os.path.dirname(os.path.abspath(prediction_path)),
+               what="the kriging grid", change="use a larger pixel size, a smaller extent or a coarser template")
     check_projected(pts.crs, "points")
     check_projected(grid.crs, "grid")
     check_same_crs(pts.crs, grid.crs)

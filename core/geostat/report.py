@@ -10,7 +10,7 @@ from ..points import PointTable, check_projected, read_points
 from ..raster import atomic_path, check_output_path
 from ..report.html import HtmlReport
 from .cv import cross_validate
-from .fit import fit_variogram, initial_model
+from .fit import fit_variogram
 from .models import write_model_json
 from .raster import sample_rasters
 from .variogram import experimental_variogram, variogram_map
@@ -80,7 +80,7 @@ def variogram_analysis(points, field, layer=None, model="spherical", n_lags=None
     coords = pts.coords
     ev = experimental_variogram(coords, pts.values, n_lags=n_lags, cutoff=cutoff, direction=direction,
                                 tolerance=tolerance, estimator=estimator)
-    fitted = fit_variogram(ev, initial_model(model, ev, float(np.var(pts.values))), weights=weights)
+    fitted = fit_variogram(ev, model, weights=weights)
     if table_path:
         frame = ev.to_frame()
         frame["model"] = fitted.gamma(ev.lags)

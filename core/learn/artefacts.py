@@ -15,12 +15,14 @@ size, and the cross-validation metrics.
 ``load_model(path)`` refuses pickle/joblib files, files written by a newer format version, and any
 serialised type outside the trusted modules (scikit-learn, numpy, remine); it never unpickles.
 """
+import contextlib
 import datetime
 import json
 import os
 import sys
 import types
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -201,7 +203,7 @@ def read_manifest(path):
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path!r} is not a remine model file (expected a ZIP with manifest.json and "
                          "estimator.skops, written by save_model)")
-    with zipfile.ZipFile(path) as z:
+    with _damaged_model(path), zipfile.ZipFile(path) as z:
         if "manifest.json" not in z.namelist():
             raise InputError(f"{path!r} has no manifest.json; it is not a remine model file")
         manifest = json.loads(z.read("manifest.json"))
@@ -215,6 +217,20 @@ def read_manifest(path):
     return manifest
 
 
+@contextlib.contextmanager
+def _damaged_model(path):
+    """Turn the errors of reading a damaged model file (truncated, bytes changed: bad ZIP, CRC, deflate or JSON
+    data, a member missing) into an InputError that says so."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError, AttributeError,
+            OSError) as exc:
+        raise InputError(f"model file {path!r} is damaged ({type(exc).__name__}: {exc}); expected a model file "
+                         "written by remine: copy it again or train the model again") from None
+
+
 def load_model(path):
     """Read a model written by :func:`save_model`; returns a :class:`TrainedModel`.
 
@@ -224,14 +240,16 @@ def load_model(path):
     manifest = read_manifest(path)  # refusals (pickle, not a model, newer format) come before the skops import
     sio = _skops_io()  # costly (skops imports every scikit-learn module): after the refusals
 
-    with zipfile.ZipFile(path) as z:
-        payload = z.read("estimator.skops")
-    types = sio.get_untrusted_types(data=payload)
+    with _damaged_model(path):
+        with zipfile.ZipFile(path) as z:
+            payload = z.read("estimator.skops")
+        types = sio.get_untrusted_types(data=payload)
     untrusted = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
     if untrusted:
         raise InputError(f"{path!r} contains untrusted types {untrusted}; remine loads only scikit-learn, numpy "
                          "and remine types")
-    estimator = sio.loads(payload, trusted=list(types))
+    with _damaged_model(path):
+        estimator = sio.loads(payload, trusted=list(types))
     return TrainedModel(estimator=estimator, wavelengths_nm=np.asarray(manifest["wavelengths_nm"], dtype=float),
                         task=manifest["task"], classes=manifest.get("classes"),
                         target_names=manifest.get("target_names"), patch_size=int(manifest.get("patch_size", 1)),

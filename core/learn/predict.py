@@ -32,7 +32,7 @@ import numpy as np
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blocks, pixel_table, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ..raster import band_statistics, raster_info, read_window
+from ..raster import band_statistics, check_output_path, raster_info, read_window
 from ..raster.style import MAGMA, mineral_colormap, mineral_ramp, write_data_style, write_style
 from ..spectra.resample import resampling_matrix
 from ..spectra.rois import pad_nan, pixel_patches
@@ -309,6 +309,7 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     non-negative regression targets, "n_clipped" (predictions set to 0).
     """
     progress = as_progress(progress)
+    sources = [cube_path] + ([] if isinstance(model, TrainedModel) else [model])
     if not isinstance(model, TrainedModel):
         model = load_model(model)
     info = raster_info(cube_path)
@@ -333,6 +334,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
             warnings.warn(f"{type(_final_step(est)).__name__} has no uncertainty measure; none written",
                           RemineWarning, stacklevel=2)
     for p in paths.values():
+        if p:
+            check_output_path(p, sources)
         if p and not overwrite and os.path.exists(p):
             raise InputError(f"output {p} exists; choose another name or allow overwriting")
     classes = [str(c) for c in model.classes] if classification else None

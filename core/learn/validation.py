@@ -83,7 +83,16 @@ def clean_training_set(training_set, progress=None):
         warnings.warn(msg, RemineWarning, stacklevel=3)
         progress.warn(msg)
     if not finite.any():
-        raise InputError(f"all {len(X)} training samples contain NaN; check the cube's nodata and the ROIs")
+        flat = np.isfinite(X.reshape(len(X), X.shape[1], -1)).all(axis=2) if X.ndim > 1 else np.isfinite(X)[:, None]
+        dead = np.flatnonzero(~flat.any(axis=0))
+        wl = np.asarray(training_set.wavelengths_nm, dtype=float) if training_set.wavelengths_nm is not None else None
+        where = ""
+        if len(dead):
+            names = [f"{wl[b]:g}" for b in dead[:8]] if wl is not None and len(wl) == flat.shape[1] else \
+                [str(b) for b in dead[:8]]
+            where = (f"; bands NaN in every sample: {', '.join(names)}{' nm' if wl is not None else ''}"
+                     f"{', …' if len(dead) > 8 else ''} (drop them with a spectral subset)")
+        raise InputError(f"all {len(X)} training samples contain NaN{where}; check the cube's nodata and the ROIs")
     out = (X[finite], y[finite], np.asarray(training_set.groups)[finite],
            np.asarray(training_set.coords, dtype=float)[finite])
     if training_set.is_classification:

@@ -1,9 +1,12 @@
 """Writing GeoTIFFs: atomic output paths, tiled compressed profiles, band names and wavelengths, classes
 and QGIS styles."""
 import contextlib
+import errno
 import functools
+import glob
 import json
 import os
+import re
 import uuid
 
 import numpy as np
@@ -18,12 +21,15 @@ GTIFF_EXTENSIONS = (".tif", ".tiff")
 def check_output_path(path, inputs=(), extensions=GTIFF_EXTENSIONS):
     """Refuse an output path that cannot be written safely.
 
-    Raises :class:`InputError` when the directory is missing or read-only, the extension is not one of
-    ``extensions`` (None: any), or the path is one of ``inputs`` (outputs never overwrite inputs).
+    Raises :class:`InputError` when the path is an existing folder, its folder is missing or read-only, the
+    extension is not one of ``extensions`` (None: any), or the path is one of ``inputs`` (outputs never
+    overwrite inputs).
     """
     if not path:
         raise InputError("no output path given")
     path = os.path.abspath(str(path))
+    if os.path.isdir(path):
+        raise InputError(f"output {path} is an existing folder; expected a file name")
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InputError(f"output folder does not exist: {folder}")
@@ -40,6 +46,38 @@ def check_output_path(path, inputs=(), extensions=GTIFF_EXTENSIONS):
 SIDE_CARS = (".aux.xml", ".ovr")
 
 
+def _disk_full(exc):
+    """Whether ``exc`` (OSError, or GDAL's error through rasterio) says the disk is full (ENOSPC)."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
+def remove_stale_parts(path):
+    """Delete the hidden partial files of earlier writes of ``path`` whose process no longer runs (a run
+    killed outright, e.g. by SIGKILL or a power cut, cannot remove its own), with their side-cars."""
+    folder, name = os.path.split(os.path.abspath(str(path)))
+    base, ext = os.path.splitext(name)
+    pattern = re.compile(re.escape(f".{base}.part-") + r"(\d+)-[0-9a-f]{8}" + re.escape(ext))
+    for found in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(base)}.part-*")):
+        match = pattern.match(os.path.basename(found))
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.remove(found)
+
+
+def _process_alive(pid):
+    """Whether process ``pid`` runs (always True on Windows, where os.kill would terminate it)."""
+    if pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to another user (or not on this platform): leave its files
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it to ``path`` on success, delete it on error.
@@ -49,14 +87,19 @@ def atomic_path(path):
     """
     path = os.path.abspath(str(path))
     base, ext = os.path.splitext(os.path.basename(path))
-    tmp = os.path.join(os.path.dirname(path), f".{base}.part-{uuid.uuid4().hex[:8]}{ext}")
+    remove_stale_parts(path)
+    tmp = os.path.join(os.path.dirname(path), f".{base}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}{ext}")
     pairs = [(tmp + s, path + s) for s in SIDE_CARS] + [(style_path(tmp), style_path(path))]
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         for p in [tmp] + [a for a, _ in pairs]:
             if os.path.exists(p):
                 os.remove(p)
+        if _disk_full(exc):
+            raise InputError(f"no space left on the disk of {os.path.dirname(path)} while writing "
+                             f"{os.path.basename(path)} (nothing was kept); free some space or write the output "
+                             "to another disk") from None
         raise
     if not os.path.exists(tmp):
         return  # the caller wrote nothing: nothing to publish

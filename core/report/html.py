@@ -6,7 +6,8 @@ import base64
 import datetime
 import html
 import io
-import os
+
+from ..raster import atomic_path
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #a0522d}h2{color:#a0522d;margin-top:2rem}table{border-collapse:collapse;margin:1rem 0}
@@ -66,8 +67,7 @@ class HtmlReport:
 
     def write(self, path):
         """Write atomically; returns the path."""
-        tmp = f"{path}.part"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.render())
-        os.replace(tmp, path)
+        text = self.render()
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
         return path

@@ -12,11 +12,12 @@ follows ``passport.schema.json``.
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import sys
 
-from ..raster import open_raster
+from ..raster import atomic_path, open_raster
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "passport.schema.json")
 PASSPORT_VERSION = "1.1"
@@ -59,16 +60,33 @@ def software_versions():
     return versions
 
 
-def _jsonable(value):
+def _jsonable(value, notes=None, where="metrics"):
+    """A JSON-safe copy of ``value``: NaN and ±inf become None (strict JSON has neither), each listed in
+    ``notes`` (a list) as ``"<where.path> is NaN: written as null"``."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        if notes is not None:
+            notes.append(f"{where} is {'NaN' if math.isnan(value) else 'infinite'} (undefined for these "
+                         "data, e.g. constant values or one class): written as null")
+        return None
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, notes, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
+        return [_jsonable(v, notes, f"{where}[{i}]") for i, v in enumerate(value)]
     return str(value)
+
+
+def sanitise_metrics(metrics, notes=()):
+    """JSON-safe ``metrics`` with NaN/inf values as null and a ``notes`` list naming each of them (after the
+    given ``notes`` about other parts of the passport)."""
+    notes = list(notes)
+    clean = _jsonable(dict(metrics or {}), notes)
+    if notes:
+        clean["notes"] = list(clean.get("notes") or []) + notes
+    return clean
 
 
 def make_passport(algorithm, version, parameters, inputs, output, started, finished=None, crs=None,
@@ -114,20 +132,22 @@ def make_passport(algorithm, version, parameters, inputs, output, started, finis
         for ancestor in [parent] + parent.get("lineage", []):
             ancestor = {k: v for k, v in ancestor.items() if k != "lineage"}
             lineage.setdefault((ancestor["output"]["path"], ancestor["output"]["sha256"]), ancestor)
+    notes = []  # NaN/inf values (undefined statistics of degenerate data) become null, each with a note
+    uncertainty = _jsonable(uncertainty or NO_UNCERTAINTY, notes, "uncertainty")
     return {
         "passport_version": PASSPORT_VERSION,
         "algorithm": algorithm,
         "algorithm_version": version,
         "output": {"path": os.path.abspath(output), "sha256": sha256(output) if os.path.isfile(output) else None},
-        "parameters": _jsonable(parameters),
+        "parameters": _jsonable(parameters, [], "parameters"),
         "inputs": entries,
         "software": {**software_versions(), **(software or {})},
         "crs": crs,
         "extent": extent,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
-        "metrics": _jsonable(metrics or {}),
-        "uncertainty": _jsonable(uncertainty or NO_UNCERTAINTY),
+        "metrics": sanitise_metrics(metrics, notes),
+        "uncertainty": uncertainty,
         "lineage": list(lineage.values()),
     }
 
@@ -195,10 +215,9 @@ def passport_path(output):
 def write_passport(output, passport):
     """Write the passport next to ``output`` (atomic); returns its path."""
     path = passport_path(output)
-    tmp = f"{path}.part"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(passport, f, indent=2, allow_nan=False, default=str)
-    os.replace(tmp, path)
+    text = json.dumps(passport, indent=2, allow_nan=False, default=str)  # fails before anything is written
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
     return path
 
 

@@ -8,20 +8,24 @@ Reference: Clark & Roush (1984), "Reflectance spectroscopy: quantitative analysi
 remote sensing applications", JGR 89(B7) — continuum removal by division.
 """
 import functools
+import warnings
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, RemineWarning
 from .resample import check_wavelengths
 
 METHODS = ("divide", "subtract")
+#: reflectance that values <= 0 are raised to before continuum removal by division (0-1 units)
+REFLECTANCE_FLOOR = 1e-4
 
 
 @functools.lru_cache(maxsize=None)
 def _kernel():
     """Compile (once) and return the numba kernel ``hull(values, wl, mode, out)``.
 
-    ``mode`` 0 writes the continuum, 1 ``values / continuum``, 2 ``values - continuum``. Per spectrum:
+    ``mode`` 0 writes the continuum, 1 ``values / continuum``, 2 ``values - continuum``. With mode 1 values
+    <= 0 are replaced by ``floor`` first and counted per spectrum in ``low`` (n,). Per spectrum:
     (1) a branch-free, vectorised pre-filter drops bands strictly below the chord of their two neighbours
     (they cannot be hull vertices: a hull vertex lies on or above the chord of any two points on either
     side); (2) the same test between neighbours in the list of remaining candidates, one scalar pass
@@ -51,7 +55,7 @@ def _kernel():
 
     @numba.njit(parallel=True, cache=True, boundscheck=False, nogil=True, fastmath={"reassoc"},
                 error_model="numpy")
-    def hull(values, wl, mode, out):
+    def hull(values, wl, mode, floor, out, low):
         n, b = values.shape
         span = np.zeros(b, values.dtype)
         left = np.zeros(b, values.dtype)
@@ -74,9 +78,19 @@ def _kernel():
             cont = np.empty(b + block, values.dtype)
             for p in range(c * chunk, min(n, (c + 1) * chunk)):
                 nan_check = zero  # stays 0 unless a band is NaN or infinite (vectorisable)
-                for i in range(b):
-                    y[i] = values[p, i]
-                    nan_check += y[i] * zero
+                n_low = 0
+                if mode == 1:  # division: reflectance <= 0 raised to the floor (the hull stays > 0)
+                    for i in range(b):
+                        yi = values[p, i]
+                        below = yi <= zero
+                        n_low += below
+                        y[i] = floor if below else yi
+                        nan_check += yi * zero
+                else:
+                    for i in range(b):
+                        y[i] = values[p, i]
+                        nan_check += y[i] * zero
+                low[p] = n_low
                 finite = nan_check == zero
                 k = 0
                 if finite and b > 2:
@@ -169,17 +183,20 @@ def continuum(values, wavelengths_nm):
     ndarray like ``values`` (float32 for float32 input, else float64): the hull, equal to the spectrum
     at hull vertices and above it everywhere else.
     """
-    return _run(values, wavelengths_nm, 0)
+    return _run(values, wavelengths_nm, 0)[0]
 
 
-def _run(values, wavelengths_nm, mode):
+def _run(values, wavelengths_nm, mode, floor=0.0):
+    """Run the kernel; returns the output shaped like ``values`` and the number of values raised to ``floor``."""
     values, table, wl = _as_table(values, wavelengths_nm)
     out = np.empty(table.shape, dtype=table.dtype, order="F" if not table.flags.c_contiguous else "C")
-    _kernel()(table, wl, mode, out)
-    return out.reshape(values.shape, order="A")
+    low = np.empty(table.shape[0], dtype=np.int32)
+    _kernel()(table, wl, mode, table.dtype.type(floor), out, low)
+    return out.reshape(values.shape, order="A"), int(low.sum(dtype=np.int64))
 
 
-def continuum_removed(values, wavelengths_nm, method="divide"):
+def continuum_removed(values, wavelengths_nm, method="divide", floor=REFLECTANCE_FLOOR, warn=True,
+                      return_count=False):
     """Continuum-removed spectra: ``values / hull`` (``"divide"``, Clark & Roush 1984; ≤ 1, 1 on the
     hull) or ``values - hull`` (``"subtract"``; ≤ 0, 0 on the hull).
 
@@ -188,11 +205,30 @@ def continuum_removed(values, wavelengths_nm, method="divide"):
     values : ndarray (n, bands) or (bands,), reflectance.
     wavelengths_nm : ndarray (bands,), strictly ascending nm.
     method : "divide" or "subtract".
+    floor : float > 0
+        ``"divide"`` only: reflectance ≤ 0 (noise in atmospherically corrected data) is replaced by
+        ``floor`` before the hull is computed, so that the hull stays positive and the ratio defined
+        (≈ 0 at such bands: no signal there). Default 1e-4, below any real reflectance in 0–1 units.
+    warn : bool
+        Emit a :class:`RemineWarning` with the number of values raised to the floor.
+    return_count : bool
+        Also return that number.
 
     Returns
     -------
-    ndarray like ``values``; NaN where the input is NaN (and, for "divide", where the hull is ≤ 0).
+    ndarray like ``values``; NaN where the input is NaN. With ``return_count``: ``(out, n_floored)``.
     """
     if method not in METHODS:
         raise InputError(f"continuum removal method must be one of {METHODS}; got {method!r}")
-    return _run(values, wavelengths_nm, 1 if method == "divide" else 2)
+    if not floor > 0:
+        raise InputError(f"continuum removal floor must be > 0 (reflectance units); got {floor!r}")
+    out, n_low = _run(values, wavelengths_nm, 1 if method == "divide" else 2, floor)
+    if n_low and warn:
+        warnings.warn(floor_message(n_low, floor), RemineWarning, stacklevel=2)
+    return (out, n_low) if return_count else out
+
+
+def floor_message(n_low, floor):
+    """The warning for ``n_low`` reflectance values ≤ 0 raised to ``floor`` by continuum removal."""
+    return (f"{n_low} reflectance value(s) <= 0 (noise) were raised to {floor:g} before continuum removal by "
+            "division (the continuum-removed value there is about 0)")

@@ -9,9 +9,9 @@ import warnings
 import numpy as np
 
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, map_blocks, with_work_bytes
-from ..errors import InputError
+from ..errors import InputError, RemineWarning
 from ..raster import check_output_path, raster_info
-from .continuum import METHODS, continuum_removed
+from .continuum import METHODS, REFLECTANCE_FLOOR, continuum_removed, floor_message
 from .features import absorption_feature, window_indices
 from .preprocess import derivative, savgol, snv
 from .resample import resample, resampling_matrix
@@ -31,7 +31,8 @@ def _cube(table, shape):
 
 def _continuum_block(arrays, info, wavelengths_nm, method):
     block = arrays[0]
-    return [_cube(continuum_removed(_pixels(block), wavelengths_nm, method), block.shape[1:])]
+    out, n_low = continuum_removed(_pixels(block), wavelengths_nm, method, warn=False, return_count=True)
+    return [_cube(out, block.shape[1:])], {"floored": n_low}
 
 
 def _band_range(info, min_nm, max_nm):
@@ -52,7 +53,8 @@ def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_n
                              max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
     """Continuum-removed cube (upper hull per pixel) over the bands within [min_nm, max_nm].
 
-    Returns dict: ``bands`` (count), ``wavelengths_nm`` of the output.
+    Returns dict: ``bands`` (count), ``wavelengths_nm`` of the output, ``floored`` (reflectance values
+    <= 0 raised to the floor before division, see :func:`continuum_removed`).
     """
     if method not in METHODS:
         raise InputError(f"continuum removal method must be one of {METHODS}; got {method!r}")
@@ -63,10 +65,14 @@ def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_n
     out = BlockOutput(out_path, len(idx), "float32", wavelengths_nm=wl,
                       fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
                       band_names=[info.band_names[i] for i in idx])
+    tally = {"floored": 0}
     # temporaries: the block's float32 pixel table
     func = with_work_bytes(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), 4 * len(idx))
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
-    return {"bands": int(len(idx)), "wavelengths_nm": wl}
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx],
+               tally=tally)
+    if tally["floored"]:
+        warnings.warn(floor_message(tally["floored"], REFLECTANCE_FLOOR), RemineWarning, stacklevel=2)
+    return {"bands": int(len(idx)), "wavelengths_nm": wl, "floored": tally["floored"]}
 
 
 #: cube preprocessing methods of :func:`preprocess_raster`

@@ -8,7 +8,7 @@ Stevens & Ramirez-Lopez).
 import numpy as np
 
 from ..bands import WATER_VAPOUR_NM, in_windows
-from ..errors import InputError
+from ..errors import InputError, as_float_array
 from .resample import check_wavelengths
 
 #: ASD FieldSpec 3/4 detector boundaries (nm): VNIR | SWIR1 at 1000, SWIR1 | SWIR2 at 1800.
@@ -17,6 +17,8 @@ ASD_SPLICES_NM = (1000.0, 1800.0)
 
 def _table(values):
     values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.number):
+        values = as_float_array(values, "spectra", "numbers (reflectance)")
     if values.ndim not in (1, 2):
         raise InputError(f"spectra must be (n, bands) or (bands,); got shape {values.shape}")
     return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float64)

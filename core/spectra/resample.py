@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, as_float_array
 
 FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 TRUNCATE_SIGMA = 4.0  # SRF tails beyond ±4 σ carry < 7e-5 of the weight and are dropped
@@ -23,7 +23,7 @@ def check_wavelengths(wavelengths_nm, n_bands=None, source="library"):
 
     Returns the grid as float64 (bands,). Raises :class:`InputError` naming the offending values.
     """
-    wl = np.asarray(wavelengths_nm, dtype=np.float64).ravel()
+    wl = as_float_array(wavelengths_nm, f"wavelengths of the {source}", "numbers (nm)", np.float64).ravel()
     if wl.size == 0:
         raise InputError(f"{source} has no wavelengths")
     if n_bands is not None and wl.size != n_bands:

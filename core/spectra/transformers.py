@@ -25,6 +25,23 @@ class _Spectral(TransformerMixin, BaseEstimator):
         self.wavelengths_out_ = None if wl is None else np.asarray(wl, dtype=float)
         return self
 
+    def _finite(self, X, out, step):
+        """``out`` (n, bands_out), or an InputError naming the samples (rows) whose finite spectra in ``X``
+        became NaN/inf through ``step`` (the preprocessing's name) and the output bands (nm) where they did."""
+        out = np.asarray(out)
+        made = ~np.isfinite(out).all(axis=1) & np.isfinite(np.asarray(X, dtype=float)).all(axis=1)
+        if not made.any():
+            return out
+        rows = np.flatnonzero(made)
+        cols = np.flatnonzero(~np.isfinite(out[rows]).all(axis=0))
+        wl = getattr(self, "wavelengths_out_", None)
+        bands = (", ".join(f"{wl[c]:g}" for c in cols[:8]) + " nm") if wl is not None and len(wl) == out.shape[1] \
+            else "columns " + ", ".join(str(c) for c in cols[:8])
+        raise InputError(f"preprocessing '{step}' turned {len(rows)} finite spectra into NaN/inf features (samples "
+                         f"{', '.join(str(r) for r in rows[:8])}{', …' if len(rows) > 8 else ''}; bands {bands}"
+                         f"{', …' if len(cols) > 8 else ''}); remove or mask these spectra (flat, all-zero or "
+                         "non-positive) or choose another preprocessing")
+
 
 class Resampler(_Spectral):
     """Gaussian-SRF resampling to ``target_wavelengths_nm`` (see :func:`remine.core.spectra.resample`)."""
@@ -52,7 +69,7 @@ class ContinuumRemover(_Spectral):
         self.method = method
 
     def transform(self, X):
-        return continuum_removed(X, self.wavelengths_nm, self.method)
+        return self._finite(X, continuum_removed(X, self.wavelengths_nm, self.method), "continuum")
 
 
 class SavGol(_Spectral):
@@ -77,14 +94,15 @@ class Derivative(_Spectral):
         self.polyorder = polyorder
 
     def transform(self, X):
-        return derivative(X, self.wavelengths_nm, self.order, self.window_length, self.polyorder)
+        return self._finite(X, derivative(X, self.wavelengths_nm, self.order, self.window_length, self.polyorder),
+                            "derivative")
 
 
 class SNV(_Spectral):
     """Standard normal variate per spectrum."""
 
     def transform(self, X):
-        return snv(X)
+        return self._finite(X, snv(X), "snv")
 
 
 class BrightnessNormaliser(_Spectral):
@@ -94,7 +112,7 @@ class BrightnessNormaliser(_Spectral):
         self.method = method
 
     def transform(self, X):
-        return brightness_normalise(X, self.method)
+        return self._finite(X, brightness_normalise(X, self.method), "brightness")
 
 
 class BadBandRemover(_Spectral):

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import InputError, RemineWarning
+from ..errors import InputError, RemineWarning, as_float_array
 
 CLOSE_METHODS = ("simplex", "ilr")
 #: smallest part used by the ilr route (fractions): zeros cannot be log-transformed
@@ -78,8 +78,10 @@ def close(abundances, method="simplex", eps=ILR_EPS, warn=True, return_count=Fal
     abundances : array (n, m)
         Fractions (not percent), e.g. the outputs of one regression model per mineral.
     method : {"simplex", "ilr"}
-        ``"simplex"``: nearest point on the simplex. ``"ilr"``: parts below ``eps`` set to ``eps``,
-        then divided by the row sum (the closure of compositional data analysis).
+        ``"simplex"``: the nearest point on the simplex to the raw values (Euclidean projection; values
+        outside [0, 1] are projected as they are, not clipped first). ``"ilr"``: values clipped to [0, 1],
+        parts below ``eps`` set to ``eps``, then divided by the row sum (the closure of compositional
+        data analysis, which needs positive parts).
     eps : float
         Smallest part for the ilr route (fraction).
     warn : bool
@@ -87,29 +89,29 @@ def close(abundances, method="simplex", eps=ILR_EPS, warn=True, return_count=Fal
     return_count : bool
         Also return that number.
 
-    Values below 0 or above 1 are clipped to [0, 1] before closing, and counted (documented
-    behaviour: a regression model may overshoot). Rows with a NaN stay NaN; an all-zero row becomes
-    the uniform composition on the ilr route and is projected to the uniform composition too.
+    Values below 0 or above 1 (a regression model may overshoot) are counted; the ilr route clips them
+    to [0, 1]. Rows with a NaN stay NaN; an all-zero row becomes the uniform composition on both routes.
 
     Returns
     -------
-    closed : ndarray (n, m) float64, or ``(closed, n_clipped)`` with ``return_count=True``
+    closed : ndarray (n, m) float64, or ``(closed, n_outside)`` with ``return_count=True`` (the number
+    of values outside [0, 1])
     """
     if method not in CLOSE_METHODS:
         raise InputError(f"unknown closure method {method!r}; expected one of {CLOSE_METHODS}")
-    A = np.atleast_2d(np.asarray(abundances, dtype=np.float64))
+    A = np.atleast_2d(as_float_array(abundances, "abundances", "numbers (fractions)", np.float64))
     if A.ndim != 2 or A.shape[1] < 2:
         raise InputError(f"abundances must be (n pixels, m >= 2 minerals); got shape {np.shape(abundances)}")
     finite = np.isfinite(A)
     n_clipped = int(np.count_nonzero(finite & ((A < 0) | (A > 1))))
     if n_clipped and warn:
-        warnings.warn(f"{n_clipped} abundance value(s) outside [0, 1] were clipped before closure", RemineWarning,
+        treatment = "projected onto the simplex as they are" if method == "simplex" else "clipped before closure"
+        warnings.warn(f"{n_clipped} abundance value(s) outside [0, 1] were {treatment}", RemineWarning,
                       stacklevel=2)
-    A = np.clip(A, 0.0, 1.0)
     if method == "simplex":
         closed = project_simplex(A)
     else:
-        A = np.maximum(A, eps)
+        A = np.maximum(np.clip(A, 0.0, 1.0), eps)
         closed = A / A.sum(axis=1, keepdims=True)
     return (closed, n_clipped) if return_count else closed
 

@@ -27,7 +27,10 @@ Sources of uncertainty and their intervals:
 - :func:`bootstrap_intervals` — endmember variability: unmix again with one spectrum per mineral drawn
   at random from each mineral's bundle, and take quantiles of the abundances across draws.
 
-All return ``(lower, upper)`` arrays (n, m) of fractions.
+All return ``(lower, upper)`` arrays (n, m) of fractions. They assume the linear model holds (white noise,
+the right endmembers, variability within the bundles); on real scenes the model error dominates and they
+under-cover (Samson with extracted endmembers: 0.26-0.34 at nominal 0.9): rescale them on reference
+abundances with :mod:`remine.core.unmix.calibration`.
 
 Calibration (``benchmarks/calibrate_intervals.py``): coverage of nominal 90 % intervals over the 9
 minerals x 89 790 valid pixels, overall and the range over minerals, mean width, abundance RMSE.

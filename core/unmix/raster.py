@@ -266,9 +266,10 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
 
     Returns
     -------
-    dict: ``path``, ``band_names``, ``n_clipped`` (input values outside [0, 1] / [0, 100], clipped before
-    closure). Bands: closed abundance per mineral (%), with two or more members ``lower_<mineral>`` and
-    ``upper_<mineral>`` (quantiles across members after closure), and ``n_clipped`` (per pixel count).
+    dict: ``path``, ``band_names``, ``n_clipped`` (input values outside [0, 1] / [0, 100]: projected as
+    they are by ``"simplex"``, clipped by ``"ilr"``). Bands: closed abundance per mineral (%), with two or
+    more members ``lower_<mineral>`` and ``upper_<mineral>`` (quantiles across members after closure), and
+    ``n_clipped`` (per pixel count).
     """
     progress = as_progress(progress)
     paths = [paths] if isinstance(paths, str) else list(paths)
@@ -282,6 +283,12 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
     if len(set(counts.values())) != 1:
         raise InputError(f"ensemble members have different band counts: {counts}; expected one band per mineral each")
     m = infos[0].count
+    spectral = next((i for i in infos if i.wavelengths_nm is not None), None)
+    if spectral is not None:
+        wl = spectral.wavelengths_nm
+        raise InputError(f"{spectral.path} has {spectral.count} bands with wavelengths ({wl.min():g}–{wl.max():g} nm): "
+                         "it is a spectral cube, not regression rasters with one band per mineral; close the "
+                         "per-mineral outputs of a regression model or of remine:unmix instead")
     minerals = list(minerals) if minerals else list(infos[0].band_names)
     if len(minerals) != m:
         raise InputError(f"{paths[0]} has {m} bands but {len(minerals)} minerals were given "
@@ -298,8 +305,9 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
     write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
     n_clipped = int(round(band_statistics(out_path)["n_clipped"]["sum"]))
     if n_clipped:
-        warnings.warn(f"{n_clipped} input value(s) outside [0, {100 if input_percent else 1}] were clipped "
-                      "before closure", RemineWarning, stacklevel=2)
+        treatment = "projected onto the simplex as they are" if method == "simplex" else "clipped before closure"
+        warnings.warn(f"{n_clipped} input value(s) outside [0, {100 if input_percent else 1}] were {treatment}",
+                      RemineWarning, stacklevel=2)
     return {"path": out_path, "band_names": names, "n_clipped": n_clipped}
 
 

@@ -19,7 +19,7 @@ Reference: Heinz & Chang (2001), IEEE TGRS 39(3), 529-545 (FCLS); Lawson & Hanso
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..errors import InputError
+from ..errors import InputError, as_float_array
 from .options import METHODS
 
 #: relative tolerance on the KKT multipliers (scaled by the largest diagonal entry of the Gram matrix)
@@ -40,7 +40,7 @@ def check_endmembers(endmembers, names=None, n_bands=None):
     angle below :data:`DUPLICATE_ANGLE`) and collinear sets (one endmember is a linear combination of
     the others), naming the endmembers involved.
     """
-    E = np.asarray(endmembers, dtype=np.float64)
+    E = as_float_array(endmembers, "endmembers", "numbers (reflectance)", np.float64)
     if E.ndim != 2:
         raise InputError(f"endmembers must be a 2-D array (m endmembers, b bands); got shape {E.shape}")
     m, b = E.shape
@@ -76,6 +76,8 @@ def check_endmembers(endmembers, names=None, n_bands=None):
 
 def _pixels(pixels, n_bands):
     X = np.asarray(pixels)
+    if not np.issubdtype(X.dtype, np.number):
+        X = as_float_array(pixels, "pixels", "numbers (reflectance)", np.float64)
     if X.ndim == 1:
         X = X[None, :]
     if X.ndim != 2 or X.shape[1] != n_bands:

@@ -29,6 +29,7 @@ from ..progress import as_progress
 
 _RUN = 1 << 15  # path cells whose kriging weights are computed together
 _MAX_TEMPLATE = 60000  # offsets in the search template
+_MAX_TABLE = 1 << 23  # entries of the covariance table of offset differences (64 MB)
 _CODES = {"Nugget": 0, "Spherical": 1, "Exponential": 2, "Gaussian": 3}
 
 
@@ -160,11 +161,28 @@ def _chol_solve(C, b, k, w, L):
     return True
 
 
+def _cov_table(grid, offs, aniso_matrix, model):
+    """Covariance of every difference of two template offsets, ``(2Lk+1, 2Lr+1, 2Lc+1)`` with L twice the
+    template's reach per axis (the sill at the centre); an empty (1, 1, 1) table when it would exceed
+    ``_MAX_TABLE`` entries (the kernel then evaluates the model)."""
+    lim = 2 * np.abs(offs).max(axis=0)
+    if np.prod(2 * lim + 1) > _MAX_TABLE:
+        return np.zeros((1, 1, 1)), lim
+    kk, rr, cc = np.meshgrid(*[np.arange(-n, n + 1) for n in lim], indexing="ij")
+    metres = np.stack([cc * grid.dx, -rr * grid.dy, kk * grid.dz], axis=-1)
+    h = np.sqrt(((metres @ aniso_matrix.T) ** 2).sum(axis=-1))
+    return np.where(h > 0, model.sill - model.gamma(h), model.sill), lim
+
+
 @njit(cache=True, parallel=True, fastmath=True)
-def _weights(path, rank, slot, offs, iso, k, codes, psills, ranges, nugget, nbr, wts, sd):
-    """Neighbours (slots), simple-kriging weights and standard deviations of the cells ``path`` (run)."""
+def _weights(path, rank, slot, offs, iso, k, codes, psills, ranges, nugget, table, lim, nbr, wts, sd):
+    """Neighbours (slots), simple-kriging weights and standard deviations of the cells ``path`` (run).
+
+    ``table``/``lim``: covariances of offset differences (:func:`_cov_table`); a (1, 1, 1) table means none.
+    """
     nz, ny, nx = rank.shape
     sill = nugget + psills.sum()
+    tabled = table.shape[0] > 1
     for q in prange(path.shape[0]):
         cell = path[q]
         c0 = cell % nx
@@ -190,9 +208,16 @@ def _weights(path, rank, slot, offs, iso, k, codes, psills, ranges, nugget, nbr,
                     break
         for i in range(n):
             ti = found[i]
+            C[i, i] = sill
+            if tabled:
+                b[i] = table[offs[ti, 0] + lim[0], offs[ti, 1] + lim[1], offs[ti, 2] + lim[2]]
+                for j in range(i):
+                    tj = found[j]
+                    C[i, j] = table[offs[ti, 0] - offs[tj, 0] + lim[0], offs[ti, 1] - offs[tj, 1] + lim[1],
+                                    offs[ti, 2] - offs[tj, 2] + lim[2]]
+                continue
             hi = math.sqrt(iso[ti, 0] ** 2 + iso[ti, 1] ** 2 + iso[ti, 2] ** 2)
             b[i] = _cov(hi, codes, psills, ranges)
-            C[i, i] = sill
             for j in range(i):
                 tj = found[j]
                 h = math.sqrt((iso[ti, 0] - iso[tj, 0]) ** 2 + (iso[ti, 1] - iso[tj, 1]) ** 2
@@ -233,6 +258,29 @@ def _apply(targets, nbr, wts, sd, noise, y):
         t = targets[q]
         for j in range(r):
             y[t, j] = acc[j]
+
+
+@njit(cache=True, parallel=True)
+def _back(y, y_table, z_table, start, out):
+    """``out[j, i]`` = back-transform of ``y[i, j]`` by linear interpolation in (y_table, z_table); scores
+    outside the table get NaN here (their tails are filled afterwards). ``start`` (bins,): for equal bins of
+    [y_table[0], y_table[-1]], the last table index at or below the bin's lower edge."""
+    m, r = y.shape
+    n = y_table.shape[0]
+    y0 = y_table[0]
+    scale = start.shape[0] / (y_table[n - 1] - y0)
+    for i in prange(m):
+        for j in range(r):
+            v = y[i, j]
+            if not (v >= y0 and v <= y_table[n - 1]):
+                out[j, i] = np.nan
+                continue
+            a = start[min(int((v - y0) * scale), start.shape[0] - 1)]
+            while a < n - 2 and y_table[a + 1] <= v:
+                a += 1
+            b = a + 1
+            w = (v - y_table[a]) / (y_table[b] - y_table[a]) if y_table[b] > y_table[a] else 0.0
+            out[j, i] = z_table[a] + w * (z_table[b] - z_table[a])
 
 
 def _multigrid_path(grid, free, rng, levels):
@@ -293,6 +341,7 @@ def simulate(grid, coords, values, model, anisotropy=None, n_realisations=50, n_
     aniso = as_anisotropy(anisotropy)
     M = aniso.matrix(3) if aniso is not None else np.eye(3)
     offs, iso = _template(grid, M, model.practical_range(), _MAX_TEMPLATE)
+    table, lim = _cov_table(grid, offs, M, model)
     rng = np.random.default_rng(seed)
     act = grid.active
     slot = np.full(grid.shape, -1, np.int64)
@@ -313,13 +362,17 @@ def simulate(grid, coords, values, model, anisotropy=None, n_realisations=50, n_
         progress.check()
         run = path[s:s + _RUN]
         q = len(run)
-        _weights(run, rank, slot, offs, iso, n_neighbors, codes, psills, ranges, nugget, nbr[:q], wts[:q], sd[:q])
+        _weights(run, rank, slot, offs, iso, n_neighbors, codes, psills, ranges, nugget, table, lim, nbr[:q],
+                 wts[:q], sd[:q])
         noise = rng.standard_normal((q, n_realisations), dtype=np.float32)
         _apply(slot.ravel()[run], nbr[:q], wts[:q], sd[:q], noise, y)
         progress.report(0.9 * (s + q) / max(len(path), 1), "simulating")
     reals = np.empty((n_realisations, y.shape[0]), np.float32)
-    for j in range(n_realisations):
-        reals[j] = ns.back(np.ascontiguousarray(y[:, j]))
+    edges = np.linspace(ns.y_table[0], ns.y_table[-1], 4 * len(ns.y_table) + 1)[:-1]
+    start = np.maximum(np.searchsorted(ns.y_table, edges, side="right") - 1, 0)
+    _back(y, ns.y_table, ns.z_table.astype(np.float64), start, reals)
+    tails = np.isnan(reals)
+    reals[tails] = ns.back(y.T[tails])
     progress.report(1.0)
     return {"realisations": reals, "data_cells": d_flat, "data_index": d_index, "unused_data": unused,
             "transform": ns}

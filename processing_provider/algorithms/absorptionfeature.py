@@ -54,8 +54,11 @@ absorption features in hyperspectral imagery, JAG 5(1), 55–68."""
 
     def compute(self, parameters, context, progress):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        window = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)][1]
-        if window is None:
+        name, window = PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)]
+        if window is not None:
+            self.warn_ignored(parameters, [self.MIN, self.MAX],
+                              f"the window '{name}' is a preset; choose the custom window to use your own limits")
+        else:
             window = (self.optional_number(parameters, self.MIN, context),
                       self.optional_number(parameters, self.MAX, context))
             if None in window:

@@ -22,7 +22,12 @@ class CloseComposition(RemineAlgorithm):
     GROUP = "Unmixing"
     HELP = """Turns per-mineral regression outputs of any model into valid compositions: non-negative and summing
 to 100 % per pixel. With several ensemble members, each is closed and the 5 %/95 % (for level 0.9) quantiles
-across members give per-pixel intervals.
+across members give per-pixel intervals. These intervals measure how much the members disagree; they cover the
+level only if the members err independently and without a common bias, which models trained on the same
+samples do not (their errors are shared): treat them as a lower bound of the uncertainty and calibrate them on
+reference samples with <i>remine:calibrateintervals</i> before reading them as confidence intervals. On the demo
+scene, nominal 90 % intervals from PLSR + ridge maps of the nine XRD targets covered 0.10 of the true
+abundances (with ExtraTrees as a third member 0.42); calibrated on 1 % of the pixels, 0.90 of the others.
 
 <b>Inputs</b>
 <ul><li><b>Regression rasters</b>: one raster per ensemble member, each with one band per mineral (same grid
@@ -31,8 +36,8 @@ and band order).</li>
 error.</li>
 <li><b>Closure</b>: Euclidean projection onto the simplex, or the compositional route (parts below 1e-6 set to
 1e-6, divided by the sum; ensemble centre = mean in ilr coordinates).</li>
-<li><b>Input scale</b>: percent or fraction. Values outside the range are clipped before closure and counted
-(log, passport and the <i>n_clipped</i> band).</li>
+<li><b>Input scale</b>: percent or fraction. Values outside the range are counted (log, passport and the
+<i>n_clipped</i> band); the projection takes them as they are, the compositional route clips them first.</li>
 <li><b>Interval level</b> for ensembles.</li></ul>
 <b>Outputs</b>
 <ul><li><b>Closed abundances</b>: one band per mineral (%), with two or more members <i>lower_&lt;mineral&gt;</i>
@@ -66,7 +71,6 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
                               input_percent=self.parameterAsEnum(parameters, self.SCALE, context) == 0,
                               level=self.parameterAsDouble(parameters, self.LEVEL, context), progress=progress)
         self.layer_names[self.OUTPUT] = f"Closed abundance – {result['band_names'][0]}"
-        progress.info(f"{result['n_clipped']} input value(s) outside the range were clipped before closure")
         self.metrics.update(n_members=len(paths), n_clipped=result["n_clipped"], bands=result["band_names"])
         if len(paths) > 1:
             self.uncertainty = interval_uncertainty("ensemble quantiles",

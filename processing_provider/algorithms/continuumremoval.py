@@ -22,7 +22,9 @@ subtraction (≤ 0). Optionally restricted to a wavelength range (the hull is th
 
 <b>Inputs</b>
 <ul><li><b>Input cube</b>: GeoTIFF or ENVI with band wavelengths.</li>
-<li><b>Method</b>: divide (standard) or subtract.</li>
+<li><b>Method</b>: divide (standard) or subtract. Division needs positive reflectance: values ≤ 0 (noise of
+atmospherically corrected data) are raised to 0.0001 before the hull is computed (the result there is about 0),
+counted in the log and the passport (<i>floored_values</i>).</li>
 <li><b>Minimum / maximum wavelength</b> (nm, optional): range of bands kept and used for the hull.</li>
 <li><b>Wavelength units</b>: only for files whose wavelengths carry no units.</li></ul>
 <b>Outputs</b>
@@ -52,5 +54,5 @@ techniques for remote sensing applications, JGR 89(B7), 6329–6340."""
                                           max_nm=self.optional_number(parameters, self.MAX, context),
                                           units=self.wavelength_units(parameters, self.UNITS_KEY, context),
                                           progress=progress)
-        self.metrics.update(bands=result["bands"])
+        self.metrics.update(bands=result["bands"], floored_values=result["floored"])
         return {self.OUTPUT: out}

@@ -30,7 +30,10 @@ spatially correlated abundances, illumination scaling and noise; a nodata corner
 <li><b>rois.gpkg</b>: polygons with mineral label, synthetic XRD mineral % and XRF Zn/Cu/S/Ca ppm.</li>
 <li><b>samples.gpkg</b>: 250 points with depth and Zn/Cu/S/Ca ppm (correlated field + nugget);
 <b>truth_grades.tif</b>: the noise-free grades.</li>
-<li><b>surface_top.tif</b>, <b>surface_base.tif</b>: tailings top and base elevations (m).</li></ul>
+<li><b>surface_top.tif</b>, <b>surface_base.tif</b>: tailings top and base elevations (m).</li>
+<li><b>holes.gpkg</b>: 40 auger holes sampled every 0.5 m down to the base (hole_id, depth_m, z_m, Zn_ppm,
+Cu_ppm; grades layered with depth), <b>truth_voxels.tif</b>: the true Zn ppm of every 5 × 5 × 0.5 m voxel
+between the surfaces (one band per elevation slice), for <i>remine:tailingsvolume</i>.</li></ul>
 <b>Reference</b>: spectra from the USGS Digital Spectral Library (Clark et al.), AVIRIS-convolved “USGS 1995”
 version, public domain."""
 

@@ -10,7 +10,6 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...core.errors import InputError
 from ...core.report.uncertainty import kriging_uncertainty
 from ..compat import DOUBLE, FIELD_NUMERIC, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
@@ -65,19 +64,6 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_VARIANCE, "Variance"))
         self.addParameter(QgsProcessingParameterFileDestination(self.CV_REPORT, "Cross-validation report",
                                                                 "HTML (*.html)", optional=True))
-
-    def grid(self, parameters, context, points_crs):
-        """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS."""
-        template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
-        if template is not None:
-            return {"grid_like": template.source()}
-        if not parameters.get(self.EXTENT):
-            raise InputError("no output grid: give a template raster or an extent and a pixel size")
-        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
-        rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
-        authid = crs.authid() if crs.isValid() else points_crs.authid()
-        return {"extent": (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
-                "pixel_size": self.parameterAsDouble(parameters, self.PIXEL_SIZE, context), "crs": authid or None}
 
     def compute(self, parameters, context, progress):
         # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)

@@ -57,6 +57,10 @@ convolution as in Kokaly, R. F. et al. (2017), USGS Spectral Library Version 7, 
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         choice = self.parameterAsEnum(parameters, self.TARGET, context)
         units = self.wavelength_units(parameters, self.UNITS_KEY, context)
+        if choice != 3:
+            self.warn_ignored(parameters, [self.TARGET_RASTER], f"the target is '{TARGETS[choice][0]}'")
+        if choice != 4:
+            self.warn_ignored(parameters, [self.TARGET_LIBRARY], f"the target is '{TARGETS[choice][0]}'")
         target_layer = self.parameterAsRasterLayer(parameters, self.TARGET_RASTER, context) if choice == 3 else None
         wl, fwhm = target_grid(sensor=TARGETS[choice][1],
                                raster_path=target_layer.source() if target_layer else None,

@@ -44,8 +44,9 @@ the lowest RMSE; at most 5000 models).</li>
 <li><b>Minerals</b> to keep; <b>Method</b>; <b>Normalise by the abundance sum</b> (a free per-pixel brightness:
 use with NNLS when illumination varies).</li>
 <li><b>Intervals</b>: residual (noise and conditioning; for FCLS/SCLS with a model-form term) or bootstrap
-over the spectra of each mineral, at the <b>Interval level</b> (0.9 = 90 %). Their coverage on the demo scene
-is in the help page (Plugins ▸ remine ▸ Help).</li></ul>
+over the spectra of each mineral, at the <b>Interval level</b> (0.9 = 90 %). They assume the linear model is right;
+<i>remine:calibrateintervals</i> rescales them on reference samples (coverage figures: Plugins ▸ remine ▸
+Help).</li></ul>
 <b>Outputs</b>
 <ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (%), <i>rmse</i>, <i>lower_&lt;mineral&gt;</i> and
 <i>upper_&lt;mineral&gt;</i> (%), then <i>spectrum_&lt;mineral&gt;</i> for bundles. Nodata and all-zero pixels

@@ -77,8 +77,9 @@ def test_auto_and_initial_models_and_json_round_trip(tmp_path):
     d = pd.read_csv(os.path.join(DATA, "meuse.csv"))
     xy, z = d[["x", "y"]].to_numpy(float), np.log(d["zinc"].to_numpy(float))
     ev = experimental_variogram(xy, z)
-    init = initial_model("spherical", ev, float(np.var(z)))
-    assert init.range_ == pytest.approx(ev.cutoff / 2) and init.nugget == pytest.approx(0.1 * np.var(z))
+    init = initial_model("spherical", ev)  # gstat's vgm_fill_na
+    assert init.range_ == pytest.approx(ev.lags.max() / 3) and init.nugget == pytest.approx(ev.gamma[:3].mean())
+    assert init.psill == pytest.approx(ev.gamma[-5:].mean())
     m = auto_model(xy, z)
     assert m.range_ == pytest.approx(897.0, rel=0.01)
     # with a drift the model is that of the regression residuals: a smaller sill

@@ -56,6 +56,25 @@ def test_spherical_fit_matches_gstat_fit_variogram(meuse):
     assert m.fit_info_["sse"] == pytest.approx(9.011194e-06, rel=1e-4)  # gstat's SSErr
 
 
+def test_fit_of_a_model_name_derives_initial_values_as_gstat(meuse):
+    # gstat 1.2 (Pebesma 2016, "Fitting variogram models in gstat"): fit.variogram(v, vgm("Sph")) on log(zinc)
+    # -> Nug 0.05065971, Sph 0.59060511, range 897.0011, with the initial values of gstat's vgm_fill_na
+    xy, zinc = meuse
+    ev = experimental_variogram(xy, np.log(zinc))
+    m = fit_variogram(ev, "spherical")
+    assert m.nugget == pytest.approx(0.05065971, rel=0.01)
+    assert m.psill == pytest.approx(0.59060511, rel=0.01)
+    assert m.range_ == pytest.approx(897.0011, rel=0.01)
+    assert m.fit_info_["initial"] == {"model": "spherical", "psill": pytest.approx(ev.gamma[-5:].mean()),
+                                      "range_": pytest.approx(ev.lags.max() / 3),
+                                      "nugget": pytest.approx(ev.gamma[:3].mean())}
+    # fit.variogram(variogram(zinc~1, meuse), vgm(c("Exp", "Mat", "Sph"))) picks Mat kappa 0.5 (the exponential):
+    # Nug 9486.4, psill 163285.3, range 381.7076
+    e = fit_variogram(experimental_variogram(xy, zinc), "Exp")
+    assert (e.nugget, e.psill, e.range_) == pytest.approx((9486.4, 163285.3, 381.7076), rel=0.01)
+    assert fit_variogram(ev, Spherical(1, 900, 1)).fit_info_["initial"]["range_"] == 900.0  # instance: as given
+
+
 def test_zinc_fit_matches_gstat(meuse):
     # fit.variogram(variogram(zinc~1, meuse), vgm(150000, "Sph", 800, 20000)) -> 24796.16 / 134741.79 / 830.8359
     xy, zinc = meuse

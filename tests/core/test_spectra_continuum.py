@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.spatial import ConvexHull
 
 from remine.core.data import usgs_library
-from remine.core.errors import InputError
+from remine.core.errors import InputError, RemineWarning
 from remine.core.spectra import ContinuumRemover, continuum_removed
 from remine.core.spectra.continuum import continuum
 
@@ -101,3 +101,35 @@ def test_transformer_in_pipeline():
     np.testing.assert_array_equal(clone(pipe).fit_transform(REFL), continuum_removed(REFL, WL))
     with pytest.raises(InputError, match="X has 10 bands"):
         ContinuumRemover(wavelengths_nm=WL).fit(REFL[:, :10])
+
+
+def test_non_positive_reflectance_is_floored_counted_and_warned():
+    # atmospherically corrected drone spectra: noisy bands slightly below zero, a dead band at zero, at both ends
+    rng = np.random.default_rng(3)
+    values = REFL[:5].astype(np.float64) + rng.normal(0, 0.002, (5, len(WL)))
+    values[:, 0] = -0.01
+    values[0, -1] = 0.0
+    values[1, 40] = -0.02
+    with pytest.warns(RemineWarning, match=r"7 reflectance value\(s\) <= 0 .* raised to 0\.0001"):
+        out, n = continuum_removed(values, WL, return_count=True)
+    assert n == 7 and np.isfinite(out).all()
+    floored = np.where(values <= 0, 1e-4, values)
+    reference = np.stack([v / qhull_continuum(v, WL) for v in floored])
+    assert np.abs(out - reference).max() < 1e-6  # the documented treatment: floor, then the exact hull
+    assert out[1, 40] == pytest.approx(0.0, abs=1e-3) and (out <= 1 + 1e-12).all()
+    sub = continuum_removed(values, WL, "subtract")  # no division: nothing to treat
+    assert np.isfinite(sub).all()
+    with pytest.raises(InputError, match="floor must be > 0"):
+        continuum_removed(values, WL, floor=0)
+
+
+def test_preprocessing_that_makes_nan_features_names_samples_and_bands():
+    from remine.core.spectra import BrightnessNormaliser
+
+    X = REFL[:6].astype(np.float64).copy()
+    X[[2, 4]] = 0.0  # all-zero spectra: brightness 0
+    step = BrightnessNormaliser("mean").fit(X)
+    step.wavelengths_out_ = WL
+    with pytest.raises(InputError, match=rf"preprocessing 'brightness' turned 2 finite spectra into NaN/inf features "
+                                         rf"\(samples 2, 4; bands {WL[0]:g}, "):
+        step.transform(X)

@@ -41,13 +41,32 @@ def test_close_gives_compositions(V):
         assert C.min() >= 0 and np.abs(C.sum(axis=1) - 1).max() < 1e-9
 
 
-def test_close_clips_with_a_count():
+def test_close_counts_values_outside_0_1():
     V = np.array([[0.7, -0.1, 0.5], [1.2, 0.1, 0.0], [0.2, 0.3, 0.5]])
-    with pytest.warns(RemineWarning, match="2 abundance value"):
+    with pytest.warns(RemineWarning, match="2 abundance value.*projected onto the simplex as they are"):
         C, n = close(V, "simplex", return_count=True)
     assert n == 2
     assert np.allclose(C[2], [0.2, 0.3, 0.5])  # already a composition: unchanged
-    assert np.allclose(C[1], [0.95, 0.05, 0.0])  # clipped to (1, 0.1, 0) then projected
+    # the projection of the raw (1.2, 0.1, 0): theta = 0.2 -> (1, 0, 0); clipping to (1, 0.1, 0) first gave
+    # (0.95, 0.05, 0), 0.206 from the raw values against 0.2 for (1, 0, 0)
+    assert np.allclose(C[1], [1.0, 0.0, 0.0])
+    with pytest.warns(RemineWarning, match="2 abundance value.*clipped before closure"):
+        close(V, "ilr")
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows, st.integers(0, 2**32 - 1))
+def test_simplex_closure_is_the_nearest_composition_to_the_raw_values(V, seed):
+    # no point of the simplex is closer to the raw values than close(..., "simplex"): random compositions
+    # (uniform on the simplex, its vertices, and the answer nudged along the simplex) are never closer
+    C = close(V, "simplex", warn=False)
+    np.testing.assert_allclose(C, project_simplex(V), atol=1e-12)
+    rng = np.random.default_rng(seed)
+    n, m = V.shape
+    others = np.concatenate([rng.dirichlet(np.ones(m), (200, n)), np.broadcast_to(np.eye(m)[:, None], (m, n, m)),
+                             0.9 * C[None] + 0.1 * rng.dirichlet(np.ones(m), (50, n))])
+    best = np.linalg.norm(C - V, axis=1)
+    assert np.all(best <= np.linalg.norm(others - V[None], axis=2).min(axis=0) + 1e-9)
 
 
 def test_ilr_round_trip_and_closure_of_positive_parts():

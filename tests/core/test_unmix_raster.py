@@ -166,7 +166,7 @@ def regression_members(demo_scene, tmp_path_factory):
 def test_close_raster_members_with_intervals(regression_members, tmp_path):
     paths, truth = regression_members
     out = str(tmp_path / "closed.tif")
-    with pytest.warns(RemineWarning, match="outside \\[0, 100\\] were clipped"):
+    with pytest.warns(RemineWarning, match="outside \\[0, 100\\] were projected onto the simplex as they are"):
         result = close_raster(paths, out, method="simplex")
     data, names = read(out)
     assert names == list(MINERALS) + [f"lower_{m}" for m in MINERALS] + [f"upper_{m}" for m in MINERALS] + ["n_clipped"]
@@ -181,6 +181,22 @@ def test_close_raster_single_member_ilr(regression_members, tmp_path):
     data, names = read(out)
     assert names == list(MINERALS) + ["n_clipped"]
     assert np.allclose(data[:M].sum(axis=0), 100, atol=1e-3) and data[:M].min() > 0
+
+
+def test_close_raster_refuses_a_reflectance_cube(tmp_path):
+    # a 224-band cube is not 224 minerals: closing it would be silent nonsense
+    from affine import Affine
+
+    from remine.core.data import usgs_library
+
+    _, wl, _, refl = usgs_library()
+    path = str(tmp_path / "cube.tif")
+    write_raster(path, np.repeat(refl[:16].T[:, :, None], 4, axis=2).reshape(len(wl), 4, 16),
+                 like=GridSpec(16, 4, Affine(1, 0, 0, 0, -1, 4), None), wavelengths_nm=wl)
+    with pytest.raises(InputError, match=r"cube.tif has 224 bands with wavelengths \(383.*nm\): it is a spectral "
+                                         r"cube, not regression rasters with one band per mineral"):
+        close_raster(path, str(tmp_path / "closed.tif"))
+    assert not os.path.exists(tmp_path / "closed.tif")
 
 
 def test_close_raster_band_count_mismatch(regression_members, tmp_path):

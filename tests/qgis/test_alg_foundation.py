@@ -78,9 +78,9 @@ def test_cancel_stops_cleanly(remine_processing, demo_scene, tmp_path):
     feedback = QgsProcessingFeedback()
     feedback.cancel()
     out = str(tmp_path / "subset.tif")
-    res = processing.run("remine:spectralsubset", {"INPUT": demo_scene["cube"], "OUTPUT": out}, feedback=feedback)
-    assert res.get("OUTPUT") is None
-    assert os.listdir(tmp_path) == []
+    with pytest.raises(QgsProcessingException, match="cancelled by the user: no output was written"):
+        processing.run("remine:spectralsubset", {"INPUT": demo_scene["cube"], "OUTPUT": out}, feedback=feedback)
+    assert os.listdir(tmp_path) == []  # a cancel is a failure: no output, no hidden part file
 
 
 def test_create_demo_data_outputs_load_styled(remine_processing, tmp_path):

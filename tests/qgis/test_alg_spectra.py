@@ -64,8 +64,9 @@ def test_resample_to_sentinel2_and_cancel(remine_processing, demo_scene, tmp_pat
     other = str(tmp_path / "cancelled.tif")
     import processing
 
-    processing.run("remine:resampletosensor", {"INPUT": demo_scene["cube"], "TARGET": 1, "OUTPUT": other},
-                   feedback=feedback)
+    with pytest.raises(QgsProcessingException, match="cancelled by the user"):
+        processing.run("remine:resampletosensor", {"INPUT": demo_scene["cube"], "TARGET": 1, "OUTPUT": other},
+                       feedback=feedback)
     assert not os.path.exists(other)
 
 
@@ -192,3 +193,33 @@ def test_fuse_spectra_into_a_training_set_the_trainers_use(remine_processing, tm
                                   "OUTPUT_MODEL": str(tmp_path / "m.rmodel"),
                                   "OUTPUT_REPORT": str(tmp_path / "r.html")})
     assert res["OVERALL_ACCURACY"] > 0.9  # PLS-DA, whole samples held out
+
+
+class WarningLog(QgsProcessingFeedback):
+    """A feedback that keeps the warnings pushed to the log."""
+
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, text):
+        self.warnings.append(text)
+
+
+def test_parameters_the_chosen_option_ignores_are_warned_about(remine_processing, tmp_path):
+    import shutil
+
+    import processing
+
+    cube = str(tmp_path / "cube.tif")  # a copy: QGIS writes .aux.xml statistics beside the layers it opens
+    shutil.copy(os.path.join(DATA, "..", "learn", "cube.tif"), cube)
+    log = WarningLog()
+    processing.run("remine:absorptionfeature", {"INPUT": cube, "WINDOW": 1, "MIN_WAVELENGTH": 1000,
+                                                "OUTPUT": str(tmp_path / "f.tif")}, feedback=log)
+    assert ["Custom window minimum (nm) (MIN_WAVELENGTH) is ignored: the window 'Al-OH 2150–2250 nm (kaolinite, "
+            "muscovite, smectite)' is a preset; choose the custom window to use your own limits"] == log.warnings
+    log = WarningLog()
+    processing.run("remine:resampletosensor", {"INPUT": cube, "TARGET": 1, "TARGET_LIBRARY": cube,
+                                               "OUTPUT": str(tmp_path / "l8.tif")}, feedback=log)
+    expected = "Target spectral library (TARGET_LIBRARY) is ignored: the target is 'Landsat 8 OLI (7 bands)'"
+    assert expected in log.warnings

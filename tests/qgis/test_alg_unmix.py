@@ -147,3 +147,33 @@ def test_unmix_mesma_reports_the_spectra_used(remine_processing, demo_scene, tmp
     assert set(np.unique(data[-1][valid])) <= {0.0, 1.0}  # one spectrum: 1 where present
     with open(out + ".passport.json") as f:
         assert "mesma" in f.read()
+
+
+def test_calibrate_intervals_on_reference_points(remine_processing, demo_scene, library_csv, tmp_path):
+    """Demo abundances (true spectra, FCLS) calibrated on 300 reference points carrying the true
+    abundances (%): the passport says the scale and the references' coverage before/after."""
+    import json
+
+    import geopandas as gpd
+    import processing
+
+    abund = str(tmp_path / "abund.tif")
+    processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 0, "LIBRARY": library_csv,
+                                    "METHOD": 0, "OUTPUT": abund})
+    with rasterio.open(demo_scene["truth_abundance"]) as ds:
+        truth, transform, crs = ds.read(), ds.transform, ds.crs
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, truth.shape[1], 300), rng.integers(0, truth.shape[2], 300)
+    x, y = rasterio.transform.xy(transform, rows, cols)
+    refs = str(tmp_path / "refs.gpkg")
+    gpd.GeoDataFrame({m: 100 * truth[k, rows, cols] for k, m in enumerate(MINERALS)},
+                     geometry=gpd.points_from_xy(x, y), crs=crs).to_file(refs, driver="GPKG")
+    out = str(tmp_path / "calibrated.tif")
+    processing.run("remine:calibrateintervals", {"INPUT": abund, "REFERENCES": refs, "OUTPUT": out})
+    metrics = json.load(open(out + ".passport.json"))["metrics"]
+    assert metrics["n_references"] > 250 and metrics["coverage_after"] >= 0.9 and metrics["scale"] > 0
+    data, names = read(out)
+    before, _ = read(abund)
+    assert names == list(MINERALS) + ["rmse"] + [f"lower_{m}" for m in MINERALS] + [f"upper_{m}" for m in MINERALS]
+    assert 0.5 < metrics["scale"] < 2  # the demo's intervals hold already (FCLS with the model-form term: 0.95)
+    assert np.array_equal(data[:M + 1], before[:M + 1], equal_nan=True)  # abundances and RMSE unchanged
