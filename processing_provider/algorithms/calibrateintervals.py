@@ -8,7 +8,6 @@ from qgis.core import (
 
 from ...core.raster.style import write_style
 from ...core.report.uncertainty import interval_uncertainty
-from ...core.unmix.calibration import calibrate_interval_raster
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, VECTOR_POINT
 
@@ -51,6 +50,8 @@ Springer; Romano, Y., Patterson, E. &amp; Candès, E. (2019), Conformalized quan
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Calibrated abundances"))
 
     def compute(self, parameters, context, progress):
+        # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
+        from ...core.unmix.calibration import calibrate_interval_raster
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         level = self.parameterAsDouble(parameters, self.LEVEL, context)
         refs = self.parameterAsVectorLayer(parameters, self.REFERENCES, context).source().split("|")[0]
