@@ -39,7 +39,10 @@ def run():
     import processing
     from osgeo import gdal
     iface.mainWindow().resize(1400, 860)
-    scene = processing.runAndLoadResults("remine:createdemodata", {"OUTPUT": os.path.join(WORK, "scene")})
+    from remine.plugin.demo_project import create_demo_project
+    create_demo_project(iface, folder=os.path.join(WORK, "scene"))   # Plugins > remine > Create demo project
+    scene = {key: os.path.join(WORK, "scene", name) for key, name in (
+        ("CUBE", "cube.tif"), ("SAMPLES", "samples.gpkg"), ("TRUTH_GRADES", "truth_grades.tif"))}
     processing.runAndLoadResults("remine:ordinarykriging", {
         "INPUT": scene["SAMPLES"], "FIELD": "Zn_ppm", "TEMPLATE": scene["TRUTH_GRADES"],
         "OUTPUT": os.path.join(WORK, "zn.tif"), "OUTPUT_VARIANCE": os.path.join(WORK, "zn_variance.tif")})
@@ -47,6 +50,12 @@ def run():
     gdal.Translate(part, scene["CUBE"], srcWin=[100, 100, 120, 120])
     processing.runAndLoadResults("remine:unmix", {"INPUT": part, "ENDMEMBER_SOURCE": 3, "INTERVALS": False,
                                                   "OUTPUT": os.path.join(WORK, "abundances.tif")})
+    root = QgsProject.instance().layerTreeRoot()
+    for layer in QgsProject.instance().mapLayers().values():
+        node = root.findLayer(layer.id())
+        if "variance" in layer.name():
+            node.setItemVisibilityChecked(False)
+        node.setExpanded(not layer.name().startswith(("Zn kriging variance", "Samples")))
     iface.mapCanvas().zoomToFullExtent()
     shot("styled_outputs.png")
     toolbox = plugins["processing"].toolbox

@@ -30,7 +30,7 @@ deviation, calibrated so that 90 % intervals cover 90 % of out-of-fold samples. 
 <i>deep</i> extra: <tt>pip install 'remine[deep]'</tt>).
 
 <b>Inputs</b>
-<ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b> (rows without a value are dropped).</li>
+<ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
 <li><b>Covariate rasters</b> (optional): every band is a covariate; single-band class maps (colour table or class
 names) are one-hot encoded; all on one grid, in the points' CRS, covering every point.</li>
 <li><b>Template raster</b> (its grid; default the covariates' grid) or <b>Extent</b> + <b>Pixel size</b> (m).</li>
@@ -42,7 +42,6 @@ written block by block.</li>
 <li><b>Report</b> (HTML, optional): OK, the hybrid and KED (kriging with external drift on the same covariates)
 on identical spatial folds — table, paired Wilcoxon test, loss curves, observed against predicted, interval
 coverage — and a plain-words verdict: <i>beats kriging</i> or <i>does not beat kriging on these data</i>.</li></ul>
-Progress is reported per epoch and per block; Cancel stops within an epoch or a block and leaves no file.
 <br><b>Reference</b>: Anvari, K., Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (the network);
 Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression kriging, the KED baseline)."""
 
