@@ -45,7 +45,8 @@ def algorithm_section(alg):
     """Markdown section of one algorithm: heading, help, parameter and output tables."""
     content = alg.helpContent() if hasattr(alg, "helpContent") else {}   # models: their description only
     lines = [f"## `{alg.id()}` — {alg.displayName()}", "", f"Group: {alg.group()}", "",
-             markdown(content.get("ALG_DESC") or alg.shortHelpString()), "", "| parameter | label | type | default |", "| --- | --- | --- | --- |"]
+             markdown(content.get("ALG_DESC") or alg.shortHelpString()), "",
+             "| parameter | label | type | default |", "| --- | --- | --- | --- |"]
     for p in alg.parameterDefinitions():
         optional = " (optional)" if p.flags() & p.FlagOptional else ""
         lines.append(f"| `{p.name()}` | {_cell(p.description())}{optional} | {p.type()} | {_cell(_default(p))} |")

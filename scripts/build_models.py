@@ -296,6 +296,57 @@ def grade_map():
     return b.save()
 
 
+def grade_map_hybrid():
+    q = params()
+    b = Builder("grade_map_hybrid_workflow", "Grade map: hybrid model against kriging",
+                "The grade map of the grade-map workflow with the optional hybrid step: sample variogram → ordinary "
+                "kriging (leave-one-out cross-validation report) → hybrid kriging (ordinary kriging corrected by an "
+                "ensemble of 1D CNN-BiLSTM networks, with covariate rasters such as the abundances of the abundance "
+                "workflow) judged against ordinary kriging and kriging with external drift on identical spatial "
+                "folds, with a verdict → HTML run report. Needs PyTorch (the deep extra).",
+                "sample points with a numeric grade field, a template raster, optional covariate rasters.",
+                "kriged grade and variance, hybrid prediction and standard deviation, comparison report, run report.",
+                "Anvari, K. et al. (2025), Scientific Reports 15, 35004 (the hybrid network); Hengl, T. et al. "
+                "(2007), About regression-kriging, Computers &amp; Geosciences 33, 1301–1315.")
+    samples = b.input(q.QgsProcessingParameterVectorLayer("samples", "Sample points",
+                                                          [q.QgsProcessing.TypeVectorPoint]),
+                      "Point layer in a projected CRS (metres).")
+    field = b.input(q.QgsProcessingParameterField("field", "Grade field", defaultValue="Zn_ppm",
+                                                  parentLayerParameterName="samples",
+                                                  type=q.QgsProcessingParameterField.Numeric), "Numeric field.")
+    template = b.input(q.QgsProcessingParameterRasterLayer("template", "Template raster (output grid)"),
+                       "The kriged and hybrid rasters use its grid.")
+    covariates = b.input(q.QgsProcessingParameterMultipleLayers("covariates", "Covariate rasters",
+                                                                q.QgsProcessing.TypeRaster, optional=True),
+                         "Exhaustive rasters on one grid (abundances, class probabilities, elevation).")
+    members = b.input(q.QgsProcessingParameterNumber("ensemble", "Ensemble members",
+                                                     q.QgsProcessingParameterNumber.Integer, defaultValue=5,
+                                                     minValue=1), "Networks trained with different seeds.")
+    epochs = b.input(q.QgsProcessingParameterNumber("epochs", "Maximum epochs per member",
+                                                    q.QgsProcessingParameterNumber.Integer, defaultValue=300,
+                                                    minValue=1), "Upper bound; training stops early.")
+    folds = b.input(q.QgsProcessingParameterNumber("folds", "Spatial folds of the comparison",
+                                                   q.QgsProcessingParameterNumber.Integer, defaultValue=5,
+                                                   minValue=2), "Folds on which OK, the hybrid and KED are compared.")
+    b.step("variogram", "remine:variogram", "Variogram", 0, 0, {"INPUT": ("input", samples), "FIELD": ("input", field)})
+    b.step("kriging", "remine:ordinarykriging", "Ordinary kriging", 1, 0,
+           {"INPUT": ("input", samples), "FIELD": ("input", field),
+            "MODEL_FILE": ("step", "variogram", "OUTPUT_MODEL"), "TEMPLATE": ("input", template)},
+           {"OUTPUT": ("grade", "Kriged grade"), "OUTPUT_VARIANCE": ("variance", "Kriging variance"),
+            "CV_REPORT": ("cv_report", "Leave-one-out cross-validation report")})
+    b.step("hybrid", "remine:hybridkriging", "Hybrid kriging against kriging", 2, 0,
+           {"INPUT": ("input", samples), "FIELD": ("input", field), "COVARIATES": ("input", covariates),
+            "TEMPLATE": ("input", template), "N_ENSEMBLE": ("input", members), "MAX_EPOCHS": ("input", epochs),
+            "FOLDS": ("input", folds)},
+           {"OUTPUT": ("hybrid_grade", "Hybrid prediction"), "OUTPUT_STD": ("hybrid_std", "Hybrid standard deviation"),
+            "OUTPUT_REPORT": ("comparison_report", "Hybrid against kriging report")})
+    b.step("report", "remine:report", "Run report", 1, 1,
+           {"OUTPUTS": [("step", "variogram", "OUTPUT_TABLE"), ("step", "kriging", "OUTPUT"),
+                        ("step", "hybrid", "OUTPUT")], "TITLE": "Grade map: hybrid against kriging"},
+           {"OUTPUT": ("run_report", "Run report")})
+    return b.save()
+
+
 def tailings_tonnage():
     q = params()
     b = Builder("tailings_tonnage_workflow", "Tailings tonnage",
@@ -349,7 +400,7 @@ def _methods():
     return method_names("classification")
 
 
-BUILDERS = [mineral_map, abundances, grade_map, tailings_tonnage]
+BUILDERS = [mineral_map, abundances, grade_map, grade_map_hybrid, tailings_tonnage]
 
 
 def main():

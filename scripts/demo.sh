@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The remine demo chain, headless through qgis_process, on the bundled synthetic tailings scene: the shipped
-# workflows (models/*.model3) from the cube to the mineral map, the abundances, the grade map and the tonnes
+# workflows (models/*.model3) from the cube to the mineral map, the abundances, the grade map (and the hybrid
+# model against kriging), the tonnes
 # above cut-off with their P10–P90 (3D kriging and simulations of the auger-hole samples), then one
 # HTML report and a STAC catalogue of the run. Every product lands in demo-output/ with its
 # <output>.passport.json; each step's qgis_process --json answer goes to demo-output/log/<step>.json.
@@ -32,6 +33,11 @@ step grade_map   remine:grade_map_workflow samples="$S/samples.gpkg" field=Zn_pp
   variogram:variogram_report="$OUT/zn_variogram.html" kriging:grade="$OUT/zn_kriged.tif" \
   kriging:variance="$OUT/zn_kriging_variance.tif" kriging:cv_report="$OUT/zn_kriging_cv.html" \
   spatial_cv:spatial_cv_report="$OUT/zn_spatial_cv.html" report:run_report="$OUT/log/grade_map_report.html"
+step hybrid      remine:grade_map_hybrid_workflow samples="$S/samples.gpkg" field=Zn_ppm \
+  template="$S/truth_grades.tif" ensemble=3 epochs=100 folds=3 kriging:grade="$OUT/hybrid_ok_zn.tif" \
+  kriging:variance="$OUT/hybrid_ok_zn_variance.tif" hybrid:hybrid_grade="$OUT/hybrid_zn.tif" \
+  hybrid:hybrid_std="$OUT/hybrid_zn_std.tif" hybrid:comparison_report="$OUT/hybrid_vs_kriging.html" \
+  report:run_report="$OUT/log/hybrid_report.html"
 step tonnage     remine:tailings_tonnage_workflow top="$S/surface_top.tif" base="$S/surface_base.tif" \
   samples="$S/holes.gpkg" grade_field=Zn_ppm depth_field=depth_m voxel_size=5 realisations=20 cutoffs=400,700,1000 \
   volume:output_folder="$OUT/volume" report:run_report="$OUT/log/tonnage_report.html"
@@ -53,6 +59,8 @@ show("abundance interval coverage (nominal 0.9)", "abundance interval coverage (
 for key in sorted(k for k in m if k.startswith("kriging CV RMSE")):
     show(key.replace("kriging CV RMSE", "Zn kriging CV RMSE (ppm)").replace("Zn_ppm, ", ""), key, "{:.1f}")
 show("Zn kriged RMSE against the truth (ppm)", "kriged Zn_ppm RMSE against the truth", "{:.1f}")
+for key in [k for k in m if k.startswith("hybrid against kriging")]:
+    print(f"  {key}: {m[key]}")
 for key in [k for k in m if k.startswith("tonnes above")]:
     show(key, key, "{}")
 print(f"  files not as their passports say: {m['n_problems']}")

@@ -7,7 +7,7 @@ abundances (means, interval widths, RMSE and interval coverage against the truth
 passport. Figures are PNGs inlined as data URIs and the lineage an inline SVG: the file loads nothing.
 
 The demo scene's truth rasters (``truth_class``, ``truth_abundance``, ``truth_grades`` from
-remine:createdemodata) are found among the run's outputs or in the lineage of its passports.
+remine:createdemodata) are found among the run's outputs or beside a scene file in the lineage.
 """
 import html
 import json
@@ -17,11 +17,14 @@ import numpy as np
 
 from .html import HtmlReport
 from .lineage import lineage_svg
+from .passport import read_passport
 from .run import load_run
 from .truth import abundance_accuracy, class_map_accuracy, grade_accuracy
+from .uncertainty import read_decimated
 
 MAX_CELLS = 400 * 400          # cells read per quicklook or spectrum (decimated above that)
 HYBRID = ("hybridkriging",)
+TRUTHS = ("truth_class", "truth_abundance", "truth_grades")
 VOLUME = ("tailingsvolume",)
 
 
@@ -71,31 +74,20 @@ def _figure(ncols=1, width=5.0, height=3.6):
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
 
-def _read_decimated(path, bands=None):
-    """``(data (bands, rows, cols) float64 with NaN, band names, dataset info dict)`` read at most
-    MAX_CELLS cells per band."""
-    from ..raster import open_raster
-
-    with open_raster(path) as ds:
-        scale = max(1.0, np.sqrt(ds.width * ds.height / MAX_CELLS))
-        shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
-        idx = bands or list(range(1, ds.count + 1))
-        data = ds.read(idx, out_shape=(len(idx),) + shape, masked=True).astype("float64").filled(np.nan)
-        names = [ds.descriptions[i - 1] or f"band {i}" for i in idx]
-        bounds = ds.bounds
-    return data, names, bounds
-
-
 def _truth_files(run):
-    """``{"truth_class"|"truth_abundance"|"truth_grades": path}`` found in the run or its lineage."""
+    """``{"truth_class"|"truth_abundance"|"truth_grades": path}``: remine:createdemodata outputs of the run, or
+    found beside a remine:createdemodata ancestor (the scene's folder) with their passports."""
     found = {}
     candidates = [(e.algorithm, e.file) for e in run.entries]
     for e in run.entries:
         candidates += [(a["algorithm"], a["output"]["path"]) for a in e.passport.get("lineage", [])]
     for algorithm, path in candidates:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if algorithm == "remine:createdemodata" and stem.startswith("truth_") and os.path.isfile(path):
-            found.setdefault(stem, path)
+        if algorithm != "remine:createdemodata":
+            continue
+        for stem in TRUTHS:
+            beside = os.path.join(os.path.dirname(path), f"{stem}.tif")
+            if stem not in found and (read_passport(beside) or {}).get("algorithm") == algorithm:
+                found[stem] = beside
     return found
 
 
@@ -165,7 +157,7 @@ def _spectra(report, run, truth):
     report.add_heading("Spectra")
     fig, (ax,) = _figure(width=9, height=4)
     for e, wl in cubes[:4]:
-        data, _, _ = _read_decimated(e.file)
+        data, _, _ = read_decimated(e.file, max_cells=MAX_CELLS)
         table = data.reshape(data.shape[0], -1)
         table = table[:, np.isfinite(table).all(axis=0)]
         if not table.size:
@@ -183,7 +175,7 @@ def _spectra(report, run, truth):
 def _quicklook(report, path, caption, cmap="viridis", classes=None):
     from ..raster import open_raster
 
-    data, names, b = _read_decimated(path, bands=[1])
+    data, names, b = read_decimated(path, [1], MAX_CELLS)
     fig, (ax,) = _figure(width=5.5, height=4.6)
     extent = (b.left, b.right, b.bottom, b.top)
     if classes:
@@ -293,7 +285,7 @@ def _geostatistics(report, run, truth):
     variograms = [e for e in run.by_algorithm("variogram") if e.file.endswith(".csv")]
     kriged = [e for e in run.by_algorithm("ordinarykriging", "externaldriftkriging")
               if os.path.isfile(e.file) and e.file.lower().endswith((".tif", ".tiff"))
-              and _read_decimated(e.file, bands=[1])[1] == ["prediction"]]
+              and read_decimated(e.file, [1], 1)[1] == ["prediction"]]
     cvs = _one_per_run(sorted(run.by_algorithm("krigingcrossvalidation"), key=lambda e: not e.file.endswith(".csv")))
     if not (variograms or kriged or cvs):
         return {}
@@ -340,7 +332,8 @@ def _geostatistics(report, run, truth):
             table = pd.read_csv(e.file)
             fig, (ax,) = _figure(width=4.6, height=4.2)
             ax.scatter(table["observed"], table["predicted"], s=8, color="#a0522d")
-            lim = [np.nanmin(table[["observed", "predicted"]].values), np.nanmax(table[["observed", "predicted"]].values)]
+            both = table[["observed", "predicted"]].values
+            lim = [np.nanmin(both), np.nanmax(both)]
             ax.plot(lim, lim, color="k", lw=0.8)
             ax.set_xlabel("observed")
             ax.set_ylabel("predicted (cross-validation)")
@@ -383,8 +376,13 @@ def _hybrid(report, run, truth):
     if not entries:
         return {}
     pngs = [e for e in entries if e.file.lower().endswith(".png")]
-    return _metrics_section(report, _one_per_run([e for e in entries if e not in pngs]) + pngs,
-                            "Hybrid model against kriging")
+    runs = _one_per_run([e for e in entries if e not in pngs])
+    summary = _metrics_section(report, runs + pngs, "Hybrid model against kriging")
+    for e in runs:
+        field = e.passport["parameters"].get("FIELD", "")
+        if e.passport["metrics"].get("verdict"):
+            summary[f"hybrid against kriging ({field})"] = e.passport["metrics"]["verdict"]
+    return summary
 
 
 def _tonnage(report, run, truth):

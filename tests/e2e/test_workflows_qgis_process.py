@@ -1,6 +1,7 @@
 """The shipped workflows headless through the real qgis_process, on a small demo scene, as `make demo` runs them."""
 import json
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -50,6 +51,24 @@ def test_abundance_and_grade_workflows_then_report(scene, tmp_path):
         diff = pred.read(1).astype(float) - truth.read(list(truth.descriptions).index("Zn_ppm") + 1)
     assert metrics["kriged Zn_ppm RMSE against the truth"] == pytest.approx(float(np.sqrt(np.nanmean(diff ** 2))))
     assert metrics["kriging CV RMSE (Zn_ppm, spatial)"] > metrics["kriging CV RMSE (Zn_ppm, leave-one-out)"] > 0
+
+
+def test_grade_map_hybrid_workflow(scene, tmp_path):
+    pytest.importorskip("torch")
+    outputs = {"kriging:grade": tmp_path / "ok.tif", "kriging:variance": "TEMPORARY_OUTPUT",
+               "hybrid:hybrid_grade": tmp_path / "hy.tif", "hybrid:hybrid_std": tmp_path / "hy_std.tif",
+               "hybrid:comparison_report": tmp_path / "cmp.html", "report:run_report": tmp_path / "run.html"}
+    run = qgis_process("remine:grade_map_hybrid_workflow", samples=scene["samples"], field="Zn_ppm",
+                       template=scene["truth_grades"], ensemble=1, epochs=5, folds=2, **outputs)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    hybrid = json.load(open(tmp_path / "hy.tif.passport.json"))
+    with rasterio.open(tmp_path / "hy_std.tif") as ds:
+        std = ds.read(1)
+    band = next(v for k, v in hybrid["uncertainty"]["std"].items() if k != "sampled")
+    assert band["mean"] == pytest.approx(float(np.nanmean(std)), rel=1e-5)
+    metrics = json.load(open(tmp_path / "run.html.passport.json"))["metrics"]
+    assert metrics["hybrid against kriging (Zn_ppm)"] == hybrid["metrics"]["verdict"]
+    assert re.search("beats? kriging", metrics["hybrid against kriging (Zn_ppm)"])
 
 
 def test_tailings_tonnage_workflow(scene, tmp_path):

@@ -8,7 +8,8 @@ from qgis.core import QgsProcessingModelAlgorithm
 
 from conftest import ROOT, SCRIPTS
 
-MODELS = ("mineral_map_workflow", "abundance_workflow", "grade_map_workflow", "tailings_tonnage_workflow")
+MODELS = ("mineral_map_workflow", "abundance_workflow", "grade_map_workflow", "grade_map_hybrid_workflow",
+          "tailings_tonnage_workflow")
 
 
 @pytest.fixture(scope="module")
