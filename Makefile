@@ -5,7 +5,7 @@ export PROJ_DATA := /usr/share/proj
 export QT_QPA_PLATFORM := offscreen
 export PATH := /usr/bin:$(PATH)
 
-.PHONY: setup demo test test-core lint bench package clean
+.PHONY: setup demo test test-core lint bench package clean models docs
 
 setup:
 	@scripts/setup.sh
@@ -28,6 +28,12 @@ bench: setup
 	mkdir -p bench-output
 	set -e; for b in benchmarks/bench_*.py; do \
 	  echo "== $$b"; $(PY) $$b --out bench-output/$$(basename $$b .py).json; done
+
+models: setup
+	$(PY) scripts/build_models.py
+
+docs: setup
+	$(PY) scripts/build_docs.py
 
 package:
 	/usr/bin/python3 scripts/package.py remine.zip

@@ -5,7 +5,7 @@ import inspect
 import os
 import pkgutil
 
-from qgis.core import QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
+from qgis.core import QgsApplication, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
 
 from . import algorithms
 from .base import RemineAlgorithm
@@ -49,9 +49,20 @@ class RemineProvider(QgsProcessingProvider):
     def loadAlgorithms(self):
         for cls in algorithm_classes():
             self.addAlgorithm(cls())
+        registry = QgsApplication.processingRegistry()
+        if registry.providerById(self.id()) is not self:
+            # The models' steps are remine algorithms, which the registry knows only once this provider is in
+            # it; a model loaded before would have no outputs. Load them again once the provider is added.
+            registry.providerAdded.connect(self._reload_with_models)
+            return
         for path in sorted(glob.glob(os.path.join(MODELS_DIR, "*.model3"))):
             model = QgsProcessingModelAlgorithm()
             if model.fromFile(path):
                 self.addAlgorithm(model)
             else:
                 QgsMessageLog.logMessage(f"remine: cannot load model {path}", "remine", WARNING)
+
+    def _reload_with_models(self, provider_id):
+        if provider_id == self.id():
+            QgsApplication.processingRegistry().providerAdded.disconnect(self._reload_with_models)
+            self.refreshAlgorithms()

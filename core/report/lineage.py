@@ -7,30 +7,46 @@ import html
 import os
 from collections import defaultdict
 
+from .run import is_temporary
+
 COL_W, BOX_W, ROW_H, BOX_H, PAD = 225, 190, 40, 30, 10
-COLOURS = {"ok": "#f4efe9", "input": "#e8eef4", "moved": "#fff3c4", "modified": "#f8c9c4", "missing": "#f8c9c4"}
+COLOURS = {"ok": "#f4efe9", "input": "#e8eef4", "moved": "#fff3c4", "modified": "#f8c9c4", "missing": "#f8c9c4",
+           "temporary": "#eeeeee"}
 
 
 def lineage_graph(run):
-    """``(nodes, edges)``: nodes ``{key: {"label", "algorithm", "status"}}``, edges ``[(input key, output key)]``."""
+    """``(nodes, edges)``: nodes ``{key: {"label", "algorithm", "status"}}``, edges ``[(input key, output key)]``.
+
+    The run's outputs and every ancestor named in their lineage (intermediate files of model runs too) are
+    nodes; inputs that no passport describes are raw inputs.
+    """
     status = {}
     for p in run.problems:
         status.setdefault(p.file, p.problem)
+    passports = {}
+    for e in run.entries:
+        passports[_key(e.passport)] = (e.passport, e.file)
+    for e in run.entries:
+        for ancestor in e.passport.get("lineage", []):
+            passports.setdefault(_key(ancestor), (ancestor, ancestor["output"]["path"]))
     nodes, edges = {}, []
-    for e in run.entries:
-        out = e.passport["output"]
-        key = out.get("sha256") or out["path"]
-        nodes[key] = {"label": os.path.basename(e.file), "algorithm": e.algorithm.split(":", 1)[1],
-                      "status": status.get(out["path"], "ok")}
-    for e in run.entries:
-        out = e.passport["output"]
-        key = out.get("sha256") or out["path"]
-        for item in e.passport.get("inputs", []):
-            src = item["sha256"]
-            nodes.setdefault(src, {"label": os.path.basename(item["path"]), "algorithm": "input",
-                                   "status": status.get(item["path"], "input")})
-            edges.append((src, key))
+    for key, (passport, path) in passports.items():
+        recorded = passport["output"]["path"]
+        state = status.get(recorded, "ok")
+        if state == "ok" and not os.path.exists(path):
+            state = "temporary" if is_temporary(path) else "missing"
+        nodes[key] = {"label": os.path.basename(path), "algorithm": passport["algorithm"].split(":", 1)[1],
+                      "status": state}
+    for key, (passport, _) in passports.items():
+        for item in passport.get("inputs", []):
+            nodes.setdefault(item["sha256"], {"label": os.path.basename(item["path"]), "algorithm": "input",
+                                              "status": status.get(item["path"], "input")})
+            edges.append((item["sha256"], key))
     return nodes, edges
+
+
+def _key(passport):
+    return passport["output"].get("sha256") or passport["output"]["path"]
 
 
 def lineage_svg(run):

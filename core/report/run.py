@@ -6,10 +6,13 @@
 A passport records the absolute path and SHA-256 of its output and of every input. :func:`check_run`
 compares them with the files as they are now: a file whose checksum differs was modified after the
 run; a file no longer at its recorded path was moved (its new place is named when a file of the run
-has the same checksum) or deleted.
+has the same checksum) or deleted. Intermediate files of a graphical model that lived in QGIS's temporary
+processing folder (``<temp>/processing_*``) and were removed with it are listed apart, as ``temporary``:
+their passports live on in the lineage of the outputs made from them.
 """
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -51,6 +54,7 @@ class Run:
     entries: List[Entry]
     root: Optional[str] = None
     problems: List[Problem] = field(default_factory=list)
+    temporary: List[Problem] = field(default_factory=list)   # removed intermediates of model runs
 
     def by_algorithm(self, *names):
         """Entries whose algorithm is one of ``names`` (``"remine:unmix"`` or ``"unmix"``)."""
@@ -105,7 +109,9 @@ def load_run(source):
         entries.append(Entry(passport, os.path.abspath(path), os.path.abspath(path[:-len(SUFFIX)])))
     entries.sort(key=lambda e: (e.passport.get("finished", ""), e.file))
     run = Run(entries, root)
-    run.problems = check_run(run)
+    found = check_run(run)
+    run.problems = [p for p in found if p.problem != "temporary"]
+    run.temporary = [p for p in found if p.problem == "temporary"]
     return run
 
 
@@ -149,4 +155,14 @@ def _check_input(item, entry, digest, here):
                         f"SHA-256 {now[:12]}… differs from the passport's {item['sha256'][:12]}…")]
     if item["sha256"] in here:
         return [Problem(item["path"], role, "moved", f"now at {here[item['sha256']]}")]
+    if is_temporary(item["path"]):
+        return [Problem(item["path"], role, "temporary", "intermediate file of a model run, removed with QGIS's "
+                                                         "temporary folder")]
     return [Problem(item["path"], role, "missing", "no file of the run has its SHA-256")]
+
+
+def is_temporary(path):
+    """Whether ``path`` lies in a QGIS processing temporary folder (``<system temp>/processing_*/...``)."""
+    temp = os.path.abspath(tempfile.gettempdir())
+    parts = os.path.relpath(os.path.abspath(path), temp).split(os.sep)
+    return not parts[0].startswith("..") and parts[0].startswith("processing_")

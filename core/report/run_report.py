@@ -7,7 +7,7 @@ abundances (means, interval widths, RMSE and interval coverage against the truth
 passport. Figures are PNGs inlined as data URIs and the lineage an inline SVG: the file loads nothing.
 
 The demo scene's truth rasters (``truth_class``, ``truth_abundance``, ``truth_grades`` from
-remine:createdemodata) are found among the run's outputs or in the lineage of its passports.
+remine:createdemodata) are found among the run's outputs or beside a scene file in the lineage.
 """
 import html
 import json
@@ -18,11 +18,14 @@ import numpy as np
 from ..raster import open_raster, raster_info, read_class_names
 from .html import HtmlReport
 from .lineage import lineage_svg
+from .passport import read_passport
 from .run import load_run
 from .truth import abundance_accuracy, class_map_accuracy, grade_accuracy
+from .uncertainty import read_decimated
 
 MAX_CELLS = 400 * 400          # cells read per quicklook or spectrum (decimated above that)
 HYBRID = ("hybridkriging",)
+TRUTHS = ("truth_class", "truth_abundance", "truth_grades")
 VOLUME = ("tailingsvolume",)
 
 
@@ -72,29 +75,20 @@ def _figure(ncols=1, width=5.0, height=3.6):
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
 
-def _read_decimated(path, bands=None):
-    """``(data (bands, rows, cols) float64 with NaN, band names, dataset info dict)`` read at most
-    MAX_CELLS cells per band."""
-    with open_raster(path) as ds:
-        scale = max(1.0, np.sqrt(ds.width * ds.height / MAX_CELLS))
-        shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
-        idx = bands or list(range(1, ds.count + 1))
-        data = ds.read(idx, out_shape=(len(idx),) + shape, masked=True).astype("float64").filled(np.nan)
-        names = [ds.descriptions[i - 1] or f"band {i}" for i in idx]
-        bounds = ds.bounds
-    return data, names, bounds
-
-
 def _truth_files(run):
-    """``{"truth_class"|"truth_abundance"|"truth_grades": path}`` found in the run or its lineage."""
+    """``{"truth_class"|"truth_abundance"|"truth_grades": path}``: remine:createdemodata outputs of the run, or
+    found beside a remine:createdemodata ancestor (the scene's folder) with their passports."""
     found = {}
     candidates = [(e.algorithm, e.file) for e in run.entries]
     for e in run.entries:
         candidates += [(a["algorithm"], a["output"]["path"]) for a in e.passport.get("lineage", [])]
     for algorithm, path in candidates:
-        stem = os.path.splitext(os.path.basename(path))[0]
-        if algorithm == "remine:createdemodata" and stem.startswith("truth_") and os.path.isfile(path):
-            found.setdefault(stem, path)
+        if algorithm != "remine:createdemodata":
+            continue
+        for stem in TRUTHS:
+            beside = os.path.join(os.path.dirname(path), f"{stem}.tif")
+            if stem not in found and (read_passport(beside) or {}).get("algorithm") == algorithm:
+                found[stem] = beside
     return found
 
 
@@ -138,6 +132,10 @@ def _overview(report, run):
     else:
         report.add_text(f"All {len(run.entries)} outputs and their inputs are where their passports say, "
                         "with the same SHA-256.")
+    if run.temporary:
+        report.add_text(f"{len(run.temporary)} input(s) were intermediate files of model runs, removed with QGIS's "
+                        "temporary folder; their passports remain in the lineage: "
+                        + ", ".join(sorted({os.path.basename(p.file) for p in run.temporary})) + ".")
     report.add_heading("Lineage")
     report.parts.append(f"<div class='lineage'>{lineage_svg(run)}</div>")
 
@@ -158,7 +156,7 @@ def _spectra(report, run, truth):
     report.add_heading("Spectra")
     fig, (ax,) = _figure(width=9, height=4)
     for e, wl in cubes[:4]:
-        data, _, _ = _read_decimated(e.file)
+        data, _, _ = read_decimated(e.file, max_cells=MAX_CELLS)
         table = data.reshape(data.shape[0], -1)
         table = table[:, np.isfinite(table).all(axis=0)]
         if not table.size:
@@ -174,7 +172,7 @@ def _spectra(report, run, truth):
 
 
 def _quicklook(report, path, caption, cmap="viridis", classes=None):
-    data, names, b = _read_decimated(path, bands=[1])
+    data, names, b = read_decimated(path, [1], MAX_CELLS)
     fig, (ax,) = _figure(width=5.5, height=4.6)
     extent = (b.left, b.right, b.bottom, b.top)
     if classes:
@@ -282,8 +280,8 @@ def _geostatistics(report, run, truth):
     variograms = [e for e in run.by_algorithm("variogram") if e.file.endswith(".csv")]
     kriged = [e for e in run.by_algorithm("ordinarykriging", "externaldriftkriging")
               if os.path.isfile(e.file) and e.file.lower().endswith((".tif", ".tiff"))
-              and _read_decimated(e.file, bands=[1])[1] == ["prediction"]]
-    cvs = [e for e in run.by_algorithm("krigingcrossvalidation") if e.file.endswith(".csv")]
+              and read_decimated(e.file, [1], 1)[1] == ["prediction"]]
+    cvs = _one_per_run(sorted(run.by_algorithm("krigingcrossvalidation"), key=lambda e: not e.file.endswith(".csv")))
     if not (variograms or kriged or cvs):
         return {}
     report.add_heading("Geostatistics")
@@ -307,9 +305,9 @@ def _geostatistics(report, run, truth):
         cv = e.passport["metrics"].get("cross_validation") or {}
         row = [e.name, e.algorithm.split(":")[1], e.passport["parameters"].get("FIELD", ""),
                cv.get("rmse", ""), cv.get("mae", ""), cv.get("r2", ""), cv.get("msdr", "")]
-        if cv:
-            summary.setdefault("kriging CV RMSE", cv["rmse"])
         field = e.passport["parameters"].get("FIELD")
+        if cv:
+            summary.setdefault(f"kriging CV RMSE ({field}, leave-one-out)", cv["rmse"])
         if "truth_grades" in truth and field:
             acc = _safe(grade_accuracy, e.file, truth["truth_grades"], field)
             row.append(acc.get("rmse", acc.get("error")))
@@ -320,11 +318,12 @@ def _geostatistics(report, run, truth):
         rows.append(row)
         _quicklook(report, e.file, f"{run.relative(e.file)} ({e.algorithm.split(':')[1]} of {field})")
     for e in cvs:
-        m = e.passport["metrics"]
-        rows.append([e.name, "cross-validation " + str(m.get("scheme", "")), e.passport["parameters"].get("FIELD", ""),
-                     m.get("rmse", ""), m.get("mae", ""), m.get("r2", ""), m.get("msdr", ""), ""])
-        summary.setdefault("kriging CV RMSE", m.get("rmse"))
-        if os.path.isfile(e.file):
+        m, field = e.passport["metrics"], e.passport["parameters"].get("FIELD", "")
+        scheme = e.passport.get("uncertainty", {}).get("scheme", "")
+        rows.append([e.name, f"cross-validation ({scheme})", field, m.get("rmse", ""), m.get("mae", ""),
+                     m.get("r2", ""), m.get("msdr", ""), ""])
+        summary.setdefault(f"kriging CV RMSE ({field}, {scheme})", m.get("rmse"))
+        if e.file.endswith(".csv") and os.path.isfile(e.file):
             table = pd.read_csv(e.file)
             fig, (ax,) = _figure(width=4.6, height=4.2)
             ax.scatter(table["observed"], table["predicted"], s=8, color="#a0522d")
@@ -342,23 +341,18 @@ def _geostatistics(report, run, truth):
 
 
 def _metrics_section(report, entries, heading):
-    """A generic section: each output's metrics and uncertainty summary, and its PNG figures inlined."""
-    import base64
-
+    """A generic section: each output's metrics (one table per algorithm run), its PNG figures inlined; the
+    RMSEs, volume and tonnes go to the headline figures."""
     report.add_heading(heading)
     summary = {}
     for e in entries:
         if e.file.lower().endswith(".png") and os.path.isfile(e.file):
-            with open(e.file, "rb") as f:
-                data = base64.b64encode(f.read()).decode("ascii")
-            report.parts.append(f"<figure><img alt='{html.escape(e.name)}' src='data:image/png;base64,{data}'>"
-                                f"<figcaption>{html.escape(e.name)}</figcaption></figure>")
+            _inline_png(report, e.file, e.name)
             continue
         flat = _flatten(e.passport.get("metrics", {}))
         if flat:
             report.parts.append(f"<h3>{html.escape(e.name)}</h3>" + _table(flat))
-        summary.update({f"{e.algorithm.split(':')[1]} {k}": v for k, v in flat.items()
-                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        summary.update({k: v for k, v in flat.items() if "rmse" in k.lower() or k in ("volume_m3", "tonnes")})
     return summary
 
 
@@ -374,12 +368,60 @@ def _flatten(metrics, prefix=""):
 
 def _hybrid(report, run, truth):
     entries = run.by_algorithm(*HYBRID)
-    return _metrics_section(report, entries, "Hybrid model against kriging") if entries else {}
+    if not entries:
+        return {}
+    pngs = [e for e in entries if e.file.lower().endswith(".png")]
+    runs = _one_per_run([e for e in entries if e not in pngs])
+    summary = _metrics_section(report, runs + pngs, "Hybrid model against kriging")
+    for e in runs:
+        field = e.passport["parameters"].get("FIELD", "")
+        if e.passport["metrics"].get("verdict"):
+            summary[f"hybrid against kriging ({field})"] = e.passport["metrics"]["verdict"]
+    return summary
 
 
 def _tonnage(report, run, truth):
+    import pandas as pd
+
     entries = run.by_algorithm(*VOLUME)
-    return _metrics_section(report, entries, "Grade–tonnage and 3D views") if entries else {}
+    if not entries:
+        return {}
+    summary = {}
+    tables = [e for e in entries if e.file.endswith(".csv") and os.path.isfile(e.file)]
+    others = [e for e in _one_per_run([e for e in entries if e not in tables and not e.file.endswith(".png")])]
+    summary.update(_metrics_section(report, others, "Grade–tonnage and 3D views"))
+    for e in tables:
+        table = pd.read_csv(e.file)
+        if not {"cutoff", "tonnes"} <= set(table.columns):
+            continue
+        field = e.passport["parameters"].get("GRADE_FIELD", "grade")
+        fig, (ax,) = _figure(width=6.5, height=3.8)
+        ax.plot(table["cutoff"], table["tonnes"], "o-", color="#a0522d", label="kriging")
+        banded = {"tonnes_p10", "tonnes_p90"} <= set(table.columns)
+        if banded:
+            ax.fill_between(table["cutoff"], table["tonnes_p10"], table["tonnes_p90"], color="#a0522d", alpha=0.2,
+                            label="P10–P90 of the simulations")
+        ax.set_xlabel(f"cut-off ({field})")
+        ax.set_ylabel("tonnes above cut-off")
+        ax.legend(fontsize=8)
+        report.add_figure(fig, f"Grade–tonnage curve ({run.relative(e.file)})")
+        report.parts.append(_table([tuple(r) for r in table.itertuples(index=False)], tuple(table.columns)))
+        for r in table.itertuples(index=False):
+            band = f" (P10 {r.tonnes_p10:,.0f} – P90 {r.tonnes_p90:,.0f})" if banded else ""
+            summary[f"tonnes above {r.cutoff:g} {field}"] = f"{r.tonnes:,.0f} t{band}"
+    for e in entries:
+        if e.file.lower().endswith(".png") and os.path.isfile(e.file):
+            _inline_png(report, e.file, f"{run.relative(e.file)} ({e.algorithm.split(':')[1]})")
+    return summary
+
+
+def _inline_png(report, path, caption):
+    import base64
+
+    with open(path, "rb") as f:
+        data = base64.b64encode(f.read()).decode("ascii")
+    report.parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def _passports(report, run):

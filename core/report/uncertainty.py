@@ -12,6 +12,19 @@ from ..raster import open_raster
 QUANTILES = (0.1, 0.5, 0.9)
 
 
+def read_decimated(path, bands=None, max_cells=512 * 512):
+    """``(data (bands, rows, cols) float64 with NaN at nodata, band names, bounds)`` of a raster read with at
+    most ``max_cells`` cells per band (nearest-neighbour decimation above that); ``bands``: 1-based indices
+    (default all)."""
+    with open_raster(path) as ds:
+        scale = max(1.0, np.sqrt(ds.width * ds.height / max_cells))
+        shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
+        idx = list(bands or range(1, ds.count + 1))
+        data = ds.read(idx, out_shape=(len(idx),) + shape, masked=True).astype("float64").filled(np.nan)
+        names = [ds.descriptions[i - 1] or f"band {i}" for i in idx]
+        return data, names, ds.bounds
+
+
 def raster_summary(path, bands=None, max_cells=512 * 512):
     """``{band name: {"mean", "p10", "p50", "p90", "max", "valid_fraction"}}`` plus ``"sampled"`` (bool).
 
@@ -22,21 +35,19 @@ def raster_summary(path, bands=None, max_cells=512 * 512):
     max_cells : int, cells read per band at most (the band is read decimated above that).
     """
     with open_raster(path) as ds:
-        names = [d or f"band {i + 1}" for i, d in enumerate(ds.descriptions)]
-        picked = [b if isinstance(b, int) else names.index(b) + 1 for b in (bands or range(1, ds.count + 1))]
-        scale = max(1.0, np.sqrt(ds.width * ds.height / max_cells))
-        shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
-        out = {"sampled": bool(scale > 1.0)}
-        for b in picked:
-            data = ds.read(b, out_shape=shape, masked=True).astype("float64").filled(np.nan)
-            ok = np.isfinite(data)
-            values = data[ok]
-            stats = {"valid_fraction": round(float(ok.mean()), 6)}
-            if values.size:
-                q = np.quantile(values, QUANTILES)
-                stats.update(mean=float(values.mean()), p10=float(q[0]), p50=float(q[1]), p90=float(q[2]),
-                             max=float(values.max()))
-            out[names[b - 1]] = stats
+        names, cells = [d or f"band {i + 1}" for i, d in enumerate(ds.descriptions)], ds.width * ds.height
+    picked = [b if isinstance(b, int) else names.index(b) + 1 for b in (bands or range(1, len(names) + 1))]
+    data, picked_names, _ = read_decimated(path, picked, max_cells)
+    out = {"sampled": bool(cells > max_cells)}
+    for band, name in zip(data, picked_names):
+        ok = np.isfinite(band)
+        values = band[ok]
+        stats = {"valid_fraction": round(float(ok.mean()), 6)}
+        if values.size:
+            q = np.quantile(values, QUANTILES)
+            stats.update(mean=float(values.mean()), p10=float(q[0]), p50=float(q[1]), p90=float(q[2]),
+                         max=float(values.max()))
+        out[name] = stats
     return out
 
 

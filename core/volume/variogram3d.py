@@ -82,7 +82,7 @@ def fit_anisotropic_3d(coords, values, model="spherical", cutoff_h=None, cutoff_
     values = np.asarray(values, float)
     ev_h = directional_variogram_3d(coords, values, "horizontal", cutoff_h, n_lags, tolerance)
     ev_v = directional_variogram_3d(coords, values, "vertical", cutoff_v, n_lags, tolerance)
-    init = initial_model(model, ev_h, float(np.nanvar(values))) if isinstance(model, str) else model
+    init = initial_model(model, ev_h) if isinstance(model, str) else model
     if len(init.parts()) != 1 or "range_" not in init.FIT_PARAMS:
         raise InputError(f"3D anisotropy fitting needs one structure with a range; got {init!r}")
     horizontal = fit_variogram(ev_h, init)

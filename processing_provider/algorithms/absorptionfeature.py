@@ -32,8 +32,8 @@ neighbours, depth = 1 − continuum-removed minimum, width = full width at half 
 <li><b>Window</b>: a preset (Al-OH, Fe-OH, Mg-OH/carbonate, Fe³⁺, alunite) or custom minimum / maximum (nm).</li>
 <li><b>Wavelength units</b>: only for files whose wavelengths carry no units.</li></ul>
 <b>Outputs</b>
-<ul><li><b>Feature raster</b>: 3 bands — position (nm), depth (0–1), width (nm); NaN where there is no
-feature.</li></ul>
+<ul><li><b>Feature raster</b>: 3 bands — position (nm), depth (0–1), width (nm);
+NaN where there is no feature.</li></ul>
 <b>Reference</b>: van Ruitenbeek, F. J. A. et al. (2014), Measuring rock microstructure in hyperspectral
 mineral maps (wavelength mapping), Computers &amp; Geosciences 64; van der Meer, F. (2004), Analysis of spectral
 absorption features in hyperspectral imagery, JAG 5(1), 55–68."""

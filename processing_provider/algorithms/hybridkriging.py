@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ...core.report.uncertainty import raster_summary
 from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
 from ..krigingalgorithmbase import KrigingAlgorithm
 
@@ -97,6 +98,9 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
             means = res["comparison"].attrs["summary"]["means"]
             self.metrics["comparison"] = {m: {k: float(v) for k, v in row.items()} for m, row in
                                           means.iterrows()}
+        self.uncertainty = {"kind": "calibrated ensemble standard deviation", "std_scale": res["std_scale"],
+                            "oof_coverage_unscaled": res["oof_coverage"],
+                            "std": raster_summary(res["std"], bands=[1])}
         if res["verdict"]:
             progress.info(res["verdict"])
         return {"OUTPUT": res["prediction"], "OUTPUT_STD": res["std"], "OUTPUT_REPORT": res["report"]}

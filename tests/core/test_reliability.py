@@ -1,10 +1,12 @@
 """Every user-triggerable failure of the library is an InputError that names what was given and what was
 expected; jobs that cannot fit are refused before they start; silent nonsense is warned about (issue 14)."""
+import datetime
 import os
 import time
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 
 from remine.core.blocks import BlockOutput, GridSpec, map_blocks
@@ -106,3 +108,47 @@ def test_an_all_nan_cube_warns_that_the_output_is_empty(tmp_path):
                  wavelengths_nm=np.linspace(500, 900, 5))
     with pytest.warns(RemineWarning, match=r"every pixel of cr.tif is nodata: nan.tif gave no usable pixel"):
         continuum_removal_raster(path, str(tmp_path / "cr.tif"))
+
+
+def test_unwritable_folders_and_existing_folders_are_refused_before_computing(tmp_path):
+    from remine.core.raster import check_output_path
+
+    with pytest.raises(InputError, match="output folder is read-only: /proc/self"):  # even root cannot write there
+        check_output_path("/proc/self/out.tif")
+    (tmp_path / "out.tif").mkdir()
+    with pytest.raises(InputError, match=r"out.tif is an existing folder; expected a file name"):
+        krige_raster((XY, Z), extent=(0, 0, 1000, 1000), pixel_size=50, model=MODEL,
+                     prediction_path=str(tmp_path / "out.tif"), variance_path=str(tmp_path / "v.tif"))
+    assert os.listdir(tmp_path) == ["out.tif"] and os.listdir(tmp_path / "out.tif") == []
+
+
+def test_remine_reads_leave_no_sidecar_beside_the_inputs(tmp_path):
+    # GDAL PAM writes <input>.aux.xml when statistics or metadata are set on a dataset opened for reading;
+    # remine's readers (header, windows through GDAL and directly, samples, passports) must not
+    from remine.core.geostat.raster import sample_rasters
+    from remine.core.raster import raster_info, read_cube, write_raster
+    from remine.core.report.passport import make_passport
+    from remine.core.spectra.cube import continuum_removal_raster
+
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    outputs.mkdir()
+    grid = GridSpec(20, 20, Affine(1, 0, 500000, 0, -1, 4000000), "EPSG:32633")
+    data = RNG.uniform(0.1, 0.5, (6, 20, 20)).astype(np.float32)
+    wl = np.linspace(2000, 2400, 6)
+    write_raster(str(inputs / "zstd.tif"), data, like=grid, wavelengths_nm=wl)
+    with rasterio.open(str(inputs / "raw.img"), "w", driver="ENVI", width=20, height=20, count=6, dtype="float32",
+                       crs="EPSG:32633", transform=grid.transform) as dst:
+        dst.write(data)
+        dst.update_tags(ns="ENVI", wavelength="{" + ",".join(f"{w:g}" for w in wl) + "}",
+                        wavelength_units="Nanometers")
+    before = sorted(os.listdir(inputs))
+    for name in ("zstd.tif", "raw.img"):
+        path = str(inputs / name)
+        raster_info(path)
+        read_cube(path, window=((2, 9), (3, 17)))
+        continuum_removal_raster(path, str(outputs / f"cr_{name}.tif"))
+        sample_rasters([path], np.array([[500005.5, 3999994.5]]))
+        make_passport("remine:test", "0", {}, {"INPUT": path}, str(outputs / f"cr_{name}.tif"),
+                      datetime.datetime.now(datetime.timezone.utc))
+    assert sorted(os.listdir(inputs)) == before  # no .aux.xml, no .ovr, nothing else
