@@ -155,7 +155,8 @@ def demo_points(demo_scene):
 
 def test_demo_with_abundance_covariates_beats_ok_against_truth(demo_points):
     """Ca of the demo scene is tied to calcite and gypsum; with the abundance maps the hybrid must beat OK
-    against the truth grades (measured: RMSE ratio 0.45 with 3 members; asserted ≤ 0.75)."""
+    against the truth grades (measured with these settings: RMSE ratio 0.48, 90 % interval coverage 0.96; Zn,
+    whose grade also carries a multiplicative spatial factor: 0.94, reported in benchmarks/NOTES.md)."""
     from remine.core.geostat import OrdinaryKriging
     from remine.core.geostat.fit import auto_model
 
@@ -171,7 +172,8 @@ def test_demo_with_abundance_covariates_beats_ok_against_truth(demo_points):
 
 def test_nonlinear_covariate_is_won_clearly():
     """Target a non-linear function of a covariate with detail finer than the sample spacing: the hybrid beats OK
-    and KED (linear in the covariate) against the truth (measured: RMSE 0.49 × OK's, 0.55 × KED's)."""
+    and KED (linear in the covariate) against the truth (measured with one member: RMSE 0.52 × OK's, 0.55 × KED's;
+    two members: 0.49, 0.52)."""
     from remine.core.demo import smooth_field
     from remine.core.geostat import ExternalDriftKriging, OrdinaryKriging
     from remine.core.geostat.fit import auto_model
@@ -186,7 +188,7 @@ def test_nonlinear_covariate_is_won_clearly():
     v = z[rows, cols] + 0.1 * rng.standard_normal(250)
     grid_r, grid_c = np.mgrid[0:size, 0:size]
     t = np.column_stack([grid_c.ravel(), grid_r.ravel()]) * 10.0
-    est = HybridKrigingRegressor(n_ensemble=2).fit(c, v, a[rows, cols][:, None]).predict(t, a.ravel()[:, None])
+    est = HybridKrigingRegressor(n_ensemble=1).fit(c, v, a[rows, cols][:, None]).predict(t, a.ravel()[:, None])
     ok = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(t)[0]
     d = a[rows, cols][:, None]
     ked = ExternalDriftKriging(auto_model(c, v, drift=d)).fit(c, v, drift=d).predict(t, drift=a.ravel()[:, None])[0]
