@@ -30,7 +30,6 @@ def meuse_cases():
 
 def demo_cases(folder):
     import rasterio
-
     from remine.core.demo import make_demo
     from remine.core.geostat.covariates import raster_covariates
     from remine.core.points import read_points

@@ -18,9 +18,9 @@ The authors' notebook instead fed the observed value as an input and split at ra
 leakage, not interpolation.
 
 The network predicts the OK residual ``z − ẑ_OK`` (``target="residual"``, default) or the value. The default
-is the residual: with few samples the network then only corrects kriging and falls back to it where it learns
-nothing; predicting the value was worse on Meuse, the demo scene and the synthetic covariate case under
-spatial cross-validation (see benchmarks/NOTES.md).
+is the residual: the network then only corrects kriging and, with its zero-initialised output layer, falls back
+to it where it learns nothing; in our validation it was better against the demo truth (Zn) and on the synthetic
+covariate case, the value only in one spatial cross-validation (demo Zn) (see benchmarks/NOTES.md).
 
 Ensemble and uncertainty: member ``m`` is trained with seed ``random_state + m`` on all samples but one of
 ``n_folds`` random folds (fold ``m mod n_folds``), which drives its early stopping; every sample held out by
@@ -42,7 +42,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ._hybridnet import ANVARI_SETTINGS, build_network, forward, torch_module, train_member
+from ._hybridnet import (
+    ANVARI_SETTINGS,
+    build_network,
+    forward,
+    torch_module,
+    train_member,
+)
 from ._inputs import as_coords, prepare_points
 from .covariates import CovariateEncoder, check_complete
 from .kriging import OrdinaryKriging

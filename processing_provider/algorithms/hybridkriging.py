@@ -1,8 +1,15 @@
 """remine:hybridkriging — ordinary kriging corrected by a 1D CNN-BiLSTM ensemble, judged against OK/KED."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterExtent, QgsProcessingParameterField,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ...core.geostat.hybrid_map import hybrid_kriging_raster
 from ...core.report.uncertainty import raster_summary
