@@ -6,9 +6,10 @@ output tiles (256 px, smaller when one tile of all bands would not fit the budge
 ``(input + output bytes) × work_factor × concurrent blocks ≤ max_bytes``. Outputs are written to
 temporary files and renamed at the end: a cancelled or failed run leaves no output file.
 
-The same block function runs serially, on local processes/threads (joblib), or on a
-``dask.distributed.Client`` (or any executor with ``submit()``): workers read their own windows
-from the input paths, so data never has to fit on one machine's memory.
+The same block function runs serially, on local processes/threads (joblib), on any executor with
+``submit()``, or on a Dask cluster (a ``dask.distributed.Client``, or a scheduler address: ``scheduler=``
+or ``REMINE_DASK_SCHEDULER``; see :mod:`remine.core.cluster`): workers read their own windows from the
+input paths, so data never has to fit on one machine's memory.
 """
 import contextlib
 import functools
@@ -19,6 +20,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from . import cluster
 from .errors import InputError, RemineWarning
 from .progress import as_progress
 from .raster import (GDAL_CACHE_BYTES, BandStatistics, RasterInfo, atomic_path, check_output_path, direct_layout,
@@ -206,15 +208,13 @@ def _concurrency(executor):
     the one being computed (inputs, outputs, temporaries) and the one being read (inputs, and its pixel
     table with ``table=True``) together stay within two blocks' budgets when ``work_factor`` >= 1 counts
     the temporaries (and, with a table, the table twice: predict_raster uses 4)."""
-    if executor in (None, "serial"):
-        return 2
+    if executor in (None, "serial") or cluster.is_client(executor) or isinstance(executor, cluster.DaskExecutor):
+        return 2  # a cluster: the same windows as the local pipeline, two blocks per worker thread
     if isinstance(executor, str):
         if executor not in ("threads", "processes"):
             raise InputError(f"executor '{executor}' unknown; expected None, 'serial', 'threads', 'processes' "
                              "or a dask.distributed.Client")
         return os.cpu_count() or 1
-    if hasattr(executor, "nthreads"):  # dask.distributed.Client
-        return max(1, sum(executor.nthreads().values()))
     if hasattr(executor, "submit"):
         return getattr(executor, "_max_workers", os.cpu_count() or 1)
     raise InputError(f"executor {executor!r} has no submit(); expected None, 'serial', 'threads', "
@@ -229,6 +229,9 @@ def _results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None
 
 def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None, table=False):
     args = (func, infos, bands)
+    if isinstance(executor, cluster.DaskExecutor):
+        yield from executor.group_results((*args, grid.transform, grid.crs, mask, table), groups)
+        return
     if executor in (None, "serial"):
         # a pipeline of three stages, one group each: the caller writes group k while a thread computes
         # group k + 1 and another reads group k + 2 (GDAL and compiled kernels release the GIL), so that
@@ -278,6 +281,18 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mas
         yield g0, fut.result()
 
 
+def _largest_block(groups, bytes_per_pixel, in_bytes_per_pixel):
+    """The largest compute window of ``groups`` (rasterio Window) and the bytes of its group: the window's
+    working memory, plus the input tile its group holds when it computes several windows of one read."""
+    def size(w):
+        return int(w.width) * int(w.height)
+
+    read, windows = max(groups, key=lambda g: max(size(w) for w in g[1]) * bytes_per_pixel
+                        + (size(g[0]) * in_bytes_per_pixel if len(g[1]) > 1 else 0))
+    window = max(windows, key=size)
+    return window, size(window) * bytes_per_pixel + (size(read) * in_bytes_per_pixel if len(windows) > 1 else 0)
+
+
 def _check_grid(infos, grid):
     for info in infos:
         same = (info.width, info.height) == (grid.width, grid.height) and \
@@ -291,7 +306,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, work_factor=3.0, mask=None, table=False, tally=None):
+               bands=None, work_factor=3.0, mask=None, table=False, tally=None, scheduler=None):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -305,10 +320,12 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     outputs : list of BlockOutput
         Output GeoTIFFs on the same grid.
     max_bytes : int
-        Memory budget for the blocks in flight (all workers together), bytes.
+        Memory budget for the blocks in flight (all local workers together; on a Dask cluster, per worker
+        thread), bytes.
     progress : Progress, optional
         Reports per block; cancel is checked between blocks (raises CancelledError, no output left).
     executor : None | "serial" | "threads" | "processes" | dask.distributed.Client | concurrent Executor
+        None: the Dask cluster of ``scheduler`` if there is one, else the local pipeline.
     grid : GridSpec | RasterInfo, optional
         Output grid when there are no inputs (e.g. kriging); default: the first input's grid.
     bands : list of (list of int | None), optional
@@ -325,6 +342,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     tally : dict, optional
         Given, ``func`` returns ``(arrays, counts)`` with ``counts`` a ``{name: number}`` dict per window
         (e.g. values it had to treat); they are summed into ``tally`` (works with every executor).
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``) that computes the blocks when no ``executor`` is given;
+        default: :func:`remine.core.cluster.scheduler_address` (``REMINE_DASK_SCHEDULER``); "": local.
 
     Returns
     -------
@@ -366,6 +386,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     with contextlib.ExitStack() as stack:
         stack.callback(_release_freed_memory)  # last: after the outputs are closed, also on error or cancel
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
+        executor = stack.enter_context(cluster.executor_for(executor, scheduler))
+        if isinstance(executor, cluster.DaskExecutor):
+            executor.prepare([i.path for i in infos], *_largest_block(groups, bytes_per_pixel, 4 * sum(in_bands)),
+                             progress)
         tmps = [stack.enter_context(atomic_path(p)) for p in paths]
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
