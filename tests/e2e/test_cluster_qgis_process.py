@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 from conftest import SCRIPTS, qgis_process_env
+from threadpoolctl import threadpool_limits
 
 from remine.core.demo import mineral_spectra
 from remine.core.geostat import OrdinaryKriging, krige_raster
@@ -54,7 +55,8 @@ def test_class_map_unmixing_and_kriging_on_the_cluster_equal_the_local_runs(demo
 
     names, wl, fwhm, spectra = mineral_spectra()
     library = write_library(SpectralLibrary(names, wl, spectra, fwhm_nm=fwhm), str(tmp_path / "minerals.csv"))
-    local = unmix_raster(cube, library, str(tmp_path / "abundances_local.tif"), scheduler="")
+    with threadpool_limits(1, user_api="blas"):  # as Dask's nanny runs workers (see tests/core/test_cluster.py)
+        local = unmix_raster(cube, library, str(tmp_path / "abundances_local.tif"), scheduler="")
     remote = on_cluster(address, "remine:unmix", INPUT=cube, ENDMEMBER_SOURCE=0, LIBRARY=library,
                         OUTPUT=tmp_path / "abundances.tif")
     assert_same(local["path"], remote["OUTPUT"], address)
