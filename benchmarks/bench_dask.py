@@ -88,7 +88,7 @@ def work(task, d, out, executor, progress=None):
     if task == "predict":
         from remine.core.learn import predict_raster
 
-        predict_raster(os.path.join(d, "model.rmodel"), os.path.join(d, "cube.tif"), out, probabilities=False,
+        predict_raster(os.path.join(d, "model.rmodel"), os.path.join(d, "cube.tif"), out + ".tif", probabilities=False,
                        uncertainty=False, max_bytes=MAX_BYTES, executor=executor, progress=progress, scheduler="")
     else:
         from remine.core.geostat import Spherical, krige_raster
