@@ -94,7 +94,8 @@ def _preprocess_block(arrays, info, wavelengths_nm, method, window_length, polyo
 
 
 def preprocess_raster(path, out_path, method="savgol", window_length=11, polyorder=2, order=1, min_nm=None,
-                      max_nm=None, units=None, max_bytes=256 * 2**20, progress=None, executor=None):
+                      max_nm=None, units=None, max_bytes=256 * 2**20, progress=None, executor=None,
+                      scheduler=None):
     """Spectral preprocessing of every pixel of a cube, block by block, wavelengths kept.
 
     Parameters
@@ -122,8 +123,8 @@ def preprocess_raster(path, out_path, method="savgol", window_length=11, polyord
                       band_names=[info.band_names[i] for i in idx])
     func = functools.partial(_preprocess_block, wavelengths_nm=wl, method=method, window_length=window_length,
                              polyorder=polyorder, order=order)
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx],
-               work_factor=3.0)
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler,
+               bands=[idx], work_factor=3.0)
     return {"bands": int(len(idx)), "wavelengths_nm": wl}
 
 
