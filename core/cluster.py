@@ -12,7 +12,8 @@ On a cluster:
   file system, or a GDAL virtual path such as ``/vsicurl/`` or ``/vsis3/``): the client sends each block
   its window (a small task through the scheduler) and receives the block's outputs straight from the
   worker that computed it; it never reads the inputs' pixels;
-* the block function (with its model or kriging system) goes to every worker once per run, not per block;
+* the block function (with its model or kriging system) passes through the scheduler once per run, as the
+  result of one task that the workers fetch from each other (and that is recomputed if they are all lost);
 * the client writes the outputs into the same single GeoTIFFs as a local run, from the same windows (the
   window plan treats the cluster like the local pipeline: ``max_bytes`` is the budget of two blocks of one
   worker thread), atomically: values equal the local run's, and nothing is left on cancel or error;
@@ -212,8 +213,14 @@ def unreadable(paths):
     return bad
 
 
+def _shared(args):
+    """The run's shared arguments, as the result of a task: a worker that needs them fetches them from a peer,
+    and when every worker holding them is lost the scheduler recomputes them (scattered data would be lost)."""
+    return args
+
+
 def _run_group(shared, read, windows):
-    """One block on a worker: :func:`remine.core.blocks.run_block` with the run's scattered arguments."""
+    """One block on a worker: :func:`remine.core.blocks.run_block` with the run's shared arguments."""
     from .blocks import run_block
 
     func, infos, bands, transform, crs, mask, table = shared
@@ -287,7 +294,7 @@ class DaskExecutor:
         Call :meth:`prepare` first."""
         client = self.client
         run = uuid.uuid4().hex[:8]
-        shared_future = client.scatter([shared], broadcast=True, hash=False)[0]
+        shared_future = client.submit(_shared, shared, key=f"remine-shared-{run}", pure=False)
         pending = deque()
         try:
             for k, group in enumerate(groups):
