@@ -11,7 +11,7 @@ from conftest import SCRIPTS, qgis_process_env
 from threadpoolctl import threadpool_limits
 
 from remine.core.demo import mineral_spectra
-from remine.core.geostat import OrdinaryKriging, krige_raster
+from remine.core.geostat import krige_raster, read_model_json
 from remine.core.learn import build_training_set, fit_model, predict_raster, save_model
 from remine.core.spectra import write_library
 from remine.core.spectra.library import SpectralLibrary
@@ -61,10 +61,12 @@ def test_class_map_unmixing_and_kriging_on_the_cluster_equal_the_local_runs(demo
                         OUTPUT=tmp_path / "abundances.tif")
     assert_same(local["path"], remote["OUTPUT"], address)
 
-    local = krige_raster(demo_scene["samples"], grid_like=cube, field="Zn_ppm", model="spherical",
-                         kriger=OrdinaryKriging(None, n_neighbors=16), out_prefix=str(tmp_path / "zn_local"),
-                         scheduler="")
+    variogram = tmp_path / "zn.json"  # a given model: the comparison is of the kriging, not of two fits
+    variogram.write_text(json.dumps({"model": "spherical", "psill": 1.2e6, "range_": 60.0, "nugget": 1.0e4}))
+    local = krige_raster(demo_scene["samples"], grid_like=cube, field="Zn_ppm", n_neighbors=16,
+                         model=read_model_json(str(variogram)), out_prefix=str(tmp_path / "zn_local"), scheduler="")
     remote = on_cluster(address, "remine:ordinarykriging", INPUT=demo_scene["samples"], FIELD="Zn_ppm",
-                        TEMPLATE=cube, N_NEIGHBORS=16, OUTPUT=tmp_path / "zn.tif", OUTPUT_VARIANCE=tmp_path / "v.tif")
+                        MODEL_FILE=variogram, TEMPLATE=cube, N_NEIGHBORS=16, OUTPUT=tmp_path / "zn.tif",
+                        OUTPUT_VARIANCE=tmp_path / "v.tif")
     assert_same(local["prediction"], remote["OUTPUT"], address)
     assert_same(local["variance"], remote["OUTPUT_VARIANCE"], address)
