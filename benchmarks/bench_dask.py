@@ -194,6 +194,8 @@ def main():
     ap.add_argument("--cells", type=float, default=1e7, help="kriging grid cells")
     ap.add_argument("--points", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--tasks", default="predict,krige", help="comma-separated: predict, krige")
+    ap.add_argument("--trees", type=int, default=50, help="XGBoost boosting rounds (x 9 classes)")
     ap.add_argument("--side")
     ap.add_argument("--task")
     ap.add_argument("--dir")
@@ -210,22 +212,25 @@ def main():
     d = tempfile.mkdtemp(prefix="remine-bench-dask-", dir=os.environ.get("BENCH_TMP"))
     procs = []
     try:
-        n_px = make_cube(os.path.join(d, "cube.tif"), a.gb)
+        n_px = make_cube(os.path.join(d, "cube.tif"), a.gb if "predict" in a.tasks else 0.001)
         wl, _ = library()
         X, y = pixels(3000, seed=1)
         ts = TrainingSet(X=X, y=y, groups=np.arange(len(y)) // 20, coords=np.zeros((len(y), 2)), wavelengths_nm=wl,
                          classes=sorted(set(y)))
-        save_model(os.path.join(d, "model.rmodel"), fit_model("xgboost", ts))
+        save_model(os.path.join(d, "model.rmodel"), fit_model("xgboost", ts, n_estimators=a.trees))
         xy, z = make_points(a.points)
         np.save(os.path.join(d, "xy.npy"), xy)
         np.save(os.path.join(d, "z.npy"), z)
         np.save(os.path.join(d, "side.npy"), int(round(np.sqrt(a.cells))))
         procs, sched_file = start_cluster(d)
         tasks = {"predict_raster": ("predict", {"cube_gb": os.path.getsize(os.path.join(d, "cube.tif")) / 2**30,
-                                                "pixels": n_px, "bands": len(wl), "model": "xgboost"}),
+                                                "pixels": n_px, "bands": len(wl),
+                                                "model": f"xgboost, {a.trees} rounds x 9 classes"}),
                  "krige_raster": ("krige", {"cells": int(round(np.sqrt(a.cells))) ** 2, "points": a.points,
                                             "neighbours": NEIGHBOURS})}
         for name, (task, about) in tasks.items():
+            if task not in a.tasks.split(","):
+                continue
             local = run_side(task, "local", d, os.path.join(d, f"{task}_local"), a.repeats)
             dask = run_side(task, "dask", d, os.path.join(d, f"{task}_dask"), a.repeats, sched_file)
             suffix = [".tif"] if task == "predict" else ["_prediction.tif", "_variance.tif"]
