@@ -1,6 +1,11 @@
 """remine:calibrateintervals — rescale abundance intervals so they cover their level on reference samples."""
-from qgis.core import (QgsProcessing, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ...core.report.uncertainty import interval_uncertainty
 from ...core.style import write_style

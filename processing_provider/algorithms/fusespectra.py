@@ -1,6 +1,10 @@
 """remine:fusespectra — VNIR–SWIR + FTIR spectra of the same samples -> one training set for the trainers."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterString,
+)
 
 from ..base import RemineAlgorithm
 

@@ -1,6 +1,10 @@
 """remine:preprocesscube — Savitzky–Golay smoothing, derivatives or SNV of every pixel of a cube, block-wise."""
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer)
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
 
 from ..base import RemineAlgorithm
 from .continuumremoval import optional_number

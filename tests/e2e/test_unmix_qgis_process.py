@@ -7,10 +7,10 @@ import subprocess
 import numpy as np
 import pandas as pd
 import rasterio
+from conftest import SCRIPTS, qgis_process_env
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from conftest import SCRIPTS, qgis_process_env
 from remine.core.blocks import GridSpec
 from remine.core.raster import write_raster
 

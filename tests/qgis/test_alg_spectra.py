@@ -190,7 +190,8 @@ def test_fuse_spectra_into_a_training_set_the_trainers_use(remine_processing, tm
     assert ts.metadata["fusion"]["dropped"] == {"vnir_swir": ["kaolinite_0"]}
     assert ts.metadata["fusion"]["features"] == {"ftir": 120, "vnir_swir": 224}
     res = run("trainclassifier", {"TRAINING_SET": out, "METHOD": 1, "N_SPLITS": 4,
-                                  "OUTPUT_MODEL": str(tmp_path / "m.rmodel"), "OUTPUT_REPORT": str(tmp_path / "r.html")})
+                                  "OUTPUT_MODEL": str(tmp_path / "m.rmodel"),
+                                  "OUTPUT_REPORT": str(tmp_path / "r.html")})
     assert res["OVERALL_ACCURACY"] > 0.9  # PLS-DA, whole samples held out
 
 
