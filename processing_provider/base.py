@@ -13,9 +13,11 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
   cancel or interrupt into a failure too (``qgis_process`` exits non-zero) with a log line, no output;
 - forwards ``RemineWarning``s to the log;
 - writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
-  Provenance), with the metrics the algorithm put into ``self.metrics`` and the uncertainty summary it put
-  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise); NaN/inf values as null, with a
-  note.
+  Provenance), with the metrics the algorithm put into ``self.metrics``, the uncertainty summary it put into
+  ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise; NaN/inf values as null, with a note)
+  and where its block work ran;
+- sends the block work to the Dask scheduler of remine's Processing setting :data:`SCHEDULER_SETTING`
+  when it is set (else ``REMINE_DASK_SCHEDULER`` decides; see ``remine.core.cluster``).
 """
 import contextlib
 import datetime
@@ -39,12 +41,24 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..core import __version__
+from ..core import __version__, cluster
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
 from ..core.progress import Progress
 from ..core.raster.units import WAVELENGTH_UNITS
 from ..core.report.passport import NO_UNCERTAINTY, file_path, make_passport, write_passport
 from .icons import remine_icon
+
+#: remine's setting in QGIS's Processing options: the Dask scheduler address for block work ("" = this computer)
+SCHEDULER_SETTING = "REMINE_DASK_SCHEDULER"
+
+
+def scheduler_setting():
+    """The Dask scheduler address of remine's Processing setting, or None when empty or unavailable."""
+    try:
+        from processing.core.ProcessingConfig import ProcessingConfig
+    except ImportError:  # Processing's Python plugin not loaded
+        return None
+    return (ProcessingConfig.getSetting(SCHEDULER_SETTING) or "").strip() or None
 
 
 class FeedbackProgress(Progress):
@@ -171,7 +185,8 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         results = None
         try:
             check_destinations(self, parameters, context)
-            with interrupts_cancel(progress), warnings.catch_warnings(record=True) as caught:
+            with cluster.using(scheduler_setting()), cluster.recording() as runs, interrupts_cancel(progress), \
+                    warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RemineWarning)
                 progress.report(0.0, "checking the inputs")
                 results = self.compute(parameters, context, progress)
@@ -186,7 +201,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         for w in caught:
             if issubclass(w.category, RemineWarning):
                 progress.warn(str(w.message))
-        self.write_passports(parameters, context, results, started)
+        self.write_passports(parameters, context, results, started, cluster.where(runs))
         return results
 
     def warn_ignored(self, parameters, names, reason):
@@ -249,7 +264,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             values[name] = value
         return values
 
-    def write_passports(self, parameters, context, results, started):
+    def write_passports(self, parameters, context, results, started, execution=None):
         outputs = [v for v in results.values() if isinstance(v, str) and os.path.isfile(v)]
         outputs += [f for f in self.output_files if os.path.isfile(f)]
         if not outputs:
@@ -261,7 +276,8 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             if out.endswith(".passport.json"):
                 continue
             passport = make_passport(f"remine:{self.name()}", __version__, values, inputs, out, started,
-                                     metrics=self.metrics, software=software, uncertainty=self.uncertainty)
+                                     metrics=self.metrics, software=software, uncertainty=self.uncertainty,
+                                     execution=execution)
             write_passport(out, passport)
 
 
