@@ -37,7 +37,7 @@ def _copy(arrays, info):
 
 
 def spectral_subset(path, out_path, min_nm=None, max_nm=None, drop_water=False, units=None,
-                    max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
+                    max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, scheduler=None):
     """Copy the bands of a cube within a wavelength range (and outside water windows) to a GeoTIFF.
 
     Parameters
@@ -52,6 +52,7 @@ def spectral_subset(path, out_path, min_nm=None, max_nm=None, drop_water=False, 
         Drop bands in :data:`WATER_VAPOUR_NM` (1340–1460, 1790–1960, ≥ 2450 nm).
     units : str, optional
         Units of the cube's wavelengths if the file does not say.
+    max_bytes, progress, executor, scheduler : see :func:`remine.core.blocks.map_blocks`.
 
     Returns
     -------
@@ -69,6 +70,7 @@ def spectral_subset(path, out_path, min_nm=None, max_nm=None, drop_water=False, 
                       fwhm_nm=None if info.fwhm_nm is None else info.fwhm_nm[idx],
                       band_names=[info.band_names[i] for i in idx])
     copy = with_work_bytes(_copy, 0)  # the output block is the input block: no temporaries
-    map_blocks(copy, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
+    map_blocks(copy, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler,
+               bands=[idx])
     return {"bands_in": info.count, "bands_out": int(idx.size), "dropped": int(info.count - idx.size),
             "wavelengths_nm": info.wavelengths_nm[idx]}

@@ -7,9 +7,10 @@ output tiles (256 px, smaller when one tile of all bands would not fit the budge
 declares its working bytes with :func:`with_work_bytes`. Outputs are written to
 temporary files and renamed at the end: a cancelled or failed run leaves no output file.
 
-The same block function runs serially, on local processes/threads (joblib), or on a
-``dask.distributed.Client`` (or any executor with ``submit()``): workers read their own windows
-from the input paths, so data never has to fit on one machine's memory.
+The same block function runs serially, on local processes/threads (joblib), on any executor with
+``submit()``, or on a Dask cluster (a ``dask.distributed.Client``, or a scheduler address: ``scheduler=``
+or ``REMINE_DASK_SCHEDULER``; see :mod:`remine.core.cluster`): workers read their own windows from the
+input paths, so data never has to fit on one machine's memory.
 """
 import contextlib
 import functools
@@ -20,6 +21,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from . import cluster
 from .errors import InputError, RemineWarning
 from .progress import as_progress
 from .raster import (
@@ -240,15 +242,13 @@ def _concurrency(executor):
     the one being computed (inputs, outputs, temporaries) and the one being read (inputs, and its pixel
     table with ``table=True``) together stay within two blocks' budgets when the block function's declared
     working bytes count its temporaries (and, with a table, the table twice)."""
-    if executor in (None, "serial"):
-        return 2
+    if executor in (None, "serial") or cluster.is_client(executor) or isinstance(executor, cluster.DaskExecutor):
+        return 2  # a cluster: the same windows as the local pipeline, two blocks per worker thread
     if isinstance(executor, str):
         if executor not in ("threads", "processes"):
             raise InputError(f"executor '{executor}' unknown; expected None, 'serial', 'threads', 'processes' "
                              "or a dask.distributed.Client")
         return os.cpu_count() or 1
-    if hasattr(executor, "nthreads"):  # dask.distributed.Client
-        return max(1, sum(executor.nthreads().values()))
     if hasattr(executor, "submit"):
         return getattr(executor, "_max_workers", os.cpu_count() or 1)
     raise InputError(f"executor {executor!r} has no submit(); expected None, 'serial', 'threads', "
@@ -263,6 +263,9 @@ def _results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None
 
 def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mask=None, table=False):
     args = (func, infos, bands)
+    if isinstance(executor, cluster.DaskExecutor):
+        yield from executor.group_results((run_block, *args, grid.transform, grid.crs, mask, table), groups)
+        return
     if executor in (None, "serial"):
         # a pipeline of three stages, one group each: the caller writes group k while a thread computes
         # group k + 1 and another reads group k + 2 (GDAL and compiled kernels release the GIL), so that
@@ -312,6 +315,18 @@ def _group_results(func, infos, bands, groups, grid, executor, n_concurrent, mas
         yield g0, fut.result()
 
 
+def _largest_block(groups, bytes_per_pixel, in_bytes_per_pixel):
+    """The largest compute window of ``groups`` (rasterio Window) and the bytes of its group: the window's
+    working memory, plus the input tile its group holds when it computes several windows of one read."""
+    def size(w):
+        return int(w.width) * int(w.height)
+
+    read, windows = max(groups, key=lambda g: max(size(w) for w in g[1]) * bytes_per_pixel
+                        + (size(g[0]) * in_bytes_per_pixel if len(g[1]) > 1 else 0))
+    window = max(windows, key=size)
+    return window, size(window) * bytes_per_pixel + (size(read) * in_bytes_per_pixel if len(windows) > 1 else 0)
+
+
 def _check_grid(infos, grid):
     for info in infos:
         same = (info.width, info.height) == (grid.width, grid.height) and \
@@ -325,7 +340,7 @@ def _check_grid(infos, grid):
 
 
 def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, grid=None,
-               bands=None, mask=None, table=False, tally=None):
+               bands=None, mask=None, table=False, tally=None, scheduler=None):
     """Apply ``func`` block by block to rasters on one grid and write its results.
 
     Parameters
@@ -341,10 +356,12 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     outputs : list of BlockOutput
         Output GeoTIFFs on the same grid.
     max_bytes : int
-        Memory budget for the blocks in flight (all workers together), bytes.
+        Memory budget for the blocks in flight (all local workers together; on a Dask cluster, per worker
+        thread), bytes.
     progress : Progress, optional
         Reports per block; cancel is checked between blocks (raises CancelledError, no output left).
     executor : None | "serial" | "threads" | "processes" | dask.distributed.Client | concurrent Executor
+        None: the Dask cluster of ``scheduler`` if there is one, else the local pipeline.
     grid : GridSpec | RasterInfo, optional
         Output grid when there are no inputs (e.g. kriging); default: the first input's grid.
     bands : list of (list of int | None), optional
@@ -359,6 +376,9 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     tally : dict, optional
         Given, ``func`` returns ``(arrays, counts)`` with ``counts`` a ``{name: number}`` dict per window
         (e.g. values it had to treat); they are summed into ``tally`` (works with every executor).
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``) that computes the blocks when no ``executor`` is given;
+        default: :func:`remine.core.cluster.scheduler_address` (``REMINE_DASK_SCHEDULER``); "": local.
 
     Returns
     -------
@@ -376,6 +396,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
     with contextlib.ExitStack() as stack:
         stack.callback(_release_freed_memory)  # last: after the outputs are closed, also on error or cancel
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES))
+        executor = stack.enter_context(cluster.executor_for(executor, scheduler))
+        if isinstance(executor, cluster.DaskExecutor):
+            executor.prepare([i.path for i in run.infos], *_largest_block(run.groups, run.bytes_per_pixel,
+                                                                          run.in_bytes_per_pixel), progress)
         tmps = [stack.enter_context(atomic_path(p)) for p in run.paths]
         dsts = [stack.enter_context(rasterio.open(t, "w", **prof)) for t, prof in zip(tmps, profiles)]
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
@@ -409,7 +433,8 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
 @dataclass
 class _Run:
     """What :func:`map_blocks` checked and planned: input metadata, grid, band selections, output paths,
-    window groups, output tile side, blocks in memory at once and the outputs' uncompressed bytes."""
+    window groups, output tile side, blocks in memory at once, the outputs' uncompressed bytes and the bytes
+    per pixel of a block in flight and of its inputs."""
 
     infos: list
     grid: object
@@ -419,6 +444,8 @@ class _Run:
     tile: int
     n_concurrent: int
     size: int
+    bytes_per_pixel: float
+    in_bytes_per_pixel: int
 
 
 def _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask):
@@ -448,7 +475,7 @@ def _plan_run(func, inputs, outputs, max_bytes, executor, grid, bands, mask):
     compressed_tiles = infos[0].block_shape if infos and infos[0].compression else None  # else read directly
     groups = plan_groups(grid.width, grid.height, bytes_per_pixel, 4 * sum(in_bands), per_block, tile,
                          compressed_tiles)
-    return _Run(infos, grid, bands, paths, groups, tile, n_concurrent, size)
+    return _Run(infos, grid, bands, paths, groups, tile, n_concurrent, size, bytes_per_pixel, 4 * sum(in_bands))
 
 
 def _has_data(result, nodata):

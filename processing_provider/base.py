@@ -15,9 +15,11 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
   cancel or interrupt into a failure too (``qgis_process`` exits non-zero) with a log line, no output;
 - forwards ``RemineWarning``s to the log;
 - writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
-  Provenance), with the metrics the algorithm put into ``self.metrics`` and the uncertainty summary it put
-  into ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise); NaN/inf values as null, with a
-  note;
+  Provenance), with the metrics the algorithm put into ``self.metrics``, the uncertainty summary it put into
+  ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise; NaN/inf values as null, with a note)
+  and where its block work ran;
+- sends the block work to the Dask scheduler of remine's Processing setting :data:`SCHEDULER_SETTING`
+  when it is set (else ``REMINE_DASK_SCHEDULER`` decides; see ``remine.core.cluster``).
 - after the run (main thread), gives every output Processing loads a styled, named layer
   (:mod:`.layers`; subclasses name them in ``layer_style``) and remembers the last HTML report.
 """
@@ -46,7 +48,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QUrl
 
-from ..core import __version__
+from ..core import __version__, cluster
 from ..core.dependencies import dependency_error
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
 from ..core.interpreter import find_python
@@ -58,6 +60,18 @@ from .layers import LayerStyle, load_on_completion, style_on_load
 
 LAST_REPORT_KEY = "remine/last_report"  # read by the plugin menu's "Open last report"
 HELP_PAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "help.html")
+
+#: remine's setting in QGIS's Processing options: the Dask scheduler address for block work ("" = this computer)
+SCHEDULER_SETTING = "REMINE_DASK_SCHEDULER"
+
+
+def scheduler_setting():
+    """The Dask scheduler address of remine's Processing setting, or None when empty or unavailable."""
+    try:
+        from processing.core.ProcessingConfig import ProcessingConfig
+    except ImportError:  # Processing's Python plugin not loaded
+        return None
+    return (ProcessingConfig.getSetting(SCHEDULER_SETTING) or "").strip() or None
 
 
 class FeedbackProgress(Progress):
@@ -195,7 +209,8 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         results = None
         try:
             check_destinations(self, parameters, context)
-            with interrupts_cancel(progress), warnings.catch_warnings(record=True) as caught:
+            with cluster.using(scheduler_setting()), cluster.recording() as runs, interrupts_cancel(progress), \
+                    warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RemineWarning)
                 progress.report(0.0, "checking the inputs")
                 results = self.compute(parameters, context, progress)
@@ -215,7 +230,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         for w in caught:
             if issubclass(w.category, RemineWarning):
                 progress.warn(str(w.message))
-        self.write_passports(parameters, context, results, started)
+        self.write_passports(parameters, context, results, started, cluster.where(runs))
         self.results = dict(results)
         return results
 
@@ -302,7 +317,7 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             values[name] = value
         return values
 
-    def write_passports(self, parameters, context, results, started):
+    def write_passports(self, parameters, context, results, started, execution=None):
         outputs = [v for v in results.values() if isinstance(v, str) and os.path.isfile(v)]
         outputs += [f for f in self.output_files if os.path.isfile(f)]
         if not outputs:
@@ -314,7 +329,8 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             if out.endswith(".passport.json"):
                 continue
             passport = make_passport(f"remine:{self.name()}", __version__, values, inputs, out, started,
-                                     metrics=self.metrics, software=software, uncertainty=self.uncertainty)
+                                     metrics=self.metrics, software=software, uncertainty=self.uncertainty,
+                                     execution=execution)
             write_passport(out, passport)
 
 

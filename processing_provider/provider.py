@@ -1,4 +1,6 @@
-"""RemineProvider: every RemineAlgorithm in algorithms/ plus the shipped graphical models (models/*.model3)."""
+"""RemineProvider: every RemineAlgorithm in algorithms/ plus the shipped graphical models (models/*.model3), and
+remine's setting in QGIS's Processing options (Settings ▸ Options ▸ Processing ▸ Providers ▸ remine): the Dask
+scheduler address that receives the block work (empty: this computer)."""
 import glob
 import importlib
 import inspect
@@ -8,7 +10,7 @@ import pkgutil
 from qgis.core import QgsApplication, QgsMessageLog, QgsProcessingModelAlgorithm, QgsProcessingProvider
 
 from . import algorithms
-from .base import RemineAlgorithm
+from .base import SCHEDULER_SETTING, RemineAlgorithm
 from .compat import WARNING
 from .icons import remine_icon
 
@@ -45,6 +47,29 @@ class RemineProvider(QgsProcessingProvider):
 
     def icon(self):
         return remine_icon()
+
+    def load(self):
+        """Register remine's Processing setting (when Processing's Python plugin is there), then the algorithms."""
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig, Setting
+        except ImportError:
+            ProcessingConfig = None
+        if ProcessingConfig is not None:
+            ProcessingConfig.settingIcons[self.name()] = self.icon()
+            ProcessingConfig.addSetting(Setting(self.name(), SCHEDULER_SETTING,
+                                                "Dask scheduler address for block work (tcp://host:8786; empty: "
+                                                "this computer, or the REMINE_DASK_SCHEDULER environment variable)",
+                                                ""))
+            ProcessingConfig.readSettings()
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self):
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig
+        except ImportError:
+            return
+        ProcessingConfig.removeSetting(SCHEDULER_SETTING)
 
     def loadAlgorithms(self):
         for cls in algorithm_classes():

@@ -90,7 +90,7 @@ def _valid(col):
     col = np.asarray(col)
     if np.issubdtype(col.dtype, np.number):
         return np.isfinite(col.astype(float))
-    return np.array([v is not None and v == v for v in col], bool)
+    return np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) for v in col], bool)
 
 
 def check_complete(x, what, ids=None):

@@ -18,9 +18,9 @@ The authors' notebook instead fed the observed value as an input and split at ra
 leakage, not interpolation.
 
 The network predicts the OK residual ``z − ẑ_OK`` (``target="residual"``, default) or the value. The default
-is the residual: with few samples the network then only corrects kriging and falls back to it where it learns
-nothing; predicting the value was worse on Meuse, the demo scene and the synthetic covariate case under
-spatial cross-validation (see benchmarks/NOTES.md).
+is the residual: the network then only corrects kriging and, with its zero-initialised output layer, falls back
+to it where it learns nothing; in our validation it was better against the demo truth (Zn) and on the synthetic
+covariate case, the value only in one spatial cross-validation (demo Zn) (see benchmarks/NOTES.md).
 
 Ensemble and uncertainty: member ``m`` is trained with seed ``random_state + m`` on all samples but one of
 ``n_folds`` random folds (fold ``m mod n_folds``), which drives its early stopping; every sample held out by
@@ -34,6 +34,7 @@ PyTorch (CPU) is the ``deep`` extra; without it ``fit`` raises DependencyError n
 Reference: Anvari, K., Benndorf, J., Gerber, ... (2025), Scientific Reports 15, 35004.
 """
 import contextlib
+import os
 import warnings
 
 import numpy as np
@@ -41,7 +42,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
-from ._hybridnet import ANVARI_SETTINGS, build_network, forward, torch_module, train_member
+from ._hybridnet import (
+    ANVARI_SETTINGS,
+    build_network,
+    forward,
+    torch_module,
+    train_member,
+)
 from ._inputs import as_coords, prepare_points
 from .covariates import CovariateEncoder, check_complete
 from .cv import _loo
@@ -50,6 +57,7 @@ from .kriging import OrdinaryKriging
 from .models import VariogramModel
 
 TARGETS = ("residual", "value")
+_CHUNK = 32768  # targets whose inputs are built at once (about 100 MB with 16 neighbours and 9 covariates)
 
 
 def resolve_model(variogram_model, coords, values):
@@ -80,7 +88,8 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
     categorical : list of int | str – covariate columns to one-hot encode (DataFrame columns that are not
         numeric are categorical anyway).
     coverage : float – nominal coverage of the calibrated interval (default 0.9).
-    random_state : int – same value, same predictions. n_threads : int – torch threads (default 1).
+    random_state : int – same value, same predictions. n_threads : int – torch threads while training (default
+        1) and members predicted side by side (default: up to 4).
 
     Attributes (after fit): ``model_`` (VariogramModel), ``kriger_`` (fitted OrdinaryKriging), ``members_``
     (torch modules), ``histories_`` (loss curves per member), ``oof_`` (out-of-fold predictions, NaN where no
@@ -91,7 +100,7 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, variogram_model="spherical", n_neighbors=16, target="residual", architecture="cnn-bilstm",
                  n_ensemble=5, max_epochs=300, random_state=0, n_folds=5, patience=30, batch_size=32,
                  learning_rate=5e-3, weight_decay=1e-2, hidden=16, dropout=0.1, kriging_neighbors=32,
-                 categorical=None, coverage=0.9, n_threads=1):
+                 categorical=None, coverage=0.9, n_threads=None):
         self.variogram_model = variogram_model
         self.n_neighbors = n_neighbors
         self.target = target
@@ -190,11 +199,13 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
         return np.nan_to_num(s), np.nan_to_num(t)
 
     @contextlib.contextmanager
-    def _threads(self):
+    def _threads(self, predicting=False):
+        """torch intra-op threads inside the block, restored after: ``n_threads`` (default 1) while training
+        (small batches: more threads only add overhead); 1 while predicting, where the members run side by side
+        in ``n_threads`` (default: up to 4) Python threads instead."""
         torch = torch_module()
         old = torch.get_num_threads()
-        if self.n_threads:
-            torch.set_num_threads(int(self.n_threads))
+        torch.set_num_threads(1 if predicting else int(self.n_threads or 1))
         try:
             yield torch
         finally:
@@ -326,22 +337,34 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
         if T.shape[1] != self.coords_.shape[1]:
             raise InputError(f"targets have {T.shape[1]} coordinates but the samples have {self.coords_.shape[1]}")
         cov = self._encode(covariates, len(T), what="targets")
-        seq, static, est, var = self._raw_inputs(T, np.zeros((len(T), 0)) if cov is None else cov, False)
-        s_seq, s_static = self._standardised(seq, static)
-        outs = np.empty((len(self.members_), len(T)))
-        with self._threads():
-            for m, net in enumerate(self.members_):
-                progress.check()
-                outs[m] = forward(net, s_seq, s_static) * self.target_scale_ + self.target_mean_
-        mean = outs.mean(axis=0) + (est if self.target == "residual" else 0.0)
+        mean, std = np.empty(len(T)), np.empty(len(T))
+        with self._threads(predicting=True):
+            for s in range(0, len(T), _CHUNK):
+                e = min(len(T), s + _CHUNK)
+                c = np.zeros((e - s, 0)) if cov is None else cov[s:e]
+                mean[s:e], std[s:e] = self._predict_chunk(T[s:e], c, progress)
         if cov is not None:
-            bad = ~np.all(np.isfinite(cov), axis=1)
-            mean[bad] = np.nan
-        if not return_std:
-            return mean
-        std = self.std_scale_ * np.sqrt(np.maximum(var, 0.0) + outs.var(axis=0))
+            mean[~np.all(np.isfinite(cov), axis=1)] = np.nan
         std[~np.isfinite(mean)] = np.nan
-        return mean, std
+        return (mean, std) if return_std else mean
+
+    def _predict_chunk(self, T, cov, progress):
+        """Ensemble mean and calibrated std at targets ``T`` (m, d) with encoded covariates ``cov`` (m, q)."""
+        seq, static, est, var = self._raw_inputs(T, cov, False)
+        s_seq, s_static = self._standardised(seq, static)
+        del seq, static
+        progress.check()
+        workers = min(len(self.members_), self.n_threads or min(4, os.cpu_count() or 1))
+        if workers > 1:  # members side by side in threads (torch releases the GIL), one torch thread each
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                outs = np.array(list(pool.map(lambda net: forward(net, s_seq, s_static), self.members_)))
+        else:
+            outs = np.array([forward(net, s_seq, s_static) for net in self.members_])
+        outs = outs * self.target_scale_ + self.target_mean_
+        mean = outs.mean(axis=0) + (est if self.target == "residual" else 0.0)
+        return mean, self.std_scale_ * np.sqrt(np.maximum(var, 0.0) + outs.var(axis=0))
 
     # --- serialisation: torch modules as state_dicts of numpy arrays -------------------------------------------
     def __getstate__(self):

@@ -103,11 +103,11 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     coords = pts.coords[:, :2]
     cov, categorical = None, []
     if covariates:
-        table, names, categorical = raster_covariates(covariates, coords)
+        table, _, categorical = raster_covariates(covariates, coords)
         check_complete(table, "points", pts.ids)
         cov = _with_categories(table, categorical)
-    params = dict(n_neighbors=int(n_neighbors), n_ensemble=int(n_ensemble), max_epochs=int(max_epochs),
-                  random_state=int(seed))
+    params = {"n_neighbors": int(n_neighbors), "n_ensemble": int(n_ensemble), "max_epochs": int(max_epochs),
+              "random_state": int(seed)}
     comparison = None
     fit_start = 0.0
     if report_path:
@@ -118,9 +118,9 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     reg = HybridKrigingRegressor(variogram_model, **params).fit(coords, pts.values, cov,
                                                                   progress=progress.sub(fit_start, 0.85))
     if report_path:
-        notes = [f"{len(pts.values)} points from {points}, field {field}; covariates: "
-                 f"{', '.join(covariates) if covariates else 'none'}; {n_neighbors} neighbours, {n_ensemble} "
-                 f"members, spatial {k}-fold cross-validation (seed {seed})."]
+        notes = [(f"{len(pts.values)} points from {points}, field {field}; covariates: "
+                  f"{', '.join(covariates) if covariates else 'none'}; {n_neighbors} neighbours, {n_ensemble} "
+                  f"members, spatial {k}-fold cross-validation (seed {seed}).")]
     outputs = [BlockOutput(prediction_path, 1, band_names=[f"{field} (hybrid kriging)"]),
                BlockOutput(std_path, 1, band_names=[f"{field} standard deviation"])]
     n_in = sum(raster_info(p).count for p in covariates)
@@ -132,7 +132,7 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
         write_comparison_report(comparison, report_path, f"Hybrid kriging of {field} against kriging",
                                 final_histories=reg.histories_, notes=notes)
     s = comparison.attrs["summary"] if comparison is not None else None
-    return {"prediction": paths[0], "std": paths[1], "report": report_path, "n_points": int(len(reg.values_)),
+    return {"prediction": paths[0], "std": paths[1], "report": report_path, "n_points": len(reg.values_),
             "comparison": comparison, "verdict": s["verdict"] if s else None,
             "beats_kriging": s["beats_kriging"] if s else None, "std_scale": reg.std_scale_,
             "oof_coverage": reg.oof_coverage_, "epochs": [h["best_epoch"] for h in reg.histories_]}

@@ -107,7 +107,7 @@ def sample_rasters(paths, coords):
 
 def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_size=None, crs=None, field=None,
                  model=None, kriger=None, n_neighbors=32, drift=None, max_bytes=DEFAULT_MAX_BYTES, progress=None,
-                 executor=None, prediction_path=None, variance_path=None, nonnegative=None):
+                 executor=None, scheduler=None, prediction_path=None, variance_path=None, nonnegative=None):
     """Krige sample points onto a grid; write ``<out_prefix>_prediction.tif`` and ``<out_prefix>_variance.tif``.
 
     Parameters
@@ -123,7 +123,8 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     kriger : unfitted kriging estimator, optional – its parameters are used, the estimator itself is left as
         it is; default ``OrdinaryKriging(model, n_neighbors)`` (``ExternalDriftKriging`` with ``drift``).
     drift : list of str, optional – single-band rasters on the output grid used as external drift.
-    max_bytes : int – memory budget of the blocks in flight. progress, executor: see ``map_blocks``.
+    max_bytes : int – memory budget of the blocks in flight. progress, executor, scheduler (a Dask
+        scheduler address): see ``map_blocks``.
     nonnegative : bool, optional – the field cannot be negative (grades, concentrations): estimates below 0
         are set to 0, counted and announced with a RemineWarning. Default: True when every sample is >= 0.
         Kriging weights can be negative, so ordinary and especially external drift kriging (a linear drift
@@ -188,7 +189,7 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
         func = with_work_bytes(functools.partial(_krige_block, kriger=kriger, nonnegative=nonnegative),
                                23 * cell_bytes)
         paths = map_blocks(func, drift or [], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-                           grid=grid)
+                           scheduler=scheduler, grid=grid)
         n_clipped = int(round(band_statistics(paths[2])["clipped"]["sum"])) if nonnegative else 0
     if n_clipped:
         warnings.warn(f"{n_clipped} kriged cell(s) below 0 were set to 0 (the samples of {field or 'the field'} are "

@@ -284,7 +284,7 @@ def _derived_path(out_path, suffix):
 
 
 def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=True, max_bytes=DEFAULT_MAX_BYTES,
-                   progress=None, executor=None, overwrite=True, probability_classes=None):
+                   progress=None, executor=None, scheduler=None, overwrite=True, probability_classes=None):
     """Map a cube with a trained model, block by block under ``max_bytes``.
 
     Parameters
@@ -298,7 +298,7 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         ``<out>_uncertainty.tif`` or to the given path; skipped (with a warning) when the model has none.
     max_bytes : int, memory budget of the blocks in flight.
     progress : Progress or None (cancel between blocks; no output file is left on cancel or error).
-    executor : as :func:`remine.core.blocks.map_blocks`.
+    executor, scheduler : as :func:`remine.core.blocks.map_blocks` (``scheduler``: a Dask scheduler address).
     overwrite : bool, False refuses existing output files.
     probability_classes : list of class names whose probability bands are written (None: all), e.g.
         ``["high"]`` for a P(high) map.
@@ -372,7 +372,7 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     func = with_work_bytes(func, (copies - 1) * io_bytes_per_pixel(1 if patch else info.count, outputs))
     try:
         map_blocks(func, [info], outputs, max_bytes=max_bytes, progress=progress, executor=executor,
-                   bands=[[0]] if patch else None, table=patch is None)
+                   scheduler=scheduler, bands=[[0]] if patch else None, table=patch is None)
         if counting:
             n_clipped = int(round(band_statistics(outputs[-1].path)["n_clipped"]["sum"]))
             paths["n_clipped"] = n_clipped

@@ -238,7 +238,7 @@ def write_report(path, model, cv, title="remine model", extra=None):
     missing = cv.settings.get("missing_classes")
     if missing:
         rep.add_text("Classes missing from training folds (present in the fold's test part, so no model could "
-                     "predict them there): " + "; ".join(f"fold {k + 1}: {', '.join(v)}" for k, v in missing.items())
+                     "predict them there): " + "; ".join(f"fold {k}: {', '.join(v)}" for k, v in missing.items())
                      + ".")
     rep.add_table(pd.DataFrame(cv.folds), "Per fold")
     if cv.task == "classification":

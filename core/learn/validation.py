@@ -305,7 +305,7 @@ def spatial_cv(estimator, training_set, scheme="group", n_splits=5, buffer_m=0.0
     if missing:
         msg = ("training folds lack classes present in their test folds (those samples cannot be predicted "
                "right; every method scores alike on them): "
-               + "; ".join(f"fold {k + 1}: {', '.join(v)}" for k, v in missing.items())
+               + "; ".join(f"fold {k}: {', '.join(v)}" for k, v in missing.items())
                + (". Use class-aware folds or smaller blocks" if scheme == "block" else ". Use more ROIs per class"))
         warnings.warn(msg, RemineWarning, stacklevel=2)
         progress.warn(msg)

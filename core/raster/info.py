@@ -110,11 +110,12 @@ def raster_info(path, units=None, wavelengths=None, require_wavelengths=False, r
 
 
 def open_raster(path):
-    """The raster at ``path`` opened for reading (a rasterio dataset; close it), or InputError."""
+    """The raster at ``path`` opened for reading (a rasterio dataset; close it), or InputError. ``path``: a file,
+    or a GDAL virtual path (``/vsicurl/https://...``, ``/vsis3/bucket/key``, ``/vsimem/...``)."""
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    if path is None or not os.path.exists(str(path)):
+    if path is None or not (str(path).startswith("/vsi") or os.path.exists(str(path))):
         raise InputError(f"raster not found: {path}")
     if os.path.isdir(str(path)):
         raise InputError(f"expected a raster file, got a directory: {path}")

@@ -90,7 +90,7 @@ def sanitise_metrics(metrics, notes=()):
 
 
 def make_passport(algorithm, version, parameters, inputs, output, started, finished=None, crs=None,
-                  metrics=None, software=None, uncertainty=None, extent=None):
+                  metrics=None, software=None, uncertainty=None, extent=None, execution=None):
     """Build a passport dict.
 
     Parameters
@@ -116,6 +116,9 @@ def make_passport(algorithm, version, parameters, inputs, output, started, finis
     extent : dict, optional
         :func:`spatial_extent` of the output; computed from the file when not given (None for files
         without a footprint: models, reports, tables). Its CRS fills ``crs`` when that is not given.
+    execution : dict, optional
+        Where the work ran (:func:`remine.core.cluster.where`): ``{"where": "local", "host"}`` or
+        ``{"where": "dask", "scheduler", "workers", "threads"}``.
     """
     finished = finished or datetime.datetime.now(datetime.timezone.utc)
     extent = spatial_extent(output) if extent is None else extent
@@ -134,7 +137,7 @@ def make_passport(algorithm, version, parameters, inputs, output, started, finis
             lineage.setdefault((ancestor["output"]["path"], ancestor["output"]["sha256"]), ancestor)
     notes = []  # NaN/inf values (undefined statistics of degenerate data) become null, each with a note
     uncertainty = _jsonable(uncertainty or NO_UNCERTAINTY, notes, "uncertainty")
-    return {
+    passport = {
         "passport_version": PASSPORT_VERSION,
         "algorithm": algorithm,
         "algorithm_version": version,
@@ -150,6 +153,9 @@ def make_passport(algorithm, version, parameters, inputs, output, started, finis
         "uncertainty": uncertainty,
         "lineage": list(lineage.values()),
     }
+    if execution is not None:
+        passport["execution"] = _jsonable(execution)
+    return passport
 
 
 def _crs_text(crs):

@@ -26,6 +26,7 @@ from .uncertainty import read_decimated
 MAX_CELLS = 400 * 400          # cells read per quicklook or spectrum (decimated above that)
 HYBRID = ("hybridkriging",)
 TRUTHS = ("truth_class", "truth_abundance", "truth_grades")
+TONNAGE_COLUMNS = ("cutoff", "tonnes", "tonnes_p10", "tonnes_p50", "tonnes_p90", "mean_grade", "metal")
 VOLUME = ("tailingsvolume",)
 
 
@@ -381,6 +382,8 @@ def _hybrid(report, run, truth):
 
 
 def _tonnage(report, run, truth):
+    """Metrics, grade–tonnage table (headline: tonnes above each cut-off with P10–P90) and the algorithm's own
+    figures (grade–tonnage curves with bands, 3D snapshots)."""
     import pandas as pd
 
     entries = run.by_algorithm(*VOLUME)
@@ -388,24 +391,16 @@ def _tonnage(report, run, truth):
         return {}
     summary = {}
     tables = [e for e in entries if e.file.endswith(".csv") and os.path.isfile(e.file)]
-    others = [e for e in _one_per_run([e for e in entries if e not in tables and not e.file.endswith(".png")])]
+    others = _one_per_run([e for e in entries if e not in tables and not e.file.endswith(".png")])
     summary.update(_metrics_section(report, others, "Grade–tonnage and 3D views"))
     for e in tables:
         table = pd.read_csv(e.file)
         if not {"cutoff", "tonnes"} <= set(table.columns):
             continue
         field = e.passport["parameters"].get("GRADE_FIELD", "grade")
-        fig, (ax,) = _figure(width=6.5, height=3.8)
-        ax.plot(table["cutoff"], table["tonnes"], "o-", color="#a0522d", label="kriging")
         banded = {"tonnes_p10", "tonnes_p90"} <= set(table.columns)
-        if banded:
-            ax.fill_between(table["cutoff"], table["tonnes_p10"], table["tonnes_p90"], color="#a0522d", alpha=0.2,
-                            label="P10–P90 of the simulations")
-        ax.set_xlabel(f"cut-off ({field})")
-        ax.set_ylabel("tonnes above cut-off")
-        ax.legend(fontsize=8)
-        report.add_figure(fig, f"Grade–tonnage curve ({run.relative(e.file)})")
-        report.parts.append(_table([tuple(r) for r in table.itertuples(index=False)], tuple(table.columns)))
+        columns = [c for c in TONNAGE_COLUMNS if c in table.columns]
+        report.parts.append(_table([tuple(r) for r in table[columns].itertuples(index=False)], tuple(columns)))
         for r in table.itertuples(index=False):
             band = f" (P10 {r.tonnes_p10:,.0f} – P90 {r.tonnes_p90:,.0f})" if banded else ""
             summary[f"tonnes above {r.cutoff:g} {field}"] = f"{r.tonnes:,.0f} t{band}"

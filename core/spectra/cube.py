@@ -1,7 +1,8 @@
 """Block-wise spectral operations on cubes (GeoTIFF/ENVI in, GeoTIFF out, wavelengths kept).
 
 Each function validates its inputs, then runs a pure block function through
-:func:`remine.core.blocks.map_blocks` (bounded memory, progress, cancel, atomic outputs).
+:func:`remine.core.blocks.map_blocks` (bounded memory, progress, cancel, atomic outputs); their
+``executor`` and ``scheduler`` (a Dask scheduler address: the blocks run on that cluster) are map_blocks'.
 """
 import functools
 import warnings
@@ -50,7 +51,7 @@ def _band_range(info, min_nm, max_nm):
 
 
 def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_nm=None, units=None,
-                             max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
+                             max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, scheduler=None):
     """Continuum-removed cube (upper hull per pixel) over the bands within [min_nm, max_nm].
 
     Returns dict: ``bands`` (count), ``wavelengths_nm`` of the output, ``floored`` (reflectance values
@@ -68,8 +69,8 @@ def continuum_removal_raster(path, out_path, method="divide", min_nm=None, max_n
     tally = {"floored": 0}
     # temporaries: the block's float32 pixel table
     func = with_work_bytes(functools.partial(_continuum_block, wavelengths_nm=wl, method=method), 4 * len(idx))
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx],
-               tally=tally)
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler,
+               bands=[idx], tally=tally)
     if tally["floored"]:
         warnings.warn(floor_message(tally["floored"], REFLECTANCE_FLOOR), RemineWarning, stacklevel=2)
     return {"bands": int(len(idx)), "wavelengths_nm": wl, "floored": tally["floored"]}
@@ -94,7 +95,8 @@ def _preprocess_block(arrays, info, wavelengths_nm, method, window_length, polyo
 
 
 def preprocess_raster(path, out_path, method="savgol", window_length=11, polyorder=2, order=1, min_nm=None,
-                      max_nm=None, units=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
+                      max_nm=None, units=None, max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None,
+                      scheduler=None):
     """Spectral preprocessing of every pixel of a cube, block by block, wavelengths kept.
 
     Parameters
@@ -122,7 +124,8 @@ def preprocess_raster(path, out_path, method="savgol", window_length=11, polyord
                       band_names=[info.band_names[i] for i in idx])
     func = functools.partial(_preprocess_block, wavelengths_nm=wl, method=method, window_length=window_length,
                              polyorder=polyorder, order=order)
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler,
+               bands=[idx])
     return {"bands": int(len(idx)), "wavelengths_nm": wl}
 
 
@@ -133,7 +136,7 @@ def _resample_block(arrays, info, wavelengths_nm, target_nm, target_fwhm_nm, sou
 
 
 def resample_raster(path, out_path, target_wavelengths_nm, target_fwhm_nm=None, units=None,
-                    max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
+                    max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, scheduler=None):
     """Resample a cube to target band centres/widths (Gaussian SRF, see :func:`resample`).
 
     Returns dict: ``bands`` (count), ``wavelengths_nm``, ``outside`` (target bands outside the cube range, NaN).
@@ -147,7 +150,7 @@ def resample_raster(path, out_path, target_wavelengths_nm, target_fwhm_nm=None, 
     out = BlockOutput(out_path, len(target), "float32", wavelengths_nm=target, fwhm_nm=fwhm)
     func = functools.partial(_resample_block, wavelengths_nm=info.wavelengths_nm, target_nm=target,
                              target_fwhm_nm=fwhm, source_fwhm_nm=info.fwhm_nm)
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor)
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler)
     return {"bands": int(len(target)), "wavelengths_nm": target, "outside": outside}
 
 
@@ -158,7 +161,7 @@ def _feature_block(arrays, info, wavelengths_nm, window_nm):
 
 
 def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=DEFAULT_MAX_BYTES, progress=None,
-                              executor=None):
+                              executor=None, scheduler=None):
     """3-band GeoTIFF of the deepest feature in ``window_nm``: position (nm), depth, width (nm).
 
     Returns dict: ``window_nm``, ``bands`` (the window's band count).
@@ -171,5 +174,6 @@ def absorption_feature_raster(path, out_path, window_nm, units=None, max_bytes=D
     func = functools.partial(_feature_block, wavelengths_nm=wl, window_nm=(float(wl[0]), float(wl[-1])))
     # temporaries: three float32 copies of the window's bands and of the features (table, continuum, ratio)
     func = with_work_bytes(func, 3 * 4 * (len(idx) + len(FEATURE_BANDS)))
-    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, bands=[idx])
+    map_blocks(func, [info], [out], max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler,
+               bands=[idx])
     return {"window_nm": tuple(float(v) for v in window_nm), "bands": int(len(idx))}

@@ -147,7 +147,8 @@ def endmember_set(endmembers, info, minerals, group_field=None):
 
 def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True, max_bytes=DEFAULT_MAX_BYTES,
                  progress=None, *, minerals=None, interval_method="residual", level=0.9, normalise=False,
-                 n_draws=30, random_state=0, executor=None, variability="bundle", group_field=None):
+                 n_draws=30, random_state=0, executor=None, scheduler=None, variability="bundle",
+                 group_field=None):
     """Unmix a cube block by block into a multi-band abundance raster.
 
     Parameters
@@ -166,7 +167,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     level : float, nominal coverage of the bounds (0.9)
     normalise : bool, divide by the abundance sum (free brightness; see :func:`unmix_pixels`)
     n_draws : int, bootstrap draws
-    executor : see :func:`remine.core.blocks.map_blocks`
+    executor, scheduler : see :func:`remine.core.blocks.map_blocks` (``scheduler``: a Dask scheduler address)
     variability : "bundle" (all spectra of a mineral at once) | "mesma" (best model of one spectrum per
         mineral, per pixel; InputError beyond :data:`~remine.core.unmix.mesma.MAX_MODELS` models)
     group_field : str, optional, library metadata column grouping spectra into bundles (e.g. ``"mineral"``
@@ -223,7 +224,7 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     margin = 2.0 if bootstrap or variability == "mesma" else 0.25  # times the input and output bytes
     func = with_work_bytes(func, margin * io_bytes_per_pixel(len(es.band_index), [output]) + extra)
     map_blocks(func, [info], [output], max_bytes=max_bytes, progress=progress, executor=executor,
-               bands=[list(es.band_index)], mask="nonzero")
+               scheduler=scheduler, bands=[list(es.band_index)], mask="nonzero")
     write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
     return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
@@ -251,7 +252,7 @@ def _close_block(arrays, info, method, level, scale):
 
 
 def close_raster(paths, out_path, minerals=None, method="simplex", input_percent=True, level=0.9,
-                 max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None):
+                 max_bytes=DEFAULT_MAX_BYTES, progress=None, executor=None, scheduler=None):
     """Close per-mineral regression rasters into compositions (%, sum 100), with ensemble intervals.
 
     Parameters
@@ -301,7 +302,7 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
     names.append("n_clipped")
     func = functools.partial(_close_block, method=method, level=level, scale=100.0 if input_percent else 1.0)
     map_blocks(func, infos, [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
-               max_bytes=max_bytes, progress=progress, executor=executor)
+               max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler)
     write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
     n_clipped = int(round(band_statistics(out_path)["n_clipped"]["sum"]))
     if n_clipped:

@@ -21,7 +21,7 @@ from remine.core.progress import Progress
 torch.set_num_threads(1)
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "geostat")
 LOGZN = Spherical(psill=0.59060780221, range_=897.0209098, nugget=0.05066242682)  # gstat fit, meuse_reference.md
-FAST = dict(n_ensemble=2, max_epochs=60, patience=10)
+FAST = {"n_ensemble": 2, "max_epochs": 60, "patience": 10}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_own_value_never_reaches_own_inputs(meuse):
     """Changing sample i's value changes its target and its neighbours' inputs, never its own inputs; and its
     inputs equal those a model fitted without sample i builds for a target at x_i (prediction time)."""
     c, v, cov = meuse
-    fit = dict(n_ensemble=1, max_epochs=1)
+    fit = {"n_ensemble": 1, "max_epochs": 1}
     base = HybridKrigingRegressor(LOGZN, **fit).fit(c, v, cov)
     i = 17
     v2 = v.copy()
@@ -128,7 +128,8 @@ def test_compare_on_meuse_identical_folds_and_report(meuse, tmp_path):
     ok0 = table[(table.fold == 0) & (table.model == "ok")].iloc[0]
     assert ok0.rmse == pytest.approx(np.sqrt(np.mean((est - v[test]) ** 2)))
     path = write_comparison_report(table, str(tmp_path / "meuse_report.html"))
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     assert "beat kriging" in text or "beats kriging" in text
     assert text.count("<img") == 3
 
@@ -155,7 +156,8 @@ def demo_points(demo_scene):
 
 def test_demo_with_abundance_covariates_beats_ok_against_truth(demo_points):
     """Ca of the demo scene is tied to calcite and gypsum; with the abundance maps the hybrid must beat OK
-    against the truth grades (measured: RMSE ratio 0.45 with 3 members; asserted ≤ 0.75)."""
+    against the truth grades (measured with these settings: RMSE ratio 0.48, 90 % interval coverage 0.96; Zn,
+    whose grade also carries a multiplicative spatial factor: 0.94, reported in benchmarks/NOTES.md)."""
     from remine.core.geostat import OrdinaryKriging
     from remine.core.geostat.fit import auto_model
 
@@ -171,7 +173,8 @@ def test_demo_with_abundance_covariates_beats_ok_against_truth(demo_points):
 
 def test_nonlinear_covariate_is_won_clearly():
     """Target a non-linear function of a covariate with detail finer than the sample spacing: the hybrid beats OK
-    and KED (linear in the covariate) against the truth (measured: RMSE 0.49 × OK's, 0.55 × KED's)."""
+    and KED (linear in the covariate) against the truth (measured with one member: RMSE 0.52 × OK's, 0.55 × KED's;
+    two members: 0.49, 0.52)."""
     from remine.core.demo import smooth_field
     from remine.core.geostat import ExternalDriftKriging, OrdinaryKriging
     from remine.core.geostat.fit import auto_model
@@ -186,7 +189,7 @@ def test_nonlinear_covariate_is_won_clearly():
     v = z[rows, cols] + 0.1 * rng.standard_normal(250)
     grid_r, grid_c = np.mgrid[0:size, 0:size]
     t = np.column_stack([grid_c.ravel(), grid_r.ravel()]) * 10.0
-    est = HybridKrigingRegressor(n_ensemble=2).fit(c, v, a[rows, cols][:, None]).predict(t, a.ravel()[:, None])
+    est = HybridKrigingRegressor(n_ensemble=1).fit(c, v, a[rows, cols][:, None]).predict(t, a.ravel()[:, None])
     ok = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(t)[0]
     d = a[rows, cols][:, None]
     ked = ExternalDriftKriging(auto_model(c, v, drift=d)).fit(c, v, drift=d).predict(t, drift=a.ravel()[:, None])[0]
@@ -254,6 +257,6 @@ def test_without_torch_raises_dependency_error():
             "    HybridKrigingRegressor().fit(np.random.rand(30, 2), np.random.rand(30))\n"
             "except DependencyError as e:\n"
             "    print('OK', e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert "OK optional dependency 'torch' is not installed" in out.stdout, out.stderr
     assert "pip install 'remine[deep]'" in out.stdout

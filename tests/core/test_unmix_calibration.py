@@ -40,7 +40,7 @@ def references(path, truth, names, keep, transform, crs, shape):
 
 def test_samson_intervals_calibrated_on_held_out_pixels(tmp_path):
     """Samson, N-FINDR endmembers EM1..EM3, NNLS + normalisation, residual intervals: nominal 90 % covers
-    0.27 of the ground truth (remine); calibrated on one half of a checkerboard, 0.90 of the other half
+    0.26 of the held-out ground truth (remine); calibrated on one half of a checkerboard, 0.90 of the other half
     (mean width 55 %: on this scene the abundances are that uncertain)."""
     from test_unmix_extraction import samson_tif
 

@@ -93,3 +93,15 @@ def test_mineral_map_workflow_stops_at_the_first_step_with_its_message(scene, tm
     assert run.returncode != 0
     assert "wavelength" in run.stdout + run.stderr
     assert not (tmp_path / "map.tif").exists()
+
+
+def test_mineral_map_workflow(scene, tmp_path):
+    outputs = {"classifier:model": tmp_path / "m.rmodel", "predict:class_map": tmp_path / "map.tif",
+               "report:run_report": tmp_path / "map.html"}
+    run = qgis_process("remine:mineral_map_workflow", cube=scene["cube"], rois=scene["rois"], label_field="mineral",
+                       roi_id_field="roi_id", folds=2, **outputs)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    metrics = json.load(open(tmp_path / "map.html.passport.json"))["metrics"]
+    model = json.load(open(tmp_path / "m.rmodel.passport.json"))["metrics"]
+    assert metrics["classifier CV overall accuracy"] == model["overall_accuracy"]
+    assert 0.3 < metrics["map overall accuracy against the truth"] <= 1.0     # truth found beside the scene's cube

@@ -47,11 +47,13 @@ def test_hybrid_kriging_maps_report_and_progress(remine_processing, demo_scene, 
     with rasterio.open(demo_scene["truth_grades"]) as src:
         truth = src.read(4)
     assert np.corrcoef(est[valid], truth[valid])[0, 1] > 0.9
-    text = open(report).read()
+    with open(report) as f:
+        text = f.read()
     assert ("beats kriging" in text or "does not beat kriging" in text) and text.count("<img") == 3
     assert "KED" in text
     assert any("epoch" in t for t in feedback.texts) and any("block" in t for t in feedback.texts)
-    passport = json.load(open(res["OUTPUT"] + ".passport.json"))
+    with open(res["OUTPUT"] + ".passport.json") as f:
+        passport = json.load(f)
     assert set(passport["metrics"]["comparison"]) == {"ok", "hybrid", "ked"}
     assert os.path.exists(res["OUTPUT_STD"] + ".passport.json") and os.path.exists(report + ".passport.json")
 

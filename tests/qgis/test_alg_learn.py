@@ -79,7 +79,7 @@ def test_train_predict_evaluate_on_the_demo_scene(remine_processing, demo_scene,
     assert os.path.exists(pred["UNCERTAINTY"] + ".passport.json")
 
 
-def test_train_regressor_and_evaluate(remine_processing, regression_h5, tmp_path):
+def test_train_regressor_and_evaluate(remine_processing, regression_h5, scene, tmp_path):
     model_path = str(tmp_path / "plsr.rmodel")
     res = run("trainregressor", {"TRAINING_SET": regression_h5, "METHOD": 0, "N_SPLITS": 4,
                                  "PREPROCESSING": 1, "OUTPUT_MODEL": model_path,
@@ -90,6 +90,17 @@ def test_train_regressor_and_evaluate(remine_processing, regression_h5, tmp_path
                                "OUTPUT_REPORT": str(tmp_path / "eval.html")})
     assert ev["R2"] > res["R2"] - 0.05  # training data: at least as good as cross-validated
     assert "Independent test set" in open(ev["OUTPUT_REPORT"], encoding="utf-8").read()
+    unc = str(tmp_path / "grades_uncertainty.tif")  # a regressor writes the uncertainty it is asked for
+    pred = run("predictraster", {"MODEL": model_path, "INPUT": scene[0], "OUTPUT": str(tmp_path / "grades.tif"),
+                                 "UNCERTAINTY": unc})
+    with rasterio.open(pred["UNCERTAINTY"]) as ds:
+        assert list(ds.descriptions) == ["lower_kaolinite_pct", "lower_Zn_ppm", "upper_kaolinite_pct", "upper_Zn_ppm",
+                                         "n_clipped"]
+        bounds = ds.read(list(range(1, 5)))
+    with rasterio.open(pred["OUTPUT"]) as ds:
+        grades = ds.read()
+    assert np.nanmin(grades) >= 0 and np.all((bounds[:2] <= grades + 1e-4) | np.isnan(grades))
+    assert "n_clipped" in json.load(open(pred["OUTPUT"] + ".passport.json"))["metrics"]
 
 
 def test_crm_class_map(remine_processing, scene, tmp_path):

@@ -3,6 +3,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT, SCRIPTS
 from qgis.core import QgsProcessingModelAlgorithm
@@ -94,3 +95,25 @@ def test_abundance_workflow_stops_at_the_first_step_on_a_cube_without_wavelength
                        feedback=feedback)
     assert "has no band wavelengths" in feedback.textLog()
     assert not os.path.exists(out)
+
+
+def test_abundance_and_grade_workflows_through_processing(remine_processing, small_scene, tmp_path):
+    import processing
+
+    ab = str(tmp_path / "ab.tif")
+    processing.run("remine:abundance_workflow", {"cube": small_scene["cube"], "unmix:abundances": ab,
+                                                 "report:run_report": str(tmp_path / "ab.html")})
+    import rasterio
+
+    with rasterio.open(ab) as ds:
+        names = list(ds.descriptions)
+        total = ds.read(list(range(1, names.index("rmse") + 1)))          # the mineral bands come first
+    assert abs(float(np.nanmean(total.sum(axis=0))) - 100.0) < 1e-3     # closure: abundances sum to 100 %
+    zn = str(tmp_path / "zn.tif")
+    processing.run("remine:grade_map_workflow", {
+        "samples": small_scene["samples"], "field": "Cu_ppm", "template": small_scene["truth_grades"],
+        "kriging:grade": zn, "kriging:variance": str(tmp_path / "zn_var.tif"),
+        "report:run_report": str(tmp_path / "zn.html")})
+    passport = json.load(open(zn + ".passport.json"))
+    assert passport["parameters"]["FIELD"] == "Cu_ppm" and passport["uncertainty"]["kind"] == "kriging variance"
+    assert {a["algorithm"] for a in passport["lineage"]} == {"remine:variogram"}

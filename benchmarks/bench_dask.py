@@ -1,0 +1,254 @@
+"""remine on a Dask cluster against the local executor: predict_raster of a >= 2 GB cube and krige_raster onto a
+10^7-cell grid.
+
+Goal (issue 20): a cluster of 2 single-thread worker processes (``dask scheduler`` + ``dask worker --nworkers 2
+--nthreads 1``, started here) reaches >= 0.8x the throughput of the local executor, with the client's peak RSS
+<= 500 MB; report the bytes that pass through the scheduler per block. Each side runs in its own process (peak
+RSS measured alone); the cluster side connects once (its connection and version check are timed apart) and
+passes the client as ``executor``, so that the bytes the client sends are counted too. Both sides write the
+same GeoTIFFs, compared pixel for pixel.
+
+Usage: python benchmarks/bench_dask.py [--out result.json] [--gb 2.05] [--cells 1e7] [--repeats 2]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from remine.core.blocks import DEFAULT_MAX_BYTES
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+from bench_kriging import EXTENT, MODEL, make_points  # noqa: E402
+from bench_learn import library, pixels  # noqa: E402
+
+MAX_BYTES = DEFAULT_MAX_BYTES
+NEIGHBOURS = 32
+
+
+def make_cube(path, gb, side=1536):
+    """Uncompressed, tiled, band-interleaved float32 cube of ``gb`` GiB of mineral mixtures on the USGS bands,
+    written 128 rows at a time."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from remine.core.raster import write_spectral_tags
+
+    wl, _ = library()
+    rows = int(np.ceil(gb * 2**30 / 4 / len(wl) / side / 256) * 256)
+    profile = dict(driver="GTiff", width=side, height=rows, count=len(wl), dtype="float32", tiled=True,
+                   blockxsize=256, blockysize=256, interleave="band", bigtiff="yes", crs="EPSG:32630",
+                   transform=from_origin(500000, 7000000, 0.5, 0.5), nodata=None)
+    with rasterio.open(path, "w", **profile) as dst:
+        for r in range(0, rows, 128):
+            X, _ = pixels(128 * side, seed=r)
+            dst.write(X.T.reshape(len(wl), 128, side), window=Window(0, r, side, 128))
+        write_spectral_tags(dst, wl)
+    return rows * side
+
+
+# ------------------------------------------------------------------------------------------------ sides
+class Blocks:
+    """A Progress that counts the blocks written."""
+
+    def __init__(self):
+        from remine.core.progress import Progress
+
+        self.count = 0
+        outer = self
+
+        class Counter(Progress):
+            def _report(self, fraction, message):
+                outer.count += 1
+
+        self.progress = Counter()
+
+
+def traffic(client):
+    """Bytes sent so far over the batched streams that pass through the scheduler: client -> scheduler (task
+    submissions), scheduler -> client and workers (task state, work), workers -> scheduler (task done)."""
+    def at_scheduler(dask_scheduler):
+        return sum(c.byte_count for c in list(dask_scheduler.client_comms.values())
+                   + list(dask_scheduler.stream_comms.values()))
+
+    def at_worker(dask_worker):
+        return dask_worker.batched_stream.byte_count
+
+    return (client.scheduler_comm.byte_count + client.run_on_scheduler(at_scheduler)
+            + sum(client.run(at_worker).values()))
+
+
+def work(task, d, out, executor, progress=None):
+    """Run ``task`` ("predict" or "krige") once on ``executor`` (None: the local pipeline)."""
+    if task == "predict":
+        from remine.core.learn import predict_raster
+
+        predict_raster(os.path.join(d, "model.rmodel"), os.path.join(d, "cube.tif"), out + ".tif", probabilities=False,
+                       uncertainty=False, max_bytes=MAX_BYTES, executor=executor, progress=progress, scheduler="")
+    else:
+        from remine.core.geostat import Spherical, krige_raster
+
+        xy, z = np.load(os.path.join(d, "xy.npy")), np.load(os.path.join(d, "z.npy"))
+        side = int(np.load(os.path.join(d, "side.npy")))
+        krige_raster((xy, z), extent=(0, 0, EXTENT, EXTENT), pixel_size=EXTENT / side, crs="EPSG:32633",
+                     out_prefix=out, model=Spherical(**MODEL), n_neighbors=NEIGHBOURS, max_bytes=MAX_BYTES,
+                     executor=executor, progress=progress, scheduler="")
+
+
+def warm_up(task, d, executor):
+    """Imports, compiled kernels and thread pools, outside the timing (on the workers too)."""
+    if task == "predict":
+        from remine.core.learn import predict_raster
+        from remine.core.raster import read_cube, write_raster
+
+        crop = read_cube(os.path.join(d, "cube.tif"), window=((0, 64), (0, 64)))
+        small = write_raster(os.path.join(d, "warm.tif"), crop.data, like=crop, wavelengths_nm=crop.wavelengths_nm)
+        predict_raster(os.path.join(d, "model.rmodel"), small, os.path.join(d, "warm_map.tif"), max_bytes=2**20,
+                       probabilities=False, uncertainty=False, executor=executor, scheduler="")
+    else:
+        from remine.core.geostat import Spherical, krige_raster
+
+        xy, z = np.load(os.path.join(d, "xy.npy")), np.load(os.path.join(d, "z.npy"))
+        krige_raster((xy, z), extent=(0, 0, EXTENT, EXTENT), pixel_size=EXTENT / 200, crs="EPSG:32633",
+                     out_prefix=os.path.join(d, "warm"), model=Spherical(**MODEL), n_neighbors=NEIGHBOURS,
+                     max_bytes=2**20, executor=executor, scheduler="")
+
+
+def side(task, which, d, out, repeats, scheduler_file=None):
+    client = None
+    result = {}
+    if which == "dask":
+        from distributed import Client
+
+        from remine.core import cluster
+
+        with open(scheduler_file) as f:
+            address = json.load(f)["address"]
+        t = time.perf_counter()
+        client = Client(address, timeout=10, set_as_default=False, direct_to_workers=True)
+        client.wait_for_workers(2, timeout=60)
+        cluster.check_versions(client)
+        result["connect_and_version_check_seconds"] = time.perf_counter() - t
+    warm_up(task, d, client)
+    seconds = cpu = worker_cpu = np.inf
+    for _ in range(repeats):  # best of ``repeats``: the machine is shared
+        blocks = Blocks()
+        before = traffic(client) if client else 0
+        wc = sum(client.run(time.process_time).values()) if client else 0.0
+        t0, c0 = time.perf_counter(), time.process_time()
+        work(task, d, out, client, blocks.progress)
+        if time.perf_counter() - t0 < seconds:
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            if client:
+                worker_cpu = sum(client.run(time.process_time).values()) - wc
+                result["scheduler_bytes_per_block"] = (traffic(client) - before) / blocks.count
+            result["blocks"] = blocks.count
+    result.update(seconds=seconds, cpu_seconds=cpu, peak_rss_mb=round(_common.peak_rss_mb(), 1))
+    if client:
+        result["worker_cpu_seconds"] = worker_cpu
+        client.close()
+    print(json.dumps(result))
+
+
+def run_side(task, which, d, out, repeats, scheduler_file=""):
+    cmd = [sys.executable, os.path.abspath(__file__), "--side", which, "--task", task, "--dir", d,
+           "--target", out, "--repeats", str(repeats), "--scheduler-file", scheduler_file]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"{task}/{which} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def start_cluster(d):
+    """``dask scheduler`` and ``dask worker --nworkers 2 --nthreads 1`` (4 GiB each); (processes, scheduler file)."""
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    sched_file = os.path.join(d, "scheduler.json")
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj"}
+    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", sched_file, "--port", "0", "--no-dashboard"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    deadline = time.monotonic() + 60
+    while not os.path.exists(sched_file) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", sched_file, "--nworkers", "2", "--nthreads",
+                                   "1", "--memory-limit", "4GiB", "--no-dashboard"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return procs, sched_file
+
+
+def same_rasters(a, b):
+    import rasterio
+
+    with rasterio.open(a) as x, rasterio.open(b) as y:
+        return bool(np.array_equal(x.read(), y.read(), equal_nan=True))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out")
+    ap.add_argument("--gb", type=float, default=2.05, help="cube size in GiB")
+    ap.add_argument("--cells", type=float, default=1e7, help="kriging grid cells")
+    ap.add_argument("--points", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--tasks", default="predict,krige", help="comma-separated: predict, krige")
+    ap.add_argument("--trees", type=int, default=50, help="XGBoost boosting rounds (x 9 classes)")
+    ap.add_argument("--side")
+    ap.add_argument("--task")
+    ap.add_argument("--dir")
+    ap.add_argument("--target")
+    ap.add_argument("--scheduler-file", default="")
+    a = ap.parse_args()
+    if a.side:
+        return side(a.task, a.side, a.dir, a.target, a.repeats, a.scheduler_file)
+
+    from remine.core.learn import TrainingSet, fit_model, save_model
+
+    result = {"machine": _common.machine(), "note": "2 cores shared with other jobs (load average in 'load')",
+              "max_bytes_mb": MAX_BYTES / 2**20}
+    d = tempfile.mkdtemp(prefix="remine-bench-dask-", dir=os.environ.get("BENCH_TMP"))
+    procs = []
+    try:
+        n_px = make_cube(os.path.join(d, "cube.tif"), a.gb if "predict" in a.tasks else 0.001)
+        wl, _ = library()
+        X, y = pixels(3000, seed=1)
+        ts = TrainingSet(X=X, y=y, groups=np.arange(len(y)) // 20, coords=np.zeros((len(y), 2)), wavelengths_nm=wl,
+                         classes=sorted(set(y)))
+        save_model(os.path.join(d, "model.rmodel"), fit_model("xgboost", ts, n_estimators=a.trees))
+        xy, z = make_points(a.points)
+        np.save(os.path.join(d, "xy.npy"), xy)
+        np.save(os.path.join(d, "z.npy"), z)
+        np.save(os.path.join(d, "side.npy"), int(round(np.sqrt(a.cells))))
+        procs, sched_file = start_cluster(d)
+        tasks = {"predict_raster": ("predict", {"cube_gb": os.path.getsize(os.path.join(d, "cube.tif")) / 2**30,
+                                                "pixels": n_px, "bands": len(wl),
+                                                "model": f"xgboost, {a.trees} rounds x 9 classes"}),
+                 "krige_raster": ("krige", {"cells": int(round(np.sqrt(a.cells))) ** 2, "points": a.points,
+                                            "neighbours": NEIGHBOURS})}
+        for name, (task, about) in tasks.items():
+            if task not in a.tasks.split(","):
+                continue
+            local = run_side(task, "local", d, os.path.join(d, f"{task}_local"), a.repeats)
+            dask = run_side(task, "dask", d, os.path.join(d, f"{task}_dask"), a.repeats, sched_file)
+            suffix = [".tif"] if task == "predict" else ["_prediction.tif", "_variance.tif"]
+            files = [(os.path.join(d, f"{task}_local{s}"), os.path.join(d, f"{task}_dask{s}")) for s in suffix]
+            result[name] = {**about, "local": local, "dask_2_workers_1_thread": dask,
+                            "throughput_ratio": local["seconds"] / dask["seconds"],
+                            "identical_values": all(same_rasters(*f) for f in files),
+                            "load": os.getloadavg()}
+            print(json.dumps({name: result[name]}), flush=True)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
+        shutil.rmtree(d, ignore_errors=True)
+    _common.write_json(a.out, result)
+
+
+if __name__ == "__main__":
+    main()

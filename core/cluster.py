@@ -1,0 +1,339 @@
+"""Scale-out: the block work of :func:`remine.core.blocks.map_blocks` on a ``dask.distributed`` cluster.
+
+One switch sends the block work to a cluster: a scheduler address (``tcp://host:8786``) given as
+``scheduler=`` to ``map_blocks`` and to the raster functions built on it (``predict_raster``,
+``unmix_raster``, ``krige_raster``, ``continuum_removal_raster``, ``resample_raster``, ...), else the
+address set for the current context by :func:`using` (QGIS: remine's setting in the Processing options),
+else the environment variable ``REMINE_DASK_SCHEDULER``. Without one, nothing changes.
+
+On a cluster:
+
+* every worker reads its own windows from the input paths, which it must see at the same path (a shared
+  file system, or a GDAL virtual path such as ``/vsicurl/`` or ``/vsis3/``): the client sends each block
+  its window (a small task through the scheduler) and receives the block's outputs straight from the
+  worker that computed it; it never reads the inputs' pixels;
+* the block function (with its model or kriging system) passes through the scheduler once per run, as the
+  result of one task that the workers fetch from each other (and that is recomputed if they are all lost);
+* the client writes the outputs into the same single GeoTIFFs as a local run, from the same windows (the
+  window plan treats the cluster like the local pipeline: ``max_bytes`` is the budget of two blocks of one
+  worker thread), atomically: values equal the local run's, and nothing is left on cancel or error;
+* at most two blocks per worker thread are in flight; while waiting for a block the client checks for
+  Cancel every :data:`POLL_S` seconds and on Cancel (or any error) cancels every queued block;
+* a worker that dies mid-run has its blocks recomputed on the others (Dask's retries); a block that kills
+  every worker it runs on ends the run with an error that says why (memory limit, block size, the fix).
+
+Before the first block the run checks that the scheduler answers within :data:`CONNECT_TIMEOUT_S`, that the
+workers run the client's versions of remine and of the libraries that compute or read (:data:`CHECKED`),
+that every worker can open every input, and that a block fits every worker's memory limit.
+"""
+import contextlib
+import contextvars
+import os
+import platform
+import threading
+import time
+import uuid
+from collections import deque
+
+from . import __version__
+from .errors import InputError, require
+
+ENV = "REMINE_DASK_SCHEDULER"
+#: seconds to reach the scheduler (and to see a worker) before giving up
+CONNECT_TIMEOUT_S = 5.0
+#: seconds between Cancel checks while waiting for a block
+POLL_S = 0.25
+#: share of a worker's memory limit that its blocks may use (the rest: the worker, libraries, the model)
+MEMORY_SHARE = 0.6
+#: the worker memory fraction at which Dask's nanny restarts a worker (distributed.worker.memory.terminate)
+TERMINATE_FRACTION = 0.95
+#: label -> distributions: versions that must agree between the client and the workers
+CHECKED = {"python": (), "remine": (), "GDAL": (), "numpy": ("numpy",), "scipy": ("scipy",),
+           "rasterio": ("rasterio",), "scikit-learn": ("scikit-learn",), "xgboost": ("xgboost-cpu", "xgboost"),
+           "numba": ("numba",), "dask": ("dask",), "distributed": ("distributed",),
+           "cloudpickle": ("cloudpickle",)}
+
+_scheduler = contextvars.ContextVar("remine_dask_scheduler", default=None)
+_runs = contextvars.ContextVar("remine_block_runs", default=None)
+
+
+class ClusterError(InputError):
+    """The Dask cluster cannot run the work: unreachable, other versions, inputs it cannot see, memory."""
+
+
+def scheduler_address(scheduler=None):
+    """The scheduler address in force: ``scheduler``, else the one set by :func:`using`, else the
+    ``REMINE_DASK_SCHEDULER`` environment variable; None (or an empty string) means run locally."""
+    for value in (scheduler, _scheduler.get(), os.environ.get(ENV)):
+        if value is not None:
+            return str(value).strip() or None
+    return None
+
+
+@contextlib.contextmanager
+def using(scheduler):
+    """Within the block, block work goes to ``scheduler`` (an address; None or "": the environment decides)."""
+    token = _scheduler.set(str(scheduler).strip() or None if scheduler is not None else None)
+    try:
+        yield
+    finally:
+        _scheduler.reset(token)
+
+
+@contextlib.contextmanager
+def recording():
+    """Within the block, every map_blocks run appends where it ran to the yielded list (see :func:`where`)."""
+    runs = []
+    token = _runs.set(runs)
+    try:
+        yield runs
+    finally:
+        _runs.reset(token)
+
+
+def where(runs):
+    """Where the runs recorded by :func:`recording` ran, for passports: ``{"where": "dask", "scheduler",
+    "workers", "threads"}`` when one ran on a cluster, else ``{"where": "local", "host"}``."""
+    remote = [r for r in runs if r["where"] == "dask"]
+    if not remote:
+        return {"where": "local", "host": platform.node()}
+    last = remote[-1]
+    return {"where": "dask", "scheduler": last["scheduler"], "workers": max(r["workers"] for r in remote),
+            "threads": max(r["threads"] for r in remote)}
+
+
+def is_client(executor):
+    """True for a ``dask.distributed.Client``."""
+    return type(executor).__module__.startswith("distributed") and hasattr(executor, "scheduler_info")
+
+
+@contextlib.contextmanager
+def executor_for(executor=None, scheduler=None):
+    """The executor of one map_blocks run, recorded for :func:`recording`.
+
+    ``executor`` given: a ``dask.distributed.Client`` becomes a :class:`DaskExecutor`, anything else is
+    used as it is. Else a :class:`DaskExecutor` connected (for this run) to :func:`scheduler_address`, or
+    None (the local pipeline) when there is no address.
+    """
+    runs = _runs.get()
+    if executor is None:
+        address = scheduler_address(scheduler)
+        if address is not None:
+            with connect(address) as client:
+                dask = DaskExecutor(client)
+                if runs is not None:
+                    runs.append(dask.where())
+                yield dask
+            return
+    elif is_client(executor):
+        executor = DaskExecutor(executor)
+    if runs is not None:
+        runs.append(executor.where() if isinstance(executor, DaskExecutor) else {"where": "local"})
+    yield executor
+
+
+@contextlib.contextmanager
+def connect(address, timeout=CONNECT_TIMEOUT_S):
+    """A ``dask.distributed.Client`` of the scheduler at ``address`` with at least one worker running the
+    client's versions (:func:`check_versions`), closed at the end; ClusterError within ``timeout`` s
+    (plus the version check) when the scheduler cannot be reached or has no worker."""
+    distributed = require("distributed", extra="dask")
+    try:
+        client = distributed.Client(address, timeout=timeout, set_as_default=False, direct_to_workers=True)
+    except Exception as exc:  # OSError (refused, timed out, unknown host), ValueError (bad address), ...
+        raise ClusterError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
+                           f"({type(exc).__name__}: {exc}); check the address (scheduler=, {ENV} or remine's "
+                           "Processing setting), that 'dask scheduler' runs there and that its port is open; "
+                           "leave the address empty to run on this computer") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except Exception:
+            raise ClusterError(f"the Dask scheduler at {address} has no worker (none joined within {timeout:g} s); "
+                               f"start workers with 'dask worker {address}'") from None
+        check_versions(client)
+        yield client
+    finally:
+        client.close(timeout=timeout)
+
+
+def software_versions():
+    """Versions of :data:`CHECKED` in this process: ``{label: version}`` (absent: not installed)."""
+    from importlib import metadata
+
+    found = {"python": ".".join(platform.python_version_tuple()[:2]), "remine": __version__}
+    try:
+        import rasterio
+
+        found["GDAL"] = rasterio.__gdal_version__
+    except ImportError:
+        pass
+    for label, dists in CHECKED.items():
+        for dist in dists:
+            try:
+                found[label] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def check_versions(client):
+    """ClusterError naming every worker whose remine, Python, GDAL or library versions differ from this
+    client's (results would differ, or models would not load) or that cannot import remine."""
+    try:
+        workers = client.run(software_versions)
+    except Exception as exc:  # a worker without remine cannot even unpickle the function
+        raise ClusterError(f"a Dask worker cannot run remine ({type(exc).__name__}: {exc}); install remine "
+                           f"{software_versions()['remine']} and its dependencies on every worker") from None
+    ours = software_versions()
+    problems = []
+    for address, theirs in sorted(workers.items()):
+        diff = [f"{k} {theirs.get(k, 'missing')} (client {v})" for k, v in ours.items() if theirs.get(k) != v]
+        if diff:
+            problems.append(f"worker {address}: {', '.join(diff)}")
+    if problems:
+        raise ClusterError("the Dask workers run other versions than this client: " + "; ".join(problems)
+                           + ". Install the client's versions on the workers (or run the client in the workers' "
+                           "environment)")
+
+
+def unreadable(paths):
+    """``[(path, reason)]`` of the rasters in ``paths`` this process cannot open (run on each worker)."""
+    import rasterio
+
+    bad = []
+    for path in paths:
+        try:
+            with rasterio.open(path):
+                pass
+        except Exception as exc:  # RasterioIOError and whatever the driver raises
+            bad.append((path, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__))
+    return bad
+
+
+def _shared(args):
+    """The run's shared arguments, as the result of a task: a worker that needs them fetches them from a peer,
+    and when every worker holding them is lost the scheduler recomputes them (scattered data would be lost)."""
+    return args
+
+
+def _run_group(shared, read, windows):
+    """One block on a worker: the run's block runner (:func:`remine.core.blocks.run_block`, passed in ``shared``
+    so that this module does not import the block engine that imports it) with the run's shared arguments."""
+    run_block, func, infos, bands, transform, crs, mask, table = shared
+    return run_block(func, infos, bands, read, windows, transform, crs, None, mask, table)
+
+
+def _mb(n):
+    return f"{n / 2**20:.0f} MB"
+
+
+class DaskExecutor:
+    """A ``dask.distributed.Client`` as map_blocks' executor (see the module docstring).
+
+    ``workers``: ``{address: (threads, memory limit in bytes, 0 = none)}`` when the run started.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        info = client.scheduler_info()
+        self.address = info.get("address") or client.scheduler.address
+        self.workers = {a: (int(w.get("nthreads", 1)), int(w.get("memory_limit") or 0))
+                        for a, w in info.get("workers", {}).items()}
+
+    @property
+    def nthreads(self):
+        """Worker threads of the cluster (all workers together, at least 1)."""
+        return max(1, sum(n for n, _ in self.workers.values()))
+
+    def where(self):
+        return {"where": "dask", "scheduler": self.address, "workers": len(self.workers), "threads": self.nthreads}
+
+    def prepare(self, paths, block, block_bytes, progress):
+        """Check the inputs (:meth:`check_inputs`) and the memory (:meth:`check_memory`) of a run whose largest
+        block is the rasterio Window ``block`` of ``block_bytes`` working memory, reporting to ``progress``."""
+        self.check_inputs(paths)
+        self.check_memory(block, block_bytes)
+        self.block, self.block_bytes, self.progress = block, block_bytes, progress
+
+    def check_inputs(self, paths):
+        """ClusterError naming each worker and input path it cannot open."""
+        paths = [str(p) for p in paths]
+        if not paths:
+            return
+        bad = {w: b for w, b in self.client.run(unreadable, paths).items() if b}
+        if bad:
+            lines = "; ".join(f"worker {w} cannot open {p} ({why})" for w, b in sorted(bad.items()) for p, why in b)
+            raise ClusterError(f"{lines}. Every Dask worker reads the inputs itself: put them where all workers see "
+                               "them at the same path (a shared file system) or give a GDAL virtual path they can "
+                               "reach (/vsicurl/https://..., /vsis3/bucket/key)")
+
+    def memory_advice(self, block, block_bytes, threads, limit):
+        """The part of a memory error that says the limit, the block size and the fix."""
+        suggest = max(16 * 2**20, 2 * MEMORY_SHARE * limit / max(threads, 1))
+        return (f"its memory limit is {_mb(limit)} for {threads} thread(s), and a block of this run "
+                f"({int(block.height)} x {int(block.width)} px) takes about {_mb(block_bytes)} to compute. "
+                f"Lower the memory budget (max_bytes, 'Memory budget (MB)') to at most {suggest / 2**20:.0f} MB, "
+                "or start the workers with more memory (dask worker --memory-limit) or fewer threads (--nthreads)")
+
+    def check_memory(self, block, block_bytes):
+        """ClusterError when the threads of a worker, one block of ``block_bytes`` each (the largest block of
+        the run, rasterio Window ``block``), would pass its memory limit."""
+        for address, (threads, limit) in sorted(self.workers.items()):
+            if limit and threads * block_bytes > TERMINATE_FRACTION * limit:
+                raise ClusterError(f"the blocks of this run do not fit Dask worker {address}: "
+                                   + self.memory_advice(block, block_bytes, threads, limit))
+
+    def group_results(self, shared, groups):
+        """Yield ``(group, results)`` of ``groups`` (``(read window, [windows])``, see
+        :func:`remine.core.blocks.plan_groups`) in order, computed on the workers from ``shared`` =
+        ``(run_block, func, infos, bands, transform, crs, mask, table)``; at most two groups per worker thread in
+        flight.
+        Call :meth:`prepare` first."""
+        client = self.client
+        run = uuid.uuid4().hex[:8]
+        shared_future = client.submit(_shared, shared, key=f"remine-shared-{run}", pure=False)
+        pending = deque()
+        try:
+            for k, group in enumerate(groups):
+                pending.append((group, client.submit(_run_group, shared_future, *group, key=f"remine-block-{run}-{k}",
+                                                     pure=False)))
+                if len(pending) >= 2 * self.nthreads:
+                    yield self._next(pending)
+            while pending:
+                yield self._next(pending)
+        finally:  # cancel, error or the end: nothing of this run stays queued on the cluster
+            client.cancel([f for _, f in pending] + [shared_future], force=True)
+
+    def _next(self, pending):
+        from distributed import KilledWorker
+
+        group, future = pending.popleft()
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        while not done.wait(POLL_S):
+            self.progress.check()
+        try:
+            return group, future.result()
+        except KilledWorker as exc:
+            raise ClusterError(self._lost(group[0], exc)) from None
+
+    def _lost(self, read, exc):
+        """Message for a group (read window ``read``) whose workers died while computing it."""
+        address = exc.last_worker.address
+        threads, limit = self.workers.get(address, (1, 0))
+        oom, deadline = [], time.monotonic() + 2 * POLL_S * 4  # the nanny's event may come after the loss
+        while not oom and time.monotonic() < deadline:
+            oom = [e for _, e in self.client.get_events("worker-restart-memory") if e.get("worker") == address]
+            time.sleep(0 if oom else POLL_S)
+        r0, c0 = int(read.row_off), int(read.col_off)
+        head = (f"the block of rows {r0}-{r0 + int(read.height) - 1}, columns {c0}-{c0 + int(read.width) - 1} "
+                f"killed {exc.allowed_failures + 1} Dask worker(s); the last, {address}, ")
+        if oom:
+            head += f"ran out of memory (resident {_mb(oom[-1]['rss'])} when its nanny restarted it): "
+        else:
+            head += "died while computing it (killed, crashed or out of memory; see its log): "
+        advice = self.memory_advice(self.block, self.block_bytes, threads, limit) if limit else \
+            "it has no memory limit; check the worker's log and its machine's memory"
+        return head + advice + ". No output was written"
