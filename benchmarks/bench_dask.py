@@ -56,7 +56,7 @@ def make_cube(path, gb, side=1536):
 
 # ------------------------------------------------------------------------------------------------ sides
 class Blocks:
-    """A Progress that counts the blocks written."""
+    """A Progress that counts the blocks written (map_blocks reports "block k/n" after each)."""
 
     def __init__(self):
         from remine.core.progress import Progress
@@ -66,7 +66,7 @@ class Blocks:
 
         class Counter(Progress):
             def _report(self, fraction, message):
-                outer.count += 1
+                outer.count += bool(message and message.startswith("block "))
 
         self.progress = Counter()
 
