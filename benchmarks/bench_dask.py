@@ -214,18 +214,21 @@ def main():
     d = tempfile.mkdtemp(prefix="remine-bench-dask-", dir=os.environ.get("BENCH_TMP"))
     procs = []
     try:
-        n_px = make_cube(os.path.join(d, "cube.tif"), a.gb if "predict" in a.tasks else 0.001)
         wl, _ = library()
-        X, y = pixels(3000, seed=1)
-        ts = TrainingSet(X=X, y=y, groups=np.arange(len(y)) // 20, coords=np.zeros((len(y), 2)), wavelengths_nm=wl,
-                         classes=sorted(set(y)))
-        save_model(os.path.join(d, "model.rmodel"), fit_model("xgboost", ts, n_estimators=a.trees))
+        n_px = 0
+        if "predict" in a.tasks:
+            n_px = make_cube(os.path.join(d, "cube.tif"), a.gb)
+            X, y = pixels(3000, seed=1)
+            ts = TrainingSet(X=X, y=y, groups=np.arange(len(y)) // 20, coords=np.zeros((len(y), 2)),
+                             wavelengths_nm=wl, classes=sorted(set(y)))
+            save_model(os.path.join(d, "model.rmodel"), fit_model("xgboost", ts, n_estimators=a.trees))
         xy, z = make_points(a.points)
         np.save(os.path.join(d, "xy.npy"), xy)
         np.save(os.path.join(d, "z.npy"), z)
         np.save(os.path.join(d, "side.npy"), int(round(np.sqrt(a.cells))))
         procs, sched_file = start_cluster(d)
-        tasks = {"predict_raster": ("predict", {"cube_gb": os.path.getsize(os.path.join(d, "cube.tif")) / 2**30,
+        cube_gb = os.path.getsize(os.path.join(d, "cube.tif")) / 2**30 if n_px else 0.0
+        tasks = {"predict_raster": ("predict", {"cube_gb": cube_gb,
                                                 "pixels": n_px, "bands": len(wl),
                                                 "model": f"xgboost, {a.trees} rounds x 9 classes"}),
                  "krige_raster": ("krige", {"cells": int(round(np.sqrt(a.cells))) ** 2, "points": a.points,
