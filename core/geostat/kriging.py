@@ -76,7 +76,8 @@ def block_discretisation(block_size, ndim, n=4):
 
 def _spatial_order(T, size):
     """Visit order of targets: tiles of side ``size`` in boustrophedon order, and within a tile stripes one
-    target spacing high (a grid row) in boustrophedon order, so that consecutive targets are close.
+    target spacing high (a grid row) in boustrophedon order (and, for 3D grids, the columns of targets at one
+    (x, y) alternately upwards and downwards), so that consecutive targets are close.
     Returns ``(order, tile key)``."""
     lo = T.min(axis=0)
     cell = np.floor((T - lo) / size).astype(np.int64)
@@ -90,9 +91,14 @@ def _spatial_order(T, size):
     n_along = int(along.max()) + 1
     along = np.where(stripe % 2 == 0, along, n_along - 1 - along)
     composite = (keys * (int(stripe.max()) + 1) + stripe) * n_along + along
-    if composite.max() < 2 ** 62 // max(n_along, 1):
-        return np.argsort(composite, kind="stable"), keys
-    return np.lexsort((along, stripe, keys)), keys
+    levels, zi = (np.unique(T[:, 2], return_inverse=True) if T.shape[1] == 3 else (np.zeros(1), 0))
+    if len(levels) > 4096:  # scattered 3D targets: no columns to snake through
+        levels, zi = np.zeros(1), 0
+    # 3D grids: targets sharing (x, y) are visited upwards in one column and downwards in the next
+    zi = np.where(composite % 2 == 0, zi, len(levels) - 1 - zi)
+    if (int(composite.max()) + 1) * len(levels) < 2 ** 62 // max(n_along, 1):
+        return np.argsort(composite * len(levels) + zi, kind="stable"), keys
+    return np.lexsort((zi, along, stripe, keys)), keys
 
 
 class _Kriging(BaseEstimator):
