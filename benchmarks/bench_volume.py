@@ -7,7 +7,8 @@ gstat ``anis = c(0, 0, 0, 1, 0.1)`` (vertical range 6 m); 32 neighbours.
 Cases:
   krige    – 3D ordinary kriging with variance of the 10⁶ voxels: remine (best of 2), gstat ``krige(nmax=32)``
              (all voxels, once; z divided by the anisotropy ratio and an isotropic model, so that its Euclidean
-             nmax search picks the same neighbours as the anisotropic search of the others) and PyKrige ``OrdinaryKriging3D`` (``n_closest_points=32``, loop backend) on a
+             nmax search picks the same neighbours as the anisotropic search of the others) and PyKrige
+             ``OrdinaryKriging3D`` (``n_closest_points=32``, loop backend) on a
              subset of ``--pykrige-subset`` voxels, its time scaled linearly to 10⁶; values compared on all
              voxels (gstat) and on the subset (PyKrige).
   sgs      – 50 conditional realisations of the 10⁶ voxels (remine, normal scores, shared path, multigrid);

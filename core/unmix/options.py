@@ -8,7 +8,7 @@ METHODS = ("fcls", "nnls", "scls", "ucls")
 #: endmember extraction: N-FINDR, vertex component analysis, automatic target generation
 EXTRACTION_METHODS = ("nfindr", "vca", "atgp")
 #: estimators of the number of endmembers
-N_ESTIMATORS = ("eigengap", "hysime", "hfc", "nwhfc")
+N_ESTIMATORS = ("hysime", "hfc", "eigengap", "nwhfc")  # dialog order: scripts address options by index
 #: interval methods of unmix_raster
 INTERVAL_METHODS = ("residual", "bootstrap")
 #: endmember variability: all spectra of a mineral at once (summed), or MESMA's best model per pixel

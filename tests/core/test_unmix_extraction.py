@@ -85,7 +85,7 @@ def test_estimate_n_endmembers_on_samson():
     assert estimate_n_endmembers(X) == 3
     assert estimate_n_endmembers(X, "hysime") > 20
     assert estimate_n_endmembers(X, "hfc") > 3 and estimate_n_endmembers(X, "nwhfc") > 3
-    with pytest.raises(InputError, match="expected one of eigengap, hysime, hfc, nwhfc"):
+    with pytest.raises(InputError, match="expected one of hysime, hfc, eigengap, nwhfc"):
         estimate_n_endmembers(X, "pca")
 
 
