@@ -3,6 +3,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,35 @@ def run_side(module, side, *args):
     if run.returncode != 0:
         raise RuntimeError(f"{side} failed:\n{run.stderr[-3000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def run_worker(script, name, folder, *args):
+    """Run ``python SCRIPT --worker NAME --data FOLDER args`` in a fresh process; its JSON result (the last
+    stdout line), or ``{"error": <end of stderr>}`` when it fails."""
+    cmd = [sys.executable, os.path.abspath(script), "--worker", name, "--data", folder, *map(str, args)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return {"error": res.stderr[-2000:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_rscript(script, folder):
+    """Run an R script (written to FOLDER/bench.R) under ``/usr/bin/time -v``:
+    ``{"stdout": <its output>, "peak_rss_mb": <MB>}``, or ``{"error": ...}`` when R is missing or fails."""
+    if shutil.which("Rscript") is None:
+        return {"error": "Rscript not found (install r-cran-gstat)"}
+    path = os.path.join(folder, "bench.R")
+    with open(path, "w") as f:
+        f.write(script)
+    cmd = ["/usr/bin/time", "-v", "Rscript", path] if os.path.exists("/usr/bin/time") else ["Rscript", path]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return {"error": res.stderr[-2000:]}
+    out = {"stdout": res.stdout}
+    for line in res.stderr.splitlines():
+        if "Maximum resident set size" in line:
+            out["peak_rss_mb"] = int(line.split(":")[1]) / 1024.0
+    return out
 
 
 def peak_rss_mb():

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -146,29 +145,11 @@ cat(sprintf("SECONDS %%.6f %%.6f\\n", t, cpu))
 
 
 def run_gstat(script, d):
-    if shutil.which("Rscript") is None:
-        return {"error": "Rscript not found (install r-cran-gstat)"}
-    path = os.path.join(d, "bench.R")
-    with open(path, "w") as f:
-        f.write(script)
-    cmd = ["/usr/bin/time", "-v", "Rscript", path] if os.path.exists("/usr/bin/time") else ["Rscript", path]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        return {"error": res.stderr[-2000:]}
-    line = next(row.split() for row in res.stdout.splitlines() if row.startswith("SECONDS"))
-    out = {"seconds": float(line[1]), "cpu_seconds": float(line[2])}
-    for line in res.stderr.splitlines():
-        if "Maximum resident set size" in line:
-            out["peak_rss_mb"] = int(line.split(":")[1]) / 1024.0
+    out = _common.run_rscript(script, d)
+    if "stdout" in out:
+        line = next(row.split() for row in out.pop("stdout").splitlines() if row.startswith("SECONDS"))
+        out.update(seconds=float(line[1]), cpu_seconds=float(line[2]))
     return out
-
-
-def run_worker(name, d, *args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--data", d] + [str(a) for a in args]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    if res.returncode != 0:
-        return {"error": res.stderr[-2000:]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def rel_diff(a, b):
@@ -215,12 +196,12 @@ def main():
                   "model": {"spherical": MODEL}, "n_points": a.n, "neighbors": a.neighbors}
 
         grid = {"cells": a.grid * a.grid}
-        grid["remine"] = run_worker("remine-grid", d, a.neighbors)
+        grid["remine"] = _common.run_worker(__file__, "remine-grid", d, a.neighbors)
         grid["gstat"] = run_gstat(GSTAT_GRID % dict(params, pts=os.path.join(d, "pts.csv"),
                                                     grid=os.path.join(d, "grid.csv"),
                                                     out=os.path.join(d, "gstat_grid.csv")), d)
         if not a.skip_pykrige:
-            grid["pykrige"] = run_worker("pykrige-grid", d, a.neighbors)
+            grid["pykrige"] = _common.run_worker(__file__, "pykrige-grid", d, a.neighbors)
         est = np.load(os.path.join(d, "remine_est.npy"))
         var = np.load(os.path.join(d, "remine_var.npy"))
         if "seconds" in grid.get("pykrige", {}):
@@ -238,10 +219,10 @@ def main():
         print(json.dumps({"grid": grid}, indent=1), flush=True)
 
         if a.big_cells:
-            result["big"] = run_worker("remine-big", d, a.neighbors, int(a.big_cells))
+            result["big"] = _common.run_worker(__file__, "remine-big", d, a.neighbors, int(a.big_cells))
             print(json.dumps({"big": result["big"]}, indent=1), flush=True)
 
-        loo = {"remine": run_worker("remine-loo", d, a.neighbors, a.loo_subset)}
+        loo = {"remine": _common.run_worker(__file__, "remine-loo", d, a.neighbors, a.loo_subset)}
         loo["gstat_subset"] = run_gstat(GSTAT_LOO % dict(params, pts=os.path.join(d, "pts_sub.csv"),
                                                          out=os.path.join(d, "gstat_loo.csv")), d)
         loo["subset_n"] = a.loo_subset

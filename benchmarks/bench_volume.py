@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -165,28 +164,11 @@ for (ns in c(%(nsims)s)) {
 
 
 def run_gstat(script, d):
-    if shutil.which("Rscript") is None:
-        return {"error": "Rscript not found (apt-get install r-cran-gstat)"}
-    path = os.path.join(d, "bench.R")
-    with open(path, "w") as f:
-        f.write(script)
-    cmd = ["/usr/bin/time", "-v", "Rscript", path] if os.path.exists("/usr/bin/time") else ["Rscript", path]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        return {"error": res.stderr[-2000:]}
-    out = {"lines": [ln.split() for ln in res.stdout.splitlines() if ln.startswith(("SECONDS", "SIM"))]}
-    for line in res.stderr.splitlines():
-        if "Maximum resident set size" in line:
-            out["peak_rss_mb"] = int(line.split(":")[1]) / 1024.0
+    out = _common.run_rscript(script, d)
+    if "stdout" in out:
+        stdout = out.pop("stdout")
+        out["lines"] = [ln.split() for ln in stdout.splitlines() if ln.startswith(("SECONDS", "SIM"))]
     return out
-
-
-def run_worker(name, d, *args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--data", d] + [str(a) for a in args]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        return {"error": res.stderr[-2000:]}
-    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def max_abs_diff(a, b):
@@ -236,7 +218,7 @@ def main():
                            "neighbors": 32}}
         krige = {}
         if "krige" not in a.skip or "render" not in a.skip:
-            krige["remine"] = run_worker("remine-krige", d)
+            krige["remine"] = _common.run_worker(__file__, "remine-krige", d)
         if "krige" not in a.skip:
             g = run_gstat(GSTAT_KRIGE % dict(params, grid=os.path.join(d, "grid.csv"),
                                              out=os.path.join(d, "gstat.csv")), d)
@@ -248,7 +230,7 @@ def main():
                     "estimate": max_abs_diff(np.load(os.path.join(d, "remine_est.npy")), gs["pred"]),
                     "variance": max_abs_diff(np.load(os.path.join(d, "remine_var.npy")), gs["var"])}
             krige["gstat"] = g
-            krige["pykrige"] = run_worker("pykrige-krige", d, a.pykrige_subset)
+            krige["pykrige"] = _common.run_worker(__file__, "pykrige-krige", d, a.pykrige_subset)
             if "seconds" in krige["pykrige"]:
                 pick = np.load(os.path.join(d, "pykrige_pick.npy"))
                 krige["max_abs_diff_vs_pykrige_subset"] = {
@@ -261,7 +243,7 @@ def main():
             result["krige"] = krige
             print(json.dumps({"krige": krige}, indent=1), flush=True)
         if "sgs" not in a.skip:
-            sgs = {"remine": run_worker("remine-sgs", d, a.realisations)}
+            sgs = {"remine": _common.run_worker(__file__, "remine-sgs", d, a.realisations)}
             g = run_gstat(GSTAT_SIM % dict(params, grid=os.path.join(d, "grid_sub.csv"), nsims="5, 20"), d)
             if "lines" in g:
                 (_, n1, t1, c1), (_, n2, t2, c2) = g.pop("lines")
@@ -277,7 +259,7 @@ def main():
             result["sgs"] = sgs
             print(json.dumps({"sgs": sgs}, indent=1), flush=True)
         if "render" not in a.skip and "seconds" in krige.get("remine", {}):
-            result["render"] = run_worker("remine-render", d)
+            result["render"] = _common.run_worker(__file__, "remine-render", d)
         result["machine"]["load_average_at_end"] = os.getloadavg()
         _common.write_json(a.out, result)
     finally:
