@@ -1,11 +1,17 @@
 """KrigingAlgorithm: the variogram-model and output-grid parameters shared by the kriging algorithms."""
-from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber
+from qgis.core import (
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorLayer,
+)
 
 from ..core.errors import InputError
 from ..core.geostat import read_model_json
 from ..core.geostat.models import FITTED_MODELS
 from .base import RemineAlgorithm
-from .compat import INTEGER
+from .compat import FIELD_NUMERIC, INTEGER, VECTOR_POINT
 from .layers import quantity
 
 
@@ -15,6 +21,12 @@ class KrigingAlgorithm(RemineAlgorithm):
     INPUT, FIELD = "INPUT", "FIELD"
     TEMPLATE, EXTENT, PIXEL_SIZE = "TEMPLATE", "EXTENT", "PIXEL_SIZE"
     MODEL_FILE, MODEL, N_NEIGHBORS = "MODEL_FILE", "MODEL", "N_NEIGHBORS"
+
+    def add_sample_parameters(self):
+        """The sample points and their numeric field to krige."""
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points", [VECTOR_POINT]))
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
+                                                      type=FIELD_NUMERIC))
 
     def add_model_parameters(self):
         """A variogram-model file, the model to fit without one, and the neighbours per estimate."""

@@ -1,14 +1,12 @@
 """remine:externaldriftkriging — kriging with external drift (e.g. mineral abundance rasters) onto their grid."""
 from qgis.core import (
-    QgsProcessingParameterField,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ...core.errors import InputError
 from ...core.report.uncertainty import kriging_uncertainty
-from ..compat import FIELD_NUMERIC, RASTER, VECTOR_POINT
+from ..compat import RASTER
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -37,10 +35,7 @@ drift); Hengl, T. et al. (2007), About regression-kriging, Computers &amp; Geosc
     DRIFT, OUTPUT, OUTPUT_VARIANCE = ("DRIFT", "OUTPUT", "OUTPUT_VARIANCE")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [VECTOR_POINT]))
-        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=FIELD_NUMERIC))
+        self.add_sample_parameters()
         self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters",
                                                                RASTER))
         self.add_model_parameters()

@@ -2,18 +2,16 @@
 kriging with external drift."""
 from qgis.core import (
     QgsProcessingParameterEnum,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ...core.geostat.fit import resolve_model
 from ...core.geostat.options import SCHEMES
 from ...core.points import read_points
 from ...core.report.uncertainty import cross_validation_uncertainty
-from ..compat import FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
+from ..compat import INTEGER, RASTER
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 SCHEME_LABELS = ["Leave-one-out (closed form)", "k-fold (random folds)", "Spatial k-fold (k-means clusters)"]
@@ -48,10 +46,7 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929."""
                                                           "OUTPUT_REPORT")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [VECTOR_POINT]))
-        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=FIELD_NUMERIC))
+        self.add_sample_parameters()
         self.add_model_parameters()
         self.addParameter(QgsProcessingParameterMultipleLayers(self.DRIFT, "Drift rasters (external drift)",
                                                                RASTER, optional=True))

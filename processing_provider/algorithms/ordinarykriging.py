@@ -2,16 +2,14 @@
 from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterExtent,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ...core.report.uncertainty import kriging_uncertainty
-from ..compat import DOUBLE, FIELD_NUMERIC, VECTOR_POINT
+from ..compat import DOUBLE
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -43,10 +41,7 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
         "TEMPLATE", "EXTENT", "PIXEL_SIZE", "BLOCK_SIZE", "LOGNORMAL", "OUTPUT", "OUTPUT_VARIANCE", "CV_REPORT")
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [VECTOR_POINT]))
-        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=FIELD_NUMERIC))
+        self.add_sample_parameters()
         self.add_model_parameters()
         self.addParameter(QgsProcessingParameterNumber(self.MAX_DIST, "Search radius (m, 0 = none)",
                                                        DOUBLE, defaultValue=0.0,

@@ -106,14 +106,19 @@ def test_cross_validation_loo_equals_gstat(remine_processing, meuse_gpkg, logzn_
     assert passport["metrics"]["rmse"] == pytest.approx(rmse)
 
 
+def _distance_drift(path):
+    """A 30 x 40 raster of 100 m cells over Meuse: distance (in 3 km) from a cell near the river corner."""
+    cols, rows = np.meshgrid(np.arange(30), np.arange(40))
+    with rasterio.open(path, "w", driver="GTiff", width=30, height=40, count=1, dtype="float32", crs="EPSG:28992",
+                       transform=Affine(100, 0, 178500, 0, -100, 333700)) as dst:
+        dst.write((np.hypot(cols - 5, rows - 5) / 30.0).astype(np.float32)[None])
+    return str(path)
+
+
 def test_external_drift_kriging(remine_processing, meuse_gpkg, tmp_path):
     import processing
 
-    drift = str(tmp_path / "dist.tif")
-    cols, rows = np.meshgrid(np.arange(30), np.arange(40))
-    with rasterio.open(drift, "w", driver="GTiff", width=30, height=40, count=1, dtype="float32", crs="EPSG:28992",
-                       transform=Affine(100, 0, 178500, 0, -100, 333700)) as dst:
-        dst.write((np.hypot(cols - 5, rows - 5) / 30.0).astype(np.float32)[None])
+    drift = _distance_drift(tmp_path / "dist.tif")
     pred = str(tmp_path / "ked.tif")
     processing.run("remine:externaldriftkriging", {"INPUT": meuse_gpkg, "FIELD": "logzn", "DRIFT": [drift],
                                                    "N_NEIGHBORS": 32, "OUTPUT": pred,
@@ -129,11 +134,7 @@ def test_external_drift_kriging_of_grades_stays_non_negative_and_cross_validates
     with the drift (leave-one-out) and gives per-point predictions."""
     import processing
 
-    drift = str(tmp_path / "dist.tif")
-    cols, rows = np.meshgrid(np.arange(30), np.arange(40))
-    with rasterio.open(drift, "w", driver="GTiff", width=30, height=40, count=1, dtype="float32", crs="EPSG:28992",
-                       transform=Affine(100, 0, 178500, 0, -100, 333700)) as dst:
-        dst.write((np.hypot(cols - 5, rows - 5) / 30.0).astype(np.float32)[None])
+    drift = _distance_drift(tmp_path / "dist.tif")
     pred = str(tmp_path / "ked.tif")
     processing.run("remine:externaldriftkriging", {"INPUT": meuse_gpkg, "FIELD": "zinc", "DRIFT": [drift],
                                                    "N_NEIGHBORS": 32, "OUTPUT": pred,
