@@ -254,8 +254,9 @@ class DaskExecutor:
         """Check the inputs (:meth:`check_inputs`) and the memory (:meth:`check_memory`) of a run whose largest
         block is the rasterio Window ``block`` of ``block_bytes`` working memory, reporting to ``progress``."""
         self.check_inputs(paths)
-        self.check_memory(block, block_bytes)
-        self.block, self.block_bytes, self.progress = block, block_bytes, progress
+        self.check_memory(f"a block of this run ({int(block.height)} x {int(block.width)} px)", block_bytes,
+                          "the memory budget (max_bytes, 'Memory budget (MB)')")
+        self.progress = progress
 
     def check_inputs(self, paths):
         """ClusterError naming each worker and input path it cannot open."""
@@ -269,71 +270,122 @@ class DaskExecutor:
                                "them at the same path (a shared file system) or give a GDAL virtual path they can "
                                "reach (/vsicurl/https://..., /vsis3/bucket/key)")
 
-    def memory_advice(self, block, block_bytes, threads, limit):
-        """The part of a memory error that says the limit, the block size and the fix."""
+    def memory_advice(self, threads, limit):
+        """The part of a memory error that says the limit, the task's size and the fix (see :meth:`check_memory`)."""
+        task, task_bytes, budget = self.task
         suggest = max(16 * 2**20, 2 * MEMORY_SHARE * limit / max(threads, 1))
-        return (f"its memory limit is {_mb(limit)} for {threads} thread(s), and a block of this run "
-                f"({int(block.height)} x {int(block.width)} px) takes about {_mb(block_bytes)} to compute. "
-                f"Lower the memory budget (max_bytes, 'Memory budget (MB)') to at most {suggest / 2**20:.0f} MB, "
+        return (f"its memory limit is {_mb(limit)} for {threads} thread(s), and {task} takes about "
+                f"{_mb(task_bytes)} to compute. Lower {budget} to at most {suggest / 2**20:.0f} MB, "
                 "or start the workers with more memory (dask worker --memory-limit) or fewer threads (--nthreads)")
 
-    def check_memory(self, block, block_bytes):
-        """ClusterError when the threads of a worker, one block of ``block_bytes`` each (the largest block of
-        the run, rasterio Window ``block``), would pass its memory limit."""
+    def check_memory(self, task, task_bytes, budget):
+        """ClusterError when the threads of a worker, one task of ``task_bytes`` each (the largest task of the
+        run, described by the text ``task``, whose size follows the setting named by ``budget``), would pass its
+        memory limit."""
+        self.task = (task, task_bytes, budget)
         for address, (threads, limit) in sorted(self.workers.items()):
-            if limit and threads * block_bytes > TERMINATE_FRACTION * limit:
-                raise ClusterError(f"the blocks of this run do not fit Dask worker {address}: "
-                                   + self.memory_advice(block, block_bytes, threads, limit))
+            if limit and threads * task_bytes > TERMINATE_FRACTION * limit:
+                raise ClusterError(f"the tasks of this run do not fit Dask worker {address}: "
+                                   + self.memory_advice(threads, limit))
 
     def group_results(self, shared, groups):
         """Yield ``(group, results)`` of ``groups`` (``(read window, [windows])``, see
         :func:`remine.core.blocks.plan_groups`) in order, computed on the workers from ``shared`` =
-        ``(run_block, func, infos, bands, transform, crs, mask, table)``; at most two groups per worker thread in
-        flight.
-        Call :meth:`prepare` first."""
+        ``(run_block, func, infos, bands, transform, crs, mask, table)``. Call :meth:`prepare` first."""
+        def describe(group):
+            read = group[0]
+            r0, c0 = int(read.row_off), int(read.col_off)
+            return (f"the block of rows {r0}-{r0 + int(read.height) - 1}, "
+                    f"columns {c0}-{c0 + int(read.width) - 1}")
+
+        yield from self.results(_run_group, shared, groups, describe)
+
+    def results(self, func, shared, items, describe):
+        """Yield ``(item, func(shared, *item))`` for each tuple of ``items``, in order, computed on the workers;
+        ``shared`` passes through the scheduler once (see :func:`_shared`); at most two tasks per worker thread
+        in flight. ``describe(item)`` names an item in the error of a task that killed its workers. Call
+        :meth:`check_memory` (or :meth:`prepare`) first and set ``progress``."""
         client = self.client
         run = uuid.uuid4().hex[:8]
         shared_future = client.submit(_shared, shared, key=f"remine-shared-{run}", pure=False)
         pending = deque()
         try:
-            for k, group in enumerate(groups):
-                pending.append((group, client.submit(_run_group, shared_future, *group, key=f"remine-block-{run}-{k}",
-                                                     pure=False)))
+            for k, item in enumerate(items):
+                pending.append((item, client.submit(func, shared_future, *item, key=f"remine-block-{run}-{k}",
+                                                    pure=False)))
                 if len(pending) >= 2 * self.nthreads:
-                    yield self._next(pending)
+                    yield self._next(pending, describe)
             while pending:
-                yield self._next(pending)
+                yield self._next(pending, describe)
         finally:  # cancel, error or the end: nothing of this run stays queued on the cluster
             client.cancel([f for _, f in pending] + [shared_future], force=True)
 
-    def _next(self, pending):
+    def _next(self, pending, describe):
         from distributed import KilledWorker
 
-        group, future = pending.popleft()
+        item, future = pending.popleft()
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
         while not done.wait(POLL_S):
             self.progress.check()
         try:
-            return group, future.result()
+            return item, future.result()
         except KilledWorker as exc:
-            raise ClusterError(self._lost(group[0], exc)) from None
+            raise ClusterError(self._lost(describe(item), exc)) from None
 
-    def _lost(self, read, exc):
-        """Message for a group (read window ``read``) whose workers died while computing it."""
+    def _lost(self, what, exc):
+        """Message for the task computing ``what`` (a text) whose workers died while computing it."""
         address = exc.last_worker.address
         threads, limit = self.workers.get(address, (1, 0))
         oom, deadline = [], time.monotonic() + 2 * POLL_S * 4  # the nanny's event may come after the loss
         while not oom and time.monotonic() < deadline:
             oom = [e for _, e in self.client.get_events("worker-restart-memory") if e.get("worker") == address]
             time.sleep(0 if oom else POLL_S)
-        r0, c0 = int(read.row_off), int(read.col_off)
-        head = (f"the block of rows {r0}-{r0 + int(read.height) - 1}, columns {c0}-{c0 + int(read.width) - 1} "
-                f"killed {exc.allowed_failures + 1} Dask worker(s); the last, {address}, ")
+        head = f"{what} killed {exc.allowed_failures + 1} Dask worker(s); the last, {address}, "
         if oom:
             head += f"ran out of memory (resident {_mb(oom[-1]['rss'])} when its nanny restarted it): "
         else:
             head += "died while computing it (killed, crashed or out of memory; see its log): "
-        advice = self.memory_advice(self.block, self.block_bytes, threads, limit) if limit else \
+        advice = self.memory_advice(threads, limit) if limit else \
             "it has no memory limit; check the worker's log and its machine's memory"
         return head + advice + ". No output was written"
+
+
+@contextlib.contextmanager
+def tasks(scheduler=None):
+    """A :class:`TaskRunner` on the Dask cluster of :func:`scheduler_address` (``scheduler``, the Processing
+    setting or ``REMINE_DASK_SCHEDULER``), else here; the run is recorded for :func:`recording`."""
+    with executor_for(None, scheduler) as executor:
+        yield TaskRunner(executor)
+
+
+class TaskRunner:
+    """Runs independent tasks without raster inputs (the 3D volume's blocks of voxels and groups of
+    realisations) here or on a cluster (``executor``: a :class:`DaskExecutor`, or None for here).
+
+    ``threads``: worker threads of the cluster, 1 here (tasks here run one after the other; each may use
+    every core itself)."""
+
+    def __init__(self, executor):
+        self.executor = executor
+        self.threads = executor.nthreads if executor is not None else 1
+
+    def map(self, func, shared, items, progress, task="a task of this run", task_bytes=0,
+            budget="the memory budget (max_bytes)", describe=str):
+        """Yield ``func(shared, *item)`` for each tuple of ``items``, in order.
+
+        Here ``func`` also gets ``progress=`` the item's share of ``progress`` (it may report and check Cancel).
+        On a cluster ``shared`` passes through the scheduler once, Cancel is checked while waiting, the memory
+        check says ``task`` (a text) takes ``task_bytes`` bytes, a size set by ``budget`` (a text), and
+        ``describe(item)`` names an item whose task killed its workers. Close the generator (or exhaust it) to
+        cancel what is queued."""
+        items = list(items)
+        if self.executor is None:
+            for n, item in enumerate(items):
+                progress.check()
+                yield func(shared, *item, progress=progress.sub(n / len(items), (n + 1) / len(items)))
+            return
+        self.executor.check_memory(task, task_bytes, budget)
+        self.executor.progress = progress
+        for _, result in self.executor.results(func, shared, items, describe):
+            yield result

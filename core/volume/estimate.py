@@ -1,8 +1,19 @@
-"""Grades per voxel by 3D ordinary kriging with anisotropy (the compiled kernel of :mod:`remine.core.geostat`)."""
+"""Grades per voxel by 3D ordinary kriging with anisotropy (the compiled kernel of :mod:`remine.core.geostat`),
+block of voxels by block of voxels, here or on a Dask cluster (:func:`remine.core.cluster.map_tasks`)."""
+import contextlib
+import warnings
+
 import numpy as np
 
-from ..errors import InputError
+from .. import cluster
+from ..errors import InputError, RemineWarning
 from ..geostat import OrdinaryKriging
+from ..progress import as_progress
+
+#: active cells per block of 3D kriging (whole grid rows: a block may hold one row more than this)
+BLOCK_CELLS = 1 << 17
+#: bytes per cell of a block being kriged: centres, anisotropic coordinates, neighbour search and outputs
+BLOCK_BYTES_PER_CELL = 400
 
 
 def check_samples(grid, coords, values, name="grade", surfaces_at=None):
@@ -42,8 +53,43 @@ def check_samples(grid, coords, values, name="grade", surfaces_at=None):
     return coords[keep], values[keep], problems
 
 
-def krige_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, max_dist=None):
-    """3D ordinary kriging at the centres of the active cells.
+def plan_blocks(grid, cells=None):
+    """Blocks of whole grid rows (layer, row) in C order holding about ``cells`` (default
+    :data:`BLOCK_CELLS`) active cells each.
+
+    Returns a list of ``(first row, end row, first active cell, end active cell)``: rows index the
+    ``nz × ny`` grid rows, active cells the C-ordered active cells (``grid.centres()``). The plan depends on the
+    grid only, so a local run and a cluster run krige the same blocks."""
+    per_row = np.count_nonzero(grid.fraction.reshape(grid.nz * grid.ny, grid.nx) > 0, axis=1)
+    cum = np.concatenate([[0], np.cumsum(per_row)])
+    cells = BLOCK_CELLS if cells is None else cells
+    blocks, row = [], 0
+    while row < len(per_row):
+        end = max(row + 1, int(np.searchsorted(cum, cum[row] + cells, side="right")) - 1)
+        blocks.append((row, end, int(cum[row]), int(cum[end])))
+        row = end
+    return [b for b in blocks if b[3] > b[2]]
+
+
+def _krige_block(shared, row0, row1, cell0, cell1, progress=None):
+    """Estimate and variance ``(2, cell1 − cell0)`` float64 at the active cells of grid rows ``row0:row1``;
+    ``shared`` = (fitted OrdinaryKriging, VoxelGrid)."""
+    ok, grid = shared
+    active = grid.fraction.reshape(grid.nz * grid.ny, grid.nx)[row0:row1] > 0
+    rows, c = np.nonzero(active)
+    k, r = np.divmod(rows + row0, grid.ny)
+    centres = np.column_stack([grid.x0 + (c + 0.5) * grid.dx, grid.y0 - (r + 0.5) * grid.dy,
+                               grid.z0 + (k + 0.5) * grid.dz])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RemineWarning)  # counted over the whole grid by krige_grid
+        return np.stack(ok.predict(centres)).astype(float)
+
+
+def krige_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, max_dist=None, scheduler=None,
+               progress=None):
+    """3D ordinary kriging at the centres of the active cells, by blocks of whole grid rows (:func:`plan_blocks`)
+    computed here or on the Dask cluster of ``scheduler`` (see :func:`remine.core.cluster.scheduler_address`):
+    the same blocks give the same values.
 
     Parameters
     ----------
@@ -51,11 +97,29 @@ def krige_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, max
     model : VariogramModel (range_ = horizontal range when ``anisotropy`` is given).
     anisotropy : Anisotropy or gstat ``(p, q, r, s, t)``, optional.
     n_neighbors : int – nearest samples (anisotropic distance) per voxel; None: all.
+    max_dist : float, m, optional – search radius (anisotropic distance); voxels with no sample within: NaN.
+    scheduler : str, optional – Dask scheduler address ("" : here). progress : Progress, optional (Cancel).
 
     Returns
     -------
     (estimate, variance) ndarrays (nz, ny, nx), NaN outside the body.
     """
+    progress = as_progress(progress)
     ok = OrdinaryKriging(model, n_neighbors=n_neighbors, max_dist=max_dist, anisotropy=anisotropy)
-    est, var = ok.fit(coords, values).predict(grid.centres())
-    return grid.full(est.astype(float)), grid.full(var.astype(float))
+    ok.fit(coords, values)
+    blocks = plan_blocks(grid)
+    out = np.empty((2, blocks[-1][3] if blocks else 0))
+    largest = max((b[3] - b[2] for b in blocks), default=0)
+    with cluster.tasks(scheduler) as runner, contextlib.closing(runner.map(
+            _krige_block, (ok, grid), blocks, progress, task=f"a block of this run ({largest:,} voxels)",
+            task_bytes=largest * BLOCK_BYTES_PER_CELL,
+            budget="the voxels per block (remine.core.volume.estimate.BLOCK_CELLS)",
+            describe=lambda b: f"the block of active voxels {b[2]}-{b[3] - 1}")) as results:
+        for n, ((_, _, a, b), block) in enumerate(zip(blocks, results)):
+            out[:, a:b] = block
+            progress.report((n + 1) / len(blocks), f"block {n + 1}/{len(blocks)} of voxels")
+    n_nan = int(np.isnan(out[0]).sum())
+    if n_nan:
+        warnings.warn(f"{n_nan} of {out.shape[1]} voxels have no sample within max_dist={max_dist} m: NaN there",
+                      RemineWarning, stacklevel=2)
+    return grid.full(out[0]), grid.full(out[1])

@@ -115,7 +115,7 @@ def tonnage_plot(table, path, grade_name):
 
 def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, z_field=None, voxel_size=None,
                     voxel_height=None, density=1.8, cutoffs=None, n_realisations=50, n_neighbors=32, seed=0,
-                    metal_factor=1e-6, render=True, max_cells=None, progress=None):
+                    metal_factor=1e-6, render=True, max_cells=None, progress=None, scheduler=None):
     """Build the 3D model of a tailings body and write its outputs into ``out_dir``.
 
     Parameters
@@ -127,6 +127,8 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     density : float, t/m³. cutoffs : list of grades (default: the data's 10/30/50/70/90 % quantiles).
     n_realisations : int – SGS realisations (0: kriging only). n_neighbors : int. seed : int.
     metal_factor : metal per tonne per grade unit (1e-6: ppm → t). render : bool – PyVista views and VTK.
+    scheduler : str, optional – Dask scheduler address for the 3D kriging and the simulations (default
+        :func:`remine.core.cluster.scheduler_address`; "": here); the same outputs either way.
 
     Returns
     -------
@@ -163,7 +165,8 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
                   f"{aniso.ratios[1]:.3g})")
     progress.check()
     progress.report(0.1, "3D kriging")
-    est, var = krige_grid(grid, coords, values, model, aniso, n_neighbors=n_neighbors)
+    est, var = krige_grid(grid, coords, values, model, aniso, n_neighbors=n_neighbors, scheduler=scheduler,
+                          progress=progress.sub(0.1, 0.3))
     quantiles = np.quantile(values, [0.1, 0.3, 0.5, 0.7, 0.9])
     cut = sorted(cutoffs) if cutoffs else sorted({float(f"{q:.3g}") for q in quantiles})
     reals = None
@@ -173,7 +176,8 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
         ns = NormalScore(values)
         ns_model, ns_aniso, _ = fit_anisotropic_3d(coords, ns.transform(values))
         res = simulate(grid, coords, values, ns_model, ns_aniso, n_realisations=n_realisations,
-                       n_neighbors=n_neighbors, seed=seed, transform=ns, progress=progress.sub(0.3, 0.75))
+                       n_neighbors=n_neighbors, seed=seed, transform=ns, progress=progress.sub(0.3, 0.75),
+                       scheduler=scheduler)
         reals = res["realisations"]
         arrays["simulated_mean"] = grid.full(reals.mean(axis=0))
     progress.report(0.75, "grade–tonnage")
