@@ -1,5 +1,6 @@
 """Grades per voxel by 3D ordinary kriging with anisotropy (the compiled kernel of :mod:`remine.core.geostat`),
-block of voxels by block of voxels, here or on a Dask cluster (:func:`remine.core.cluster.map_tasks`)."""
+block of voxels by block of voxels, here or on a Dask cluster (:func:`remine.core.cluster.tasks`); or by the
+hybrid model (kriging corrected by a CNN-BiLSTM ensemble, :class:`remine.core.geostat.HybridKrigingRegressor`)."""
 import contextlib
 import warnings
 
@@ -7,7 +8,8 @@ import numpy as np
 
 from .. import cluster
 from ..errors import InputError, RemineWarning
-from ..geostat import OrdinaryKriging
+from ..geostat import HybridKrigingRegressor, OrdinaryKriging
+from ..geostat.anisotropy import as_anisotropy
 from ..progress import as_progress
 
 #: active cells per block of 3D kriging (whole grid rows: a block may hold one row more than this)
@@ -123,3 +125,31 @@ def krige_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, max
         warnings.warn(f"{n_nan} of {out.shape[1]} voxels have no sample within max_dist={max_dist} m: NaN there",
                       RemineWarning, stacklevel=2)
     return grid.full(out[0]), grid.full(out[1])
+
+
+def hybrid_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, options=None, progress=None):
+    """Grades per voxel by the hybrid model: ordinary kriging corrected by an ensemble of CNN-BiLSTM networks
+    (:class:`~remine.core.geostat.HybridKrigingRegressor`), fitted and applied in the isotropic space of
+    ``anisotropy`` (coordinates mapped as the anisotropic kriging maps them, so that the model's horizontal
+    range holds in every direction there).
+
+    Parameters
+    ----------
+    grid, coords (n, 3) m, values (n,), model, anisotropy : as :func:`krige_grid`.
+    n_neighbors : int – neighbours of the kriging estimate inside the hybrid model.
+    options : dict, optional – further HybridKrigingRegressor parameters (``n_ensemble``, ``max_epochs``, ...).
+    progress : Progress, optional – training reports per epoch; Cancel stops within an epoch.
+
+    Returns
+    -------
+    (estimate, variance) ndarrays (nz, ny, nx), NaN outside the body (variance: the square of the calibrated
+    standard deviation), and the fitted HybridKrigingRegressor. DependencyError without PyTorch.
+    """
+    progress = as_progress(progress)
+    aniso = as_anisotropy(anisotropy)
+    iso = aniso.transform if aniso is not None else (lambda c: np.asarray(c, float))
+    hybrid = HybridKrigingRegressor(model, kriging_neighbors=n_neighbors, **(options or {}))
+    hybrid.fit(iso(coords), values, progress=progress.sub(0.0, 0.9))
+    est, std = hybrid.predict(iso(grid.centres()), return_std=True, progress=progress.sub(0.9, 1.0))
+    progress.report(1.0)
+    return grid.full(est), grid.full(std ** 2), hybrid

@@ -1,6 +1,6 @@
 """The whole 3D tailings model in one call (what ``remine:tailingsvolume`` runs): surfaces + auger samples →
-voxel grid, 3D anisotropic variogram, kriged grades with variance, SGS realisations, grade–tonnage table and
-plot, probability above cut-off, elevation slices, footprint, VTK and 3D views.
+voxel grid, 3D anisotropic variogram, grades with variance (3D kriging, or the hybrid model), SGS realisations,
+grade–tonnage table and plot, probability above cut-off, elevation slices, footprint, VTK and 3D views.
 """
 import json
 import math
@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import InputError, RemineWarning
 from ..points import check_projected, read_points
 from ..progress import as_progress
-from .estimate import check_samples, krige_grid
+from .estimate import check_samples, hybrid_grid, krige_grid
 from .grid import VoxelGrid, read_surface
 from .render import render_volume, write_footprint, write_slices
 from .sgs import NormalScore, simulate
@@ -23,6 +23,8 @@ from .variogram3d import fit_anisotropic_3d
 
 DEFAULT_COLUMNS = 2500  # default voxel size: about this many columns over the raster
 DEFAULT_LAYERS = 10     # default voxel height: the median thickness in about this many layers
+#: estimators of the voxel grades: ``estimator=`` values and the curve's label in the grade–tonnage plot
+ESTIMATORS = {"kriging": "kriging (smoothed)", "hybrid": "hybrid model (kriging + CNN-BiLSTM)"}
 
 
 def _surface_at(surface, xy):
@@ -88,8 +90,9 @@ def _round(v):
     return min((m * e for m in (1, 2, 5, 10)), key=lambda c: abs(c - v))
 
 
-def tonnage_plot(table, path, grade_name):
-    """Grade–tonnage PNG: tonnes and mean grade above cut-off, kriged curve beside the simulated P10–P90 band."""
+def tonnage_plot(table, path, grade_name, label=ESTIMATORS["kriging"]):
+    """Grade–tonnage PNG: tonnes and mean grade above cut-off, the estimated (``label``: kriged or hybrid) curve
+    beside the simulated P10–P90 band."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,7 +105,7 @@ def tonnage_plot(table, path, grade_name):
             ax.fill_between(table.cutoff, table[f"{col}_p10"], table[f"{col}_p90"], color="tab:orange", alpha=0.3,
                             label="simulations P10–P90")
             ax.plot(table.cutoff, table[f"{col}_p50"], color="tab:orange", label="simulations P50")
-        ax.plot(table.cutoff, table[col], "o-", color="tab:blue", label="kriging (smoothed)")
+        ax.plot(table.cutoff, table[col], "o-", color="tab:blue", label=label)
         ax.set_xlabel(f"cut-off ({grade_name})")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -115,7 +118,8 @@ def tonnage_plot(table, path, grade_name):
 
 def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, z_field=None, voxel_size=None,
                     voxel_height=None, density=1.8, cutoffs=None, n_realisations=50, n_neighbors=32, seed=0,
-                    metal_factor=1e-6, render=True, max_cells=None, progress=None, scheduler=None):
+                    metal_factor=1e-6, render=True, max_cells=None, progress=None, scheduler=None,
+                    estimator="kriging", hybrid_options=None):
     """Build the 3D model of a tailings body and write its outputs into ``out_dir``.
 
     Parameters
@@ -129,6 +133,9 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     metal_factor : metal per tonne per grade unit (1e-6: ppm → t). render : bool – PyVista views and VTK.
     scheduler : str, optional – Dask scheduler address for the 3D kriging and the simulations (default
         :func:`remine.core.cluster.scheduler_address`; "": here); the same outputs either way.
+    estimator : "kriging" (3D ordinary kriging with variance) | "hybrid" (kriging corrected by a CNN-BiLSTM
+        ensemble, :func:`~remine.core.volume.estimate.hybrid_grid`; needs PyTorch) – the voxel grades.
+    hybrid_options : dict, optional – HybridKrigingRegressor parameters (``n_ensemble``, ``max_epochs``, ...).
 
     Returns
     -------
@@ -138,6 +145,8 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     sample problems, defaults).
     """
     progress = as_progress(progress)
+    if estimator not in ESTIMATORS:
+        raise InputError(f"estimator '{estimator}' unknown; expected one of {list(ESTIMATORS)}")
     t_surf, b_surf = read_surface(top, "top"), read_surface(base, "base")
     coords, values, ids, _ = read_samples(samples, grade_field, t_surf, depth_field, z_field)
     dx, dz, said = default_sizes(t_surf, b_surf, voxel_size, voxel_height)
@@ -164,13 +173,21 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     progress.info(f"3D variogram: {model!r}, vertical range {evs['range_v']:.3g} m (anisotropy ratio "
                   f"{aniso.ratios[1]:.3g})")
     progress.check()
-    progress.report(0.1, "3D kriging")
-    est, var = krige_grid(grid, coords, values, model, aniso, n_neighbors=n_neighbors, scheduler=scheduler,
-                          progress=progress.sub(0.1, 0.3))
+    hybrid = None
+    if estimator == "hybrid":
+        progress.report(0.1, "hybrid model (kriging + CNN-BiLSTM ensemble)")
+        est, var, hybrid = hybrid_grid(grid, coords, values, model, aniso, n_neighbors=n_neighbors,
+                                       options=hybrid_options, progress=progress.sub(0.1, 0.3))
+        progress.info(f"hybrid model: {len(hybrid.members_)} members, out-of-fold coverage of the uncalibrated "
+                      f"{hybrid.coverage:.0%} interval {hybrid.oof_coverage_:.2f}")
+    else:
+        progress.report(0.1, "3D kriging")
+        est, var = krige_grid(grid, coords, values, model, aniso, n_neighbors=n_neighbors, scheduler=scheduler,
+                              progress=progress.sub(0.1, 0.3))
     quantiles = np.quantile(values, [0.1, 0.3, 0.5, 0.7, 0.9])
     cut = sorted(cutoffs) if cutoffs else sorted({float(f"{q:.3g}") for q in quantiles})
     reals = None
-    arrays = {grade_field: est, "kriging_variance": var}
+    arrays = {grade_field: est, f"{estimator}_variance": var}
     if n_realisations:
         progress.check()
         ns = NormalScore(values)
@@ -186,13 +203,17 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     work = tempfile.mkdtemp(prefix=".volume-", dir=out_dir)
     try:
         paths = _write_outputs(work, grid, table, est, var, reals, cut, arrays, density, coords, values,
-                               grade_field, render, progress)
+                               grade_field, render, progress, estimator)
         summary = {"volume_m3": grid.volume_m3, "tonnes": float(grid.volume_m3 * density), "grid": list(grid.shape),
                    "voxel_m": [dx, dx, dz], "n_samples": len(values), "cutoffs": cut,
                    "variogram": model.to_dict(), "anisotropy_ratio": float(aniso.ratios[1]),
                    "range_vertical_m": evs["range_v"], "n_realisations": int(n_realisations),
+                   "estimator": estimator,
                    "sample_problems": {k: [str(ids[i]) for i in v] for k, v in problems.items()},
                    "top_below_base_px": grid.info["top_below_base_px"], "defaults": said}
+        if hybrid is not None:
+            summary["hybrid"] = {"members": len(hybrid.members_), "oof_coverage": hybrid.oof_coverage_,
+                                 "std_scale": hybrid.std_scale_, "coverage": hybrid.coverage}
         paths["model_json"] = os.path.join(work, "model.json")
         with open(paths["model_json"], "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
@@ -207,11 +228,12 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
 
 
 def _write_outputs(work, grid, table, est, var, reals, cut, arrays, density, coords, values, grade_field, render,
-                   progress):
+                   progress, estimator):
     """Every output file into the folder ``work``; returns {key: path or list of paths}."""
     paths = {"tonnage_csv": os.path.join(work, "grade_tonnage.csv")}
     table.to_csv(paths["tonnage_csv"], index=False)
-    paths["tonnage_plot"] = tonnage_plot(table, os.path.join(work, "grade_tonnage.png"), grade_field)
+    paths["tonnage_plot"] = tonnage_plot(table, os.path.join(work, "grade_tonnage.png"), grade_field,
+                                         ESTIMATORS[estimator])
     paths["grade_slices"] = write_slices(grid, est, os.path.join(work, "grade_slices.tif"), grade_field)
     paths["variance_slices"] = write_slices(grid, var, os.path.join(work, "variance_slices.tif"), "variance")
     paths["probability"] = []
@@ -227,5 +249,6 @@ def _write_outputs(work, grid, table, est, var, reals, cut, arrays, density, coo
     if render:
         progress.report(0.8, "3D views (PyVista, separate process)")
         paths.update(render_volume(grid, arrays, work, scalar=grade_field, cutoff=cut[len(cut) // 2],
-                                   holes=coords, hole_values=values, title=f"{grade_field} (kriged)"))
+                                   holes=coords, hole_values=values,
+                                   title=f"{grade_field} ({'kriged' if estimator == 'kriging' else 'hybrid model'})"))
     return paths

@@ -3,6 +3,7 @@ from qgis.core import (
     QgsProcessingOutputFile,
     QgsProcessingOutputRasterLayer,
     QgsProcessingOutputVectorLayer,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -14,6 +15,10 @@ from qgis.core import (
 from ...core.errors import InputError
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, VECTOR_POINT
+
+#: ESTIMATOR options (indexes are kept: scripts and models address them by index) -> tailings_volume estimator
+ESTIMATORS = [("3D ordinary kriging", "kriging"), ("Hybrid model (kriging + CNN-BiLSTM ensemble; needs PyTorch)",
+                                                   "hybrid")]
 
 
 def parse_cutoffs(text):
@@ -40,23 +45,29 @@ constant <b>Base elevation</b> (m). A base on another grid or CRS is resampled o
 <b>Depth field</b> (m below the top surface) or a <b>Z field</b> (elevation, m).</li>
 <li><b>Voxel size</b> and <b>Voxel height</b> (m, 0 = about 2,500 columns and the median thickness in 10
 layers), <b>Density</b> (t/m³, default 1.8), <b>Cut-offs</b> (grades separated by commas; default the data's
-10/30/50/70/90 % quantiles), <b>Realisations</b> (default 50, 0 = kriging only).</li></ul>
+10/30/50/70/90 % quantiles), <b>Realisations</b> (default 50, 0 = kriging only), <b>Grade estimator</b>
+(3D ordinary kriging, default; or the hybrid model: kriging corrected by an ensemble of 5 CNN-BiLSTM networks
+trained on the samples, as remine:hybridkriging, which needs PyTorch and takes minutes to train).</li></ul>
 <b>Method</b>: cells between the surfaces with partial-cell volume fractions (the volume equals the raster
 integral of top − base); horizontal and vertical experimental variograms and a 3D anisotropic model
-(horizontal range ≫ vertical); 3D ordinary kriging with variance (32 neighbours); conditional sequential
-Gaussian simulation (normal scores, shared random path, multigrid) honouring the data.
+(horizontal range ≫ vertical); 3D ordinary kriging with variance (32 neighbours), or the hybrid model in the
+anisotropy's isotropic space (variance: the square of its calibrated standard deviation); conditional
+sequential Gaussian simulation (normal scores, shared random path, multigrid) honouring the data. With a Dask
+scheduler in remine's Processing setting (or REMINE_DASK_SCHEDULER) the 3D kriging (by blocks of voxels) and
+the simulations (by groups of realisations) run on that cluster, with the same results.
 <b>Outputs</b> (in the output folder)
-<ul><li><b>grade_tonnage.csv</b>: cutoff, tonnes, mean_grade, metal (kriged; metal in tonnes for ppm grades)
+<ul><li><b>grade_tonnage.csv</b>: cutoff, tonnes, mean_grade, metal (estimated; metal in tonnes for ppm grades)
 and tonnes_p10/p50/p90, mean_grade_p10…, metal_p10… over the realisations; <b>grade_tonnage.png</b>: the
-kriged curve (smoothed) beside the simulated P10–P90 band.</li>
+kriged (smoothed) or hybrid curve beside the simulated P10–P90 band.</li>
 <li><b>grade_slices.tif</b>, <b>variance_slices.tif</b>: one band per elevation slice (bottom first);
 <b>p_above_&lt;cut-off&gt;.tif</b>: probability above each cut-off per voxel; <b>footprint.gpkg</b>: the
 footprint with area, volume and tonnes.</li>
-<li><b>model.vti</b> (ParaView; arrays: grade, kriging variance, simulated mean, probabilities),
+<li><b>model.vti</b> (ParaView; arrays: grade, kriging (or hybrid) variance, simulated mean, probabilities),
 <b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b> and
 <b>view.html</b> (interactive, opens offline in any browser).</li></ul>
 <b>Reference</b>: Deutsch, C. V. &amp; Journel, A. G. (1998), GSLIB, 2nd ed., Oxford Univ. Press (sgsim);
-Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Univ. Press, ch. 8."""
+Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Univ. Press, ch. 8; Anvari, K.,
+Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (hybrid model)."""
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterRasterLayer("TOP", "Top surface (m)"))
@@ -85,6 +96,9 @@ Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Uni
                                                        INTEGER, defaultValue=50,
                                                        minValue=0, maxValue=1000))
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_FOLDER", "Output folder"))
+        # optional: models and scripts saved before it existed stay valid and keep kriging
+        self.addParameter(QgsProcessingParameterEnum("ESTIMATOR", "Grade estimator", options=[o for o, _ in ESTIMATORS],
+                                                     defaultValue=0, optional=True))
         for key, label in (("VTK", "VTK model (.vti)"), ("HTML", "Interactive 3D view (HTML)"),
                            ("TONNAGE_CSV", "Grade–tonnage table"), ("TONNAGE_PLOT", "Grade–tonnage plot")):
             self.addOutput(QgsProcessingOutputFile(key, label))
@@ -112,16 +126,18 @@ Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Uni
         progress.info(f"density {density:g} t/m³, {n_real} realisations"
                       + ("" if cutoffs else ", cut-offs from the data's 10/30/50/70/90 % quantiles"))
         folder = self.parameterAsFileOutput(parameters, "OUTPUT_FOLDER", context)
+        estimator = ESTIMATORS[self.parameterAsEnum(parameters, "ESTIMATOR", context)][1]
         res = tailings_volume(top, base, samples, self.parameterAsString(parameters, "GRADE_FIELD", context), folder,
                               depth_field=depth, z_field=zf,
                               voxel_size=self.parameterAsDouble(parameters, "VOXEL_SIZE", context) or None,
                               voxel_height=self.parameterAsDouble(parameters, "VOXEL_HEIGHT", context) or None,
-                              density=density, cutoffs=cutoffs, n_realisations=n_real, progress=progress)
+                              density=density, cutoffs=cutoffs, n_realisations=n_real, progress=progress,
+                              estimator=estimator)
         s = res["summary"]
         progress.info(f"volume {s['volume_m3']:,.0f} m³, {s['tonnes']:,.0f} t; grade–tonnage:\n"
                       + res["table"][["cutoff", "tonnes", "mean_grade", "metal"]].to_string(index=False))
         self.metrics.update({k: s[k] for k in ("volume_m3", "tonnes", "voxel_m", "n_samples", "cutoffs",
-                                               "anisotropy_ratio", "n_realisations")})
+                                               "anisotropy_ratio", "n_realisations", "estimator")})
         files = [v for k, v in res.items() if isinstance(v, str)] + list(res["probability"])
         self.output_files = files
         return {"OUTPUT_FOLDER": folder, "VTK": res.get("vtk"), "HTML": res.get("html"),
