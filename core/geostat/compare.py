@@ -27,8 +27,8 @@ from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ._inputs import as_coords
 from .covariates import CovariateEncoder, check_complete
-from .cv import _folds
-from .fit import auto_model
+from .cv import fold_labels
+from .fit import resolve_model
 from .hybrid import HybridKrigingRegressor, _rows
 from .kriging import ExternalDriftKriging, OrdinaryKriging
 
@@ -57,8 +57,7 @@ def _fit_predict(name, c_tr, v_tr, d_tr, c_te, d_te, variogram_model, hybrid, pr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RemineWarning)
         if name == "ok":
-            model = variogram_model if not isinstance(variogram_model, str) else auto_model(c_tr, v_tr,
-                                                                                           variogram_model)
+            model = resolve_model(variogram_model, c_tr, v_tr)
             est, var = OrdinaryKriging(model).fit(c_tr, v_tr).predict(c_te)
             return est, np.sqrt(np.maximum(var, 0)), None
         if name == "ked":
@@ -68,7 +67,7 @@ def _fit_predict(name, c_tr, v_tr, d_tr, c_te, d_te, variogram_model, hybrid, pr
             keep = np.nanstd(x_tr, axis=0) > 0
             x_tr, x_te = x_tr[:, keep], x_te[:, keep]
             name_ = variogram_model if isinstance(variogram_model, str) else "spherical"
-            model = auto_model(c_tr, v_tr, name_, drift=x_tr)
+            model = resolve_model(name_, c_tr, v_tr, drift=x_tr)
             est, var = ExternalDriftKriging(model).fit(c_tr, v_tr, drift=x_tr).predict(c_te, drift=x_te)
             return est, np.sqrt(np.maximum(var, 0)), None
     reg = HybridKrigingRegressor(variogram_model, **hybrid).fit(c_tr, v_tr, d_tr, progress=progress)
@@ -118,7 +117,7 @@ def compare_with_kriging(coords, values, scheme="spatial", k=5, seed=0, covariat
         raise InputError(f"scheme '{scheme}' unknown; expected 'spatial' or 'kfold'")
     if len(v) < 2 * k:
         raise InputError(f"{len(v)} valid points for k={k} folds; expected at least {2 * k}")
-    fold = _folds(c, scheme, k, seed)
+    fold = fold_labels(c, scheme, k, seed)
     models = ["ok", "hybrid"] + (["ked"] if cov is not None else [])
     pred = {m: np.full(len(v), np.nan) for m in models}
     sd = {m: np.full(len(v), np.nan) for m in models}

@@ -65,7 +65,10 @@ def _loo_dubrule(kr):
     return kr.values_ - residual, 1.0 / d
 
 
-def _loo(kr):
+def leave_one_out(kr):
+    """Leave-one-out estimates and variances of a fitted kriger at its own samples: (predicted (n,),
+    variance (n,)) in the order of ``kr.coords_``, each sample kriged from the others only (closed form for a
+    global neighbourhood, else the ``n_neighbors`` nearest other samples); back-transformed when log-normal."""
     if kr.global_ and kr.max_dist is None and not kr.lognormal:
         return _loo_dubrule(kr)
     offs, wts = np.zeros((1, kr.X_.shape[1])), np.ones(1)
@@ -75,7 +78,9 @@ def _loo(kr):
     return est, var
 
 
-def _folds(coords, scheme, k, seed):
+def fold_labels(coords, scheme, k, seed=0):
+    """Fold of every sample (n,) int64: "kfold" random folds of equal size, "spatial" k-means clusters of the
+    coordinates (n, d); ``seed`` fixes both."""
     n = len(coords)
     if not 2 <= k <= n:
         raise InputError(f"k={k} folds for {n} samples; expected 2 <= k <= {n}")
@@ -115,10 +120,10 @@ def cross_validate(kriger, coords, values, scheme="loo", k=5, seed=0, drift=None
     c = full.coords_
     observed = np.exp(full.values_) if full.lognormal else full.values_
     if scheme == "loo":
-        predicted, variance = _loo(full)
+        predicted, variance = leave_one_out(full)
         fold = np.arange(len(c))
     else:
-        fold = _folds(c, scheme, int(k), seed)
+        fold = fold_labels(c, scheme, int(k), seed)
         predicted, variance = np.full(len(c), np.nan), np.full(len(c), np.nan)
         d = None if drift is None else full.F_[:, 1:] * full.drift_scale_ + full.drift_mean_
         for f in np.unique(fold):

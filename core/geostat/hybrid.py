@@ -23,10 +23,14 @@ to it where it learns nothing; in our validation it was better against the demo 
 covariate case, the value only in one spatial cross-validation (demo Zn) (see benchmarks/NOTES.md).
 
 Ensemble and uncertainty: member ``m`` is trained with seed ``random_state + m`` on all samples but one of
-``n_folds`` random folds (fold ``m mod n_folds``), which drives its early stopping; every sample held out by
-some member gets an out-of-fold residual. The predictive standard deviation is
-``s · sqrt(σ²_OK + σ²_ens)`` (OK variance plus the variance between members), with the scale ``s`` chosen so
-that the nominal ``coverage`` (90 %) interval ``± z σ`` covers that fraction of the out-of-fold residuals.
+``n_folds`` spatial folds (k-means clusters of the coordinates, fold ``m mod n_folds``), which drives its early
+stopping. At the samples of its held-out fold the member predicts as at targets in an unsampled area: their
+neighbours, OK estimate and variance and kriged covariates come from the other folds only. The predictive
+standard deviation is ``s · sqrt(σ²_OK + σ²_ens)`` (OK variance plus the variance between members), with the
+scale ``s`` chosen so that the nominal ``coverage`` (90 %) interval ``± z σ`` covers that fraction of these
+out-of-fold residuals: intervals calibrated for prediction into unsampled areas the size of a fold (random
+folds, whose samples stay surrounded by others, gave 0.78–0.83 coverage in spatial cross-validation; see
+benchmarks/NOTES.md).
 
 PyTorch (CPU) is the ``deep`` extra; without it ``fit`` raises DependencyError naming
 ``pip install 'remine[deep]'``.
@@ -51,23 +55,12 @@ from ._hybridnet import (
 )
 from ._inputs import as_coords, prepare_points
 from .covariates import CovariateEncoder, check_complete
-from .cv import _loo
-from .fit import auto_model
+from .cv import fold_labels, leave_one_out
+from .fit import resolve_model
 from .kriging import OrdinaryKriging
-from .models import VariogramModel
 
 TARGETS = ("residual", "value")
 _CHUNK = 32768  # targets whose inputs are built at once (about 100 MB with 16 neighbours and 9 covariates)
-
-
-def resolve_model(variogram_model, coords, values):
-    """A VariogramModel as given, or the named model (e.g. "spherical") fitted to ``values`` at ``coords``."""
-    if isinstance(variogram_model, VariogramModel):
-        return variogram_model
-    if isinstance(variogram_model, str):
-        return auto_model(coords, values, model=variogram_model)
-    raise InputError(f"variogram_model {variogram_model!r} is neither a VariogramModel nor a model name "
-                     "('spherical', 'exponential', 'gaussian', 'matern')")
 
 
 class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
@@ -80,7 +73,8 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
     n_neighbors : int – neighbours in each sequence (default 16).
     target : "residual" (network predicts z − OK estimate) | "value".
     architecture : "cnn-bilstm" | "anvari2025" (the paper's network and training settings).
-    n_ensemble : int – members (seeds); n_folds : int – folds of the out-of-fold residuals.
+    n_ensemble : int – members (seeds); n_folds : int – spatial folds of early stopping and of the out-of-fold
+        residuals.
     max_epochs, patience, batch_size, learning_rate, weight_decay : training of each member (Adam, MSE; the
         learning rate halves after 10 epochs without a lower validation loss).
     hidden : int – convolution channels and LSTM units. dropout : float.
@@ -91,7 +85,8 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
     random_state : int – same value, same predictions. n_threads : int – torch threads while training (default
         1) and members predicted side by side (default: up to 4).
 
-    Attributes (after fit): ``model_`` (VariogramModel), ``kriger_`` (fitted OrdinaryKriging), ``members_``
+    Attributes (after fit): ``model_`` (VariogramModel), ``kriger_`` (fitted OrdinaryKriging), ``folds_`` (spatial
+    fold of every sample), ``members_``
     (torch modules), ``histories_`` (loss curves per member), ``oof_`` (out-of-fold predictions, NaN where no
     member held the sample out), ``std_scale_``, ``oof_coverage_``, ``training_inputs_`` (raw ``sequence``
     (n, k, f), ``static`` (n, s) and ``target`` (n,) before standardisation), ``input_info_``.
@@ -136,49 +131,34 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
         if not 0 < float(self.coverage) < 1:
             raise InputError(f"coverage {self.coverage} must lie in (0, 1), e.g. 0.9")
 
-    def _raw_inputs(self, T, cov, exclude_self):
-        """Raw sequence (m, k, f) and static (m, s) inputs at targets ``T`` (m, d); float64.
+    def _raw_inputs(self, samples, T, cov, exclude_self):
+        """Raw sequence (m, k, f) and static (m, s) inputs at targets ``T`` (m, d) from ``samples`` (a
+        :class:`_Samples`), and the OK estimate and variance there (m,); float64.
 
-        ``exclude_self``: T are the training samples themselves (row i leaves sample i out everywhere)."""
+        ``exclude_self``: T are the samples themselves (row i leaves sample i out everywhere)."""
         k = int(self.n_neighbors)
         if exclude_self:
-            dist, idx = self.tree_.query(T, k=k + 1)
+            dist, idx = samples.tree.query(T, k=k + 1)
             own = idx == np.arange(len(T))[:, None]
             keep = ~own
             keep[~own.any(axis=1), -1] = False  # sample not among its k+1 nearest (never after merging)
             dist = dist[keep].reshape(len(T), k)
             idx = idx[keep].reshape(len(T), k)
-            est, var = self._loo_ok
         else:
-            dist, idx = self.tree_.query(T, k=k, workers=-1)
+            dist, idx = samples.tree.query(T, k=k, workers=-1)
             dist, idx = dist.reshape(len(T), k), idx.reshape(len(T), k)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RemineWarning)
-                est, var = self.kriger_.predict(T)
-        model = self.model_
+        est, var = samples.krige(T, exclude_self)
         sill = self.kriger_.A_
-        cov_nb = (sill - model.gamma(dist)) / sill
-        offs = (self.coords_[idx] - T[:, None, :]) / self.length_
-        parts = [self.values_[idx][..., None], offs, (dist / self.length_)[..., None], cov_nb[..., None]]
-        if self.cov_.shape[1]:
-            parts.append(self.cov_[idx])
+        cov_nb = (sill - self.model_.gamma(dist)) / sill
+        offs = (samples.coords[idx] - T[:, None, :]) / self.length_
+        parts = [samples.values[idx][..., None], offs, (dist / self.length_)[..., None], cov_nb[..., None]]
+        if samples.cov.shape[1]:
+            parts.append(samples.cov[idx])
         seq = np.concatenate(parts, axis=2)
         static = [est[:, None], np.sqrt(np.maximum(var, 0.0))[:, None], cov_nb.mean(axis=1)[:, None], T]
         if cov is not None and cov.shape[1]:
-            static += [cov, cov - self._kriged_covariates(T, exclude_self)]
+            static += [cov, cov - samples.krige_covariates(T, exclude_self)]
         return seq, np.concatenate(static, axis=1), est, var
-
-    def _kriged_covariates(self, T, exclude_self):
-        """(m, q) OK estimates of the covariates from the samples' covariates, with the weights of the OK estimate
-        of the values (same model and neighbours; leave-one-out at the samples)."""
-        out = np.empty((len(T), self.cov_.shape[1]))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RemineWarning)
-            for j in range(self.cov_.shape[1]):
-                kr = OrdinaryKriging(self.model_, n_neighbors=self.kriging_neighbors).fit(self.coords_,
-                                                                                         self.cov_[:, j])
-                out[:, j] = _loo(kr)[0] if exclude_self else kr.predict(T, return_variance=False)
-        return out
 
     def _encode(self, covariates, n, ids=None, what="points"):
         if covariates is None:
@@ -231,8 +211,6 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
             (abundance maps, class probabilities, elevation); categorical columns are one-hot encoded.
         progress : Progress, optional – reported per epoch; Cancel stops within an epoch (CancelledError).
         """
-        from scipy.spatial import cKDTree
-
         progress = as_progress(progress)
         torch = torch_module()
         c = as_coords(coords)
@@ -254,16 +232,11 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
         n = len(v)
         self._check_params(n)
         self.model_ = resolve_model(self.variogram_model, c, v)
-        self.kriger_ = OrdinaryKriging(self.model_, n_neighbors=self.kriging_neighbors)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RemineWarning)
-            self.kriger_.fit(c, v)
-            self._loo_ok = _loo(self.kriger_)
-        self.coords_, self.values_, self.cov_ = c, v, cov
-        self.tree_ = cKDTree(c)
-        kth = self.tree_.query(c, k=int(self.n_neighbors) + 1)[0][:, -1]
+        self.samples_ = _Samples(c, v, cov, self.model_, self.kriging_neighbors)
+        self.coords_, self.values_, self.cov_, self.kriger_ = c, v, cov, self.samples_.kriger
+        kth = self.samples_.tree.query(c, k=int(self.n_neighbors) + 1)[0][:, -1]
         self.length_ = float(np.median(kth)) or 1.0
-        seq, static, est, _ = self._raw_inputs(c, cov, exclude_self=True)
+        seq, static, est, _ = self._raw_inputs(self.samples_, c, cov, exclude_self=True)
         target = v - est if self.target == "residual" else v.copy()
         self.training_inputs_ = {"sequence": seq, "static": static, "target": target}
         flat = seq.reshape(-1, seq.shape[2])
@@ -272,10 +245,17 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
         self.target_mean_, self.target_scale_ = float(target.mean()), float(_scale(np.array([target.std()]))[0])
         s_seq, s_static = self._standardised(seq, static)
         y = ((target - self.target_mean_) / self.target_scale_).astype(np.float32)
-        folds = np.random.default_rng(self.random_state).permutation(n) % int(self.n_folds)
+        self.folds_ = fold_labels(c, "spatial", int(self.n_folds), int(self.random_state))
+        smallest = n - int(np.bincount(self.folds_).max())
+        if smallest < int(self.n_neighbors):
+            raise InputError(f"{n} points in n_folds={self.n_folds} spatial folds: without its largest fold only "
+                             f"{smallest} points remain for n_neighbors={self.n_neighbors}; give fewer neighbours "
+                             "or fewer folds")
         settings = self._settings()
         self.members_, self.histories_ = [], []
         oof_sum, oof_sq, oof_n = np.zeros(n), np.zeros(n), np.zeros(n)
+        oof_est, oof_var = np.full(n, np.nan), np.full(n, np.nan)
+        held_out = {}  # fold -> standardised inputs of its samples built from the other folds
         m_total = int(self.n_ensemble)
         with self._threads():
             seq_t, static_t, y_t = torch.from_numpy(s_seq), torch.from_numpy(s_static), torch.from_numpy(y)
@@ -284,24 +264,35 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
                 torch.manual_seed(seed)
                 net = build_network(self.architecture, seq.shape[2], static.shape[1], int(self.hidden),
                                     float(self.dropout))
-                held = np.flatnonzero(folds == m % int(self.n_folds))
-                train = np.flatnonzero(folds != m % int(self.n_folds))
+                fold = m % int(self.n_folds)
+                held = np.flatnonzero(self.folds_ == fold)
+                train = np.flatnonzero(self.folds_ != fold)
                 hist = train_member(net, seq_t, static_t, y_t, train, held, settings, seed,
                                     progress.sub(m / m_total, (m + 1) / m_total),
                                     f" (member {m + 1}/{m_total})")
                 self.members_.append(net)
                 self.histories_.append(hist)
-                pred = forward(net, s_seq[held], s_static[held]) * self.target_scale_ + self.target_mean_
+                if fold not in held_out:
+                    held_out[fold] = self._held_out_inputs(held, train)
+                    oof_est[held], oof_var[held] = held_out[fold][2:]
+                pred = forward(net, *held_out[fold][:2]) * self.target_scale_ + self.target_mean_
                 oof_sum[held] += pred
                 oof_sq[held] += pred ** 2
                 oof_n[held] += 1
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = oof_sum / oof_n
             ens_var = np.maximum(oof_sq / oof_n - mean ** 2, 0.0)
-        base = est if self.target == "residual" else 0.0
-        self.oof_ = base + mean
-        self._calibrate(v, self.oof_, self._loo_ok[1] + ens_var)
+        self.oof_ = (oof_est if self.target == "residual" else 0.0) + mean
+        self._calibrate(v, self.oof_, oof_var + ens_var)
         return self
+
+    def _held_out_inputs(self, held, train):
+        """Standardised inputs at the samples ``held`` (int indices) built from the samples ``train`` only, as
+        at targets in an unsampled area, and the OK estimate and variance there: (seq, static, est, var)."""
+        c, v, cov = self.coords_, self.values_, self.cov_
+        others = _Samples(c[train], v[train], cov[train], self.model_, self.kriging_neighbors)
+        seq, static, est, var = self._raw_inputs(others, c[held], cov[held], exclude_self=False)
+        return (*self._standardised(seq, static), est, var)
 
     def _calibrate(self, observed, predicted, raw_var):
         """Scale ``std_scale_`` of the raw standard deviation so that the nominal interval covers ``coverage``
@@ -350,7 +341,7 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
 
     def _predict_chunk(self, T, cov, progress):
         """Ensemble mean and calibrated std at targets ``T`` (m, d) with encoded covariates ``cov`` (m, q)."""
-        seq, static, est, var = self._raw_inputs(T, cov, False)
+        seq, static, est, var = self._raw_inputs(self.samples_, T, cov, False)
         s_seq, s_static = self._standardised(seq, static)
         del seq, static
         progress.check()
@@ -387,6 +378,38 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
                 net.load_state_dict({k: torch.from_numpy(np.array(a)) for k, a in w.items()})
                 net.eval()
                 self.members_.append(net)
+
+
+class _Samples:
+    """The samples inputs are built from: ``coords`` (n, d), ``values`` (n,), encoded ``cov`` (n, q), their KD-tree
+    ``tree``, the OK estimator ``kriger`` of the values and one per covariate (same model and neighbours: the
+    same kriging weights)."""
+
+    def __init__(self, coords, values, cov, model, n_neighbors):
+        from scipy.spatial import cKDTree
+
+        self.coords, self.values, self.cov = coords, values, cov
+        self.tree = cKDTree(coords)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RemineWarning)
+            self.kriger = OrdinaryKriging(model, n_neighbors=n_neighbors).fit(coords, values)
+            self.cov_krigers = [OrdinaryKriging(model, n_neighbors=n_neighbors).fit(coords, cov[:, j])
+                                for j in range(cov.shape[1])]
+
+    def krige(self, T, exclude_self):
+        """OK estimate and variance (m,) at ``T`` (m, d); leave-one-out at the samples with ``exclude_self``."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RemineWarning)
+            return leave_one_out(self.kriger) if exclude_self else self.kriger.predict(T)
+
+    def krige_covariates(self, T, exclude_self):
+        """(m, q) OK estimates of the covariates at ``T`` (leave-one-out at the samples with ``exclude_self``)."""
+        out = np.empty((len(T), len(self.cov_krigers)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RemineWarning)
+            for j, kr in enumerate(self.cov_krigers):
+                out[:, j] = leave_one_out(kr)[0] if exclude_self else kr.predict(T, return_variance=False)
+        return out
 
 
 def _scale(std):

@@ -27,7 +27,8 @@ For every cell the network sees the nearest samples (value, offset, distance, va
 ordinary-kriging estimate and standard deviation there, the coordinates and the covariates, and predicts the
 kriging residual. <b>No leakage</b>: at a sample, its own value never enters its inputs (leave-one-out
 neighbours and kriging), as for a cell to be mapped. Five networks with different seeds give the standard
-deviation, calibrated so that 90 % intervals cover 90 % of out-of-fold samples. Needs PyTorch (the
+deviation, calibrated so that 90 % intervals cover 90 % of samples held out in spatial folds (predicted from
+the other folds only, as in an unsampled area). Needs PyTorch (the
 <i>deep</i> extra: <tt>pip install 'remine[deep]'</tt>).
 
 <b>Inputs</b>
@@ -46,50 +47,53 @@ coverage — and a plain-words verdict: <i>beats kriging</i> or <i>does not beat
 <br><b>Reference</b>: Anvari, K., Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (the network);
 Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression kriging, the KED baseline)."""
 
+    COVARIATES, N_ENSEMBLE, MAX_EPOCHS, FOLDS, SEED = "COVARIATES", "N_ENSEMBLE", "MAX_EPOCHS", "FOLDS", "SEED"
+    OUTPUT, OUTPUT_STD, OUTPUT_REPORT = "OUTPUT", "OUTPUT_STD", "OUTPUT_REPORT"
+
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Sample points",
+        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
                                                             [VECTOR_POINT]))
-        self.addParameter(QgsProcessingParameterField("FIELD", "Field", parentLayerParameterName="INPUT",
+        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
                                                       type=FIELD_NUMERIC))
-        self.addParameter(QgsProcessingParameterMultipleLayers("COVARIATES", "Covariate rasters",
+        self.addParameter(QgsProcessingParameterMultipleLayers(self.COVARIATES, "Covariate rasters",
                                                                RASTER, optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer("TEMPLATE", "Template raster (grid)", optional=True))
-        self.addParameter(QgsProcessingParameterExtent("EXTENT", "Extent (when no template or covariates)",
+        self.addParameter(QgsProcessingParameterRasterLayer(self.TEMPLATE, "Template raster (grid)", optional=True))
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, "Extent (when no template or covariates)",
                                                        optional=True))
-        self.addParameter(QgsProcessingParameterNumber("PIXEL_SIZE", "Pixel size (m, when no template)",
+        self.addParameter(QgsProcessingParameterNumber(self.PIXEL_SIZE, "Pixel size (m, when no template)",
                                                        DOUBLE, defaultValue=10.0,
                                                        minValue=0.0))
-        for name, label, default, lo in (("N_NEIGHBORS", "Neighbours per sequence", 16, 1),
-                                         ("N_ENSEMBLE", "Ensemble members", 5, 1),
-                                         ("MAX_EPOCHS", "Maximum epochs per member", 300, 1),
-                                         ("FOLDS", "Spatial folds of the comparison", 5, 2),
-                                         ("SEED", "Seed", 0, 0)):
+        for name, label, default, lo in ((self.N_NEIGHBORS, "Neighbours per sequence", 16, 1),
+                                         (self.N_ENSEMBLE, "Ensemble members", 5, 1),
+                                         (self.MAX_EPOCHS, "Maximum epochs per member", 300, 1),
+                                         (self.FOLDS, "Spatial folds of the comparison", 5, 2),
+                                         (self.SEED, "Seed", 0, 0)):
             self.addParameter(QgsProcessingParameterNumber(name, label, INTEGER,
                                                            defaultValue=default, minValue=lo))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Prediction"))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_STD", "Standard deviation"))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Comparison report",
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, "Prediction"))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_STD, "Standard deviation"))
+        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, "Comparison report",
                                                                 "HTML (*.html)", optional=True))
 
     def compute(self, parameters, context, progress):
         # imported when the algorithm runs: they need packages QGIS's Python may lack (scikit-learn, numba)
         from ...core.geostat.hybrid_map import hybrid_kriging_raster
-        layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
-        covariates = [lyr.source() for lyr in self.parameterAsLayerList(parameters, "COVARIATES", context)]
-        template = self.parameterAsRasterLayer(parameters, "TEMPLATE", context)
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        covariates = [lyr.source() for lyr in self.parameterAsLayerList(parameters, self.COVARIATES, context)]
+        template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
         grid = {"template": template.source()} if template is not None else {}
         if template is None and not covariates:
             g = self.grid(parameters, context, layer.crs())
             grid = {"extent": g["extent"], "pixel_size": g["pixel_size"], "crs": g["crs"]}
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
+        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
         integer = {n: self.parameterAsInt(parameters, n, context)
-                   for n in ("N_NEIGHBORS", "N_ENSEMBLE", "MAX_EPOCHS", "FOLDS", "SEED")}
+                   for n in (self.N_NEIGHBORS, self.N_ENSEMBLE, self.MAX_EPOCHS, self.FOLDS, self.SEED)}
         res = hybrid_kriging_raster(
-            layer.source(), self.parameterAsString(parameters, "FIELD", context),
-            self.parameterAsOutputLayer(parameters, "OUTPUT", context),
-            self.parameterAsOutputLayer(parameters, "OUTPUT_STD", context), covariates=covariates,
-            report_path=report, n_neighbors=integer["N_NEIGHBORS"], n_ensemble=integer["N_ENSEMBLE"],
-            max_epochs=integer["MAX_EPOCHS"], k=integer["FOLDS"], seed=integer["SEED"], progress=progress,
+            layer.source(), self.parameterAsString(parameters, self.FIELD, context),
+            self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+            self.parameterAsOutputLayer(parameters, self.OUTPUT_STD, context), covariates=covariates,
+            report_path=report, n_neighbors=integer[self.N_NEIGHBORS], n_ensemble=integer[self.N_ENSEMBLE],
+            max_epochs=integer[self.MAX_EPOCHS], k=integer[self.FOLDS], seed=integer[self.SEED], progress=progress,
             **grid)
         self.metrics.update(n_points=res["n_points"], covariates=covariates, verdict=res["verdict"],
                             beats_kriging=res["beats_kriging"], std_scale=res["std_scale"],
@@ -103,4 +107,4 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
                             "std": raster_summary(res["std"], bands=[1])}
         if res["verdict"]:
             progress.info(res["verdict"])
-        return {"OUTPUT": res["prediction"], "OUTPUT_STD": res["std"], "OUTPUT_REPORT": res["report"]}
+        return {self.OUTPUT: res["prediction"], self.OUTPUT_STD: res["std"], self.OUTPUT_REPORT: res["report"]}
