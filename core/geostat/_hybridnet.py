@@ -21,7 +21,7 @@ from ..errors import CancelledError, InputError, require
 
 #: training settings of the paper's network (they override the regressor's)
 ANVARI_SETTINGS = {"learning_rate": 1e-4, "batch_size": 8, "max_epochs": 200, "patience": 30}
-_PREDICT_BATCH = 8192
+_PREDICT_BATCH = 2048  # rows per network call (the CPU LSTM is fastest near 2k rows; benchmarks/NOTES.md)
 
 
 def torch_module():

@@ -29,7 +29,7 @@ neighbours, OK estimate and variance and kriged covariates come from the other f
 standard deviation is ``s · sqrt(σ²_OK + σ²_ens)`` (OK variance plus the variance between members), with the
 scale ``s`` chosen so that the nominal ``coverage`` (90 %) interval ``± z σ`` covers that fraction of these
 out-of-fold residuals: intervals calibrated for prediction into unsampled areas the size of a fold (random
-folds, whose samples stay surrounded by others, gave 0.78–0.83 coverage in spatial cross-validation; see
+folds, whose samples stay surrounded by others, gave too narrow intervals in spatial cross-validation; see
 benchmarks/NOTES.md).
 
 PyTorch (CPU) is the ``deep`` extra; without it ``fit`` raises DependencyError naming
@@ -61,6 +61,7 @@ from .kriging import OrdinaryKriging
 
 TARGETS = ("residual", "value")
 _CHUNK = 32768  # targets whose inputs are built at once (about 100 MB with 16 neighbours and 9 covariates)
+_SLICE = 4096  # targets of one network task while predicting (tasks: members x slices, spread over the threads)
 
 
 class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
@@ -83,7 +84,7 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
         numeric are categorical anyway).
     coverage : float – nominal coverage of the calibrated interval (default 0.9).
     random_state : int – same value, same predictions. n_threads : int – torch threads while training (default
-        1) and members predicted side by side (default: up to 4).
+        1) and threads predicting members x slices of targets side by side (default: up to 4).
 
     Attributes (after fit): ``model_`` (VariogramModel), ``kriger_`` (fitted OrdinaryKriging), ``folds_`` (spatial
     fold of every sample), ``members_``
@@ -173,16 +174,22 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
             check_complete(x, what, ids)
         return x
 
-    def _standardised(self, seq, static):
-        s = ((seq - self.seq_mean_) / self.seq_scale_).astype(np.float32)
-        t = ((static - self.static_mean_) / self.static_scale_).astype(np.float32)
-        return np.nan_to_num(s), np.nan_to_num(t)
+    def _standardised(self, seq, static, overwrite=False):
+        """float32 standardised inputs (NaN -> 0); ``overwrite``: ``seq`` and ``static`` are used as scratch."""
+        if not overwrite:
+            seq, static = seq.copy(), static.copy()
+        for a, mean, scale in ((seq, self.seq_mean_, self.seq_scale_), (static, self.static_mean_,
+                                                                        self.static_scale_)):
+            a -= mean
+            a /= scale
+        return (np.nan_to_num(seq.astype(np.float32), copy=False),
+                np.nan_to_num(static.astype(np.float32), copy=False))
 
     @contextlib.contextmanager
     def _threads(self, predicting=False):
         """torch intra-op threads inside the block, restored after: ``n_threads`` (default 1) while training
-        (small batches: more threads only add overhead); 1 while predicting, where the members run side by side
-        in ``n_threads`` (default: up to 4) Python threads instead."""
+        (small batches: more threads only add overhead); 1 while predicting, where the members and slices of
+        targets run side by side in ``n_threads`` (default: up to 4) Python threads instead."""
         torch = torch_module()
         old = torch.get_num_threads()
         torch.set_num_threads(1 if predicting else int(self.n_threads or 1))
@@ -342,17 +349,25 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
     def _predict_chunk(self, T, cov, progress):
         """Ensemble mean and calibrated std at targets ``T`` (m, d) with encoded covariates ``cov`` (m, q)."""
         seq, static, est, var = self._raw_inputs(self.samples_, T, cov, False)
-        s_seq, s_static = self._standardised(seq, static)
+        s_seq, s_static = self._standardised(seq, static, overwrite=True)
         del seq, static
         progress.check()
-        workers = min(len(self.members_), self.n_threads or min(4, os.cpu_count() or 1))
-        if workers > 1:  # members side by side in threads (torch releases the GIL), one torch thread each
+        outs = np.empty((len(self.members_), len(T)))
+        tasks = [(i, slice(s, s + _SLICE)) for i in range(len(self.members_)) for s in range(0, len(T), _SLICE)]
+
+        def run(task):
+            i, rows = task
+            outs[i, rows] = forward(self.members_[i], s_seq[rows], s_static[rows])
+
+        workers = min(len(tasks), self.n_threads or min(4, os.cpu_count() or 1))
+        if workers > 1:  # side by side in threads (torch releases the GIL), one torch thread each
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(workers) as pool:
-                outs = np.array(list(pool.map(lambda net: forward(net, s_seq, s_static), self.members_)))
+                list(pool.map(run, tasks))
         else:
-            outs = np.array([forward(net, s_seq, s_static) for net in self.members_])
+            for task in tasks:
+                run(task)
         outs = outs * self.target_scale_ + self.target_mean_
         mean = outs.mean(axis=0) + (est if self.target == "residual" else 0.0)
         return mean, self.std_scale_ * np.sqrt(np.maximum(var, 0.0) + outs.var(axis=0))

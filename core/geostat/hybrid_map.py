@@ -63,7 +63,8 @@ def _grid(template, covariates, extent, pixel_size, crs):
 
 def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(), template=None, extent=None,
                           pixel_size=None, crs=None, report_path=None, n_neighbors=16, n_ensemble=5, max_epochs=300,
-                          k=5, seed=0, variogram_model="spherical", max_bytes=DEFAULT_MAX_BYTES, progress=None):
+                          k=5, seed=0, variogram_model="spherical", max_bytes=DEFAULT_MAX_BYTES, progress=None,
+                          scheduler=None):
     """Hybrid kriging (:class:`HybridKrigingRegressor`) of ``field`` onto a grid; GeoTIFFs + HTML report.
 
     Parameters
@@ -78,6 +79,9 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     report_path : str, optional – HTML comparison report (:func:`compare_with_kriging` with ``k`` spatial folds).
     n_neighbors, n_ensemble, max_epochs, seed, variogram_model : see :class:`HybridKrigingRegressor`.
     max_bytes : int – memory budget of the blocks. progress : Progress, optional.
+    scheduler : str, optional – Dask scheduler address that predicts the blocks (the fitted ensemble travels to
+        the workers once); default :func:`remine.core.cluster.scheduler_address` (remine's Processing setting or
+        ``REMINE_DASK_SCHEDULER``), "" runs locally. Training and the comparison run here.
 
     Returns
     -------
@@ -127,7 +131,8 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     per_cell = 8.0 * int(n_neighbors) * (6 + 2 * max(n_in, 1)) * 3 + 2048.0  # sequences, copies, kriging
     func = with_work_bytes(functools.partial(_hybrid_block, regressor=reg, categorical=categorical),
                            per_cell - io_bytes_per_pixel(n_in, outputs))  # per_cell counts the block's bytes too
-    paths = map_blocks(func, covariates, outputs, max_bytes=max_bytes, progress=progress.sub(0.85, 1.0), grid=grid)
+    paths = map_blocks(func, covariates, outputs, max_bytes=max_bytes, progress=progress.sub(0.85, 1.0), grid=grid,
+                       scheduler=scheduler)
     if report_path:
         write_comparison_report(comparison, report_path, f"Hybrid kriging of {field} against kriging",
                                 final_histories=reg.histories_, notes=notes)

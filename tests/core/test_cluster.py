@@ -123,6 +123,25 @@ def test_kriging_and_continuum_removal_equal_the_local_ones(demo_scene, address,
     assert_same_rasters([str(tmp_path / "cr_local.tif")], [str(tmp_path / "cr_dask.tif")])
 
 
+def test_hybrid_kriging_equals_the_local_run(demo_scene, address, tmp_path):
+    """The fitted ensemble travels to the workers, which predict the blocks; training stays in this process."""
+    pytest.importorskip("torch")
+    from remine.core.geostat.hybrid_map import hybrid_kriging_raster
+
+    kw = dict(template=demo_scene["cube"], n_ensemble=2, max_epochs=3, max_bytes=32 * 2**20)
+    paths = {}
+    for name, scheduler in (("local", ""), ("dask", address)):
+        with cluster.recording() as runs:
+            res = hybrid_kriging_raster(demo_scene["samples"], "Zn_ppm", str(tmp_path / f"{name}.tif"),
+                                        str(tmp_path / f"{name}_std.tif"), scheduler=scheduler, **kw)
+        paths[name] = [res["prediction"], res["std"]]
+        paths[name + " runs"] = runs
+    assert paths["local runs"] == [{"where": "local"}] and len(paths["dask runs"]) == 1
+    assert cluster.where(paths["dask runs"]) == {"where": "dask", "scheduler": address, "workers": 2, "threads": 2}
+    assert_same_rasters(paths["local"], paths["dask"])
+    assert np.isfinite(read(paths["dask"][1])).all() and np.nanstd(read(paths["dask"][0])) > 0
+
+
 def test_cancel_stops_the_cluster_work_and_leaves_no_output(demo_scene, model, address, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
