@@ -1,17 +1,15 @@
 """remine:hybridkriging — ordinary kriging corrected by a 1D CNN-BiLSTM ensemble, judged against OK/KED."""
 from qgis.core import (
     QgsProcessingParameterExtent,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterVectorLayer,
 )
 
 from ...core.report.uncertainty import raster_summary
-from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, RASTER, VECTOR_POINT
+from ..compat import DOUBLE, INTEGER, RASTER
 from ..krigingalgorithmbase import KrigingAlgorithm
 
 
@@ -51,10 +49,7 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
     OUTPUT, OUTPUT_STD, OUTPUT_REPORT = "OUTPUT", "OUTPUT_STD", "OUTPUT_REPORT"
 
     def initAlgorithm(self, config=None):
-        self.addParameter(QgsProcessingParameterVectorLayer(self.INPUT, "Sample points",
-                                                            [VECTOR_POINT]))
-        self.addParameter(QgsProcessingParameterField(self.FIELD, "Field", parentLayerParameterName=self.INPUT,
-                                                      type=FIELD_NUMERIC))
+        self.add_sample_parameters()
         self.addParameter(QgsProcessingParameterMultipleLayers(self.COVARIATES, "Covariate rasters",
                                                                RASTER, optional=True))
         self.addParameter(QgsProcessingParameterRasterLayer(self.TEMPLATE, "Template raster (grid)", optional=True))
