@@ -1,14 +1,19 @@
-"""remine on a Dask cluster against the local executor: predict_raster of a >= 2 GB cube and krige_raster onto a
-10^7-cell grid.
+"""remine on a Dask cluster against the local executor: predict_raster of a >= 2 GB cube, krige_raster onto a
+10^7-cell grid, and the volume's 3D kriging (krige_grid) and 50 SGS realisations (simulate) of bench_volume's
+10^6 voxels (2,000 samples, 32 neighbours).
 
 Goal (issue 20): a cluster of 2 single-thread worker processes (``dask scheduler`` + ``dask worker --nworkers 2
 --nthreads 1``, started here) reaches >= 0.8x the throughput of the local executor, with the client's peak RSS
 <= 500 MB; report the bytes that pass through the scheduler per block. Each side runs in its own process (peak
 RSS measured alone); the cluster side connects once (its connection and version check are timed apart) and
 passes the client as ``executor``, so that the bytes the client sends are counted too. Both sides write the
-same GeoTIFFs, compared pixel for pixel.
+same GeoTIFFs, compared pixel for pixel. The volume tasks take a scheduler address (they connect once per
+call: that connection and version check are inside their timing, and timed alone as
+``connect_and_version_check_seconds``); their arrays are compared value for value, and the bytes they move are
+given from their sizes (shared arguments pickled once, results per task).
 
 Usage: python benchmarks/bench_dask.py [--out result.json] [--gb 2.05] [--cells 1e7] [--repeats 2]
+       [--tasks predict,krige,krige3d,sgs]
 """
 import argparse
 import json
@@ -56,7 +61,8 @@ def make_cube(path, gb, side=1536):
 
 # ------------------------------------------------------------------------------------------------ sides
 class Blocks:
-    """A Progress that counts the blocks written (map_blocks reports "block k/n" after each)."""
+    """A Progress that counts the blocks written (map_blocks and krige_grid report "block k/n" after each block,
+    simulate after each run of its path)."""
 
     def __init__(self):
         from remine.core.progress import Progress
@@ -86,7 +92,10 @@ def traffic(client):
 
 
 def work(task, d, out, executor, progress=None):
-    """Run ``task`` ("predict" or "krige") once on ``executor`` (None: the local pipeline)."""
+    """Run ``task`` ("predict", "krige", "krige3d" or "sgs") once on ``executor`` (None: the local pipeline;
+    for the volume tasks, their scheduler address)."""
+    if task in VOLUME:
+        return volume_work(task, out, executor, progress)
     if task == "predict":
         from remine.core.learn import predict_raster
 
@@ -102,9 +111,73 @@ def work(task, d, out, executor, progress=None):
                      executor=executor, progress=progress, scheduler="")
 
 
+VOLUME = ("krige3d", "sgs")
+REALISATIONS = 50
+
+
+def volume_work(task, out, scheduler, progress=None, layers=None):
+    """krige_grid or simulate (REALISATIONS) of bench_volume's data on the Dask cluster of ``scheduler`` (None:
+    here); ``layers``: only the lowest layers (warm-up). Writes the result to ``out.npy``."""
+    from bench_volume import make_data, make_grid, model
+
+    from remine.core.volume.estimate import krige_grid
+    from remine.core.volume.sgs import NormalScore, simulate
+
+    pts, v = make_data()
+    grid = make_grid()
+    if layers:
+        grid.fraction = grid.fraction[:layers].copy()
+    m, an = model()
+    if task == "krige3d":
+        result = np.stack(krige_grid(grid, pts, v, m, an, n_neighbors=NEIGHBOURS, scheduler=scheduler or "",
+                                     progress=progress))
+    else:
+        result = simulate(grid, pts, v, m, an, n_realisations=REALISATIONS, n_neighbors=NEIGHBOURS,
+                          transform=NormalScore(v), scheduler=scheduler or "", progress=progress)["realisations"]
+    np.save(out + ".npy", result)
+
+
+def volume_bytes(task):
+    """Bytes the volume ``task`` moves on a cluster: its shared arguments (pickled, once through the scheduler)
+    and the results sent to the client per task, with the task count."""
+    import cloudpickle
+    from bench_volume import make_data, make_grid, model
+
+    from remine.core.geostat import OrdinaryKriging
+    from remine.core.volume.estimate import plan_blocks
+    from remine.core.volume.sgs import _MAX_TEMPLATE, _RUN, NormalScore, _cov_table, _template, assign_data
+
+    def an_matrix(an):
+        from remine.core.geostat.anisotropy import as_anisotropy
+
+        return as_anisotropy(an).matrix(3)
+
+    pts, v = make_data()
+    grid = make_grid()
+    m, an = model()
+    cells = int(grid.active.sum())
+    if task == "krige3d":
+        shared = (OrdinaryKriging(m, n_neighbors=NEIGHBOURS, anisotropy=an).fit(pts, v), grid)
+        tasks = len(plan_blocks(grid))
+        per_task = 16 * cells / tasks
+    else:  # the shared path, ranks and cell slots (24 B per cell) and the covariance table; a run's weights back
+        ns = NormalScore(v)
+        d_flat = assign_data(grid, pts, ns.transform(v))[0]
+        path = np.arange(cells - len(d_flat), dtype=np.int64)
+        table = _cov_table(grid, *_template(grid, an_matrix(an), m.practical_range(), _MAX_TEMPLATE)[:1],
+                           an_matrix(an), m)[0]
+        shared = (path, np.empty(grid.shape, np.int64), np.empty(grid.shape, np.int64), table)
+        tasks = -(-len(path) // _RUN)
+        per_task = len(path) / tasks * (8 * NEIGHBOURS + 8)
+    return {"tasks": tasks, "shared_bytes_pickled": len(cloudpickle.dumps(shared)),
+            "result_bytes_per_task": per_task}
+
+
 def warm_up(task, d, executor):
     """Imports, compiled kernels and thread pools, outside the timing (on the workers too)."""
-    if task == "predict":
+    if task in VOLUME:
+        volume_work(task, os.path.join(d, "warm"), executor, layers=10)
+    elif task == "predict":
         from remine.core.learn import predict_raster
         from remine.core.raster import read_cube, write_raster
 
@@ -136,23 +209,28 @@ def side(task, which, d, out, repeats, scheduler_file=None):
         client.wait_for_workers(2, timeout=60)
         cluster.check_versions(client)
         result["connect_and_version_check_seconds"] = time.perf_counter() - t
-    warm_up(task, d, client)
+    # the volume's functions take the scheduler's address, the raster functions the client
+    executor = address if task in VOLUME and client else client
+    warm_up(task, d, executor)
     seconds = cpu = worker_cpu = np.inf
     for _ in range(repeats):  # best of ``repeats``: the machine is shared
         blocks = Blocks()
-        before = traffic(client) if client else 0
+        before = traffic(client) if client and task not in VOLUME else 0
         wc = sum(client.run(time.process_time).values()) if client else 0.0
         t0, c0 = time.perf_counter(), time.process_time()
-        work(task, d, out, client, blocks.progress)
+        work(task, d, out, executor, blocks.progress)
         if time.perf_counter() - t0 < seconds:
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             if client:
                 worker_cpu = sum(client.run(time.process_time).values()) - wc
-                result["scheduler_bytes_per_block"] = (traffic(client) - before) / blocks.count
+                if task not in VOLUME:
+                    result["scheduler_bytes_per_block"] = (traffic(client) - before) / blocks.count
             result["blocks"] = blocks.count
     result.update(seconds=seconds, cpu_seconds=cpu, peak_rss_mb=round(_common.peak_rss_mb(), 1))
     if client:
         result["worker_cpu_seconds"] = worker_cpu
+        if task in VOLUME:
+            result.update(volume_bytes(task))
         client.close()
     print(json.dumps(result))
 
@@ -196,7 +274,8 @@ def main():
     ap.add_argument("--cells", type=float, default=1e7, help="kriging grid cells")
     ap.add_argument("--points", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--tasks", default="predict,krige", help="comma-separated: predict, krige")
+    ap.add_argument("--tasks", default="predict,krige,krige3d,sgs",
+                    help="comma-separated: predict, krige, krige3d, sgs")
     ap.add_argument("--trees", type=int, default=50, help="XGBoost boosting rounds (x 9 classes)")
     ap.add_argument("--side")
     ap.add_argument("--task")
@@ -232,18 +311,22 @@ def main():
                                                 "pixels": n_px, "bands": len(wl),
                                                 "model": f"xgboost, {a.trees} rounds x 9 classes"}),
                  "krige_raster": ("krige", {"cells": int(round(np.sqrt(a.cells))) ** 2, "points": a.points,
-                                            "neighbours": NEIGHBOURS})}
+                                            "neighbours": NEIGHBOURS}),
+                 "volume_krige_grid": ("krige3d", {"voxels": 10**6, "points": 2000, "neighbours": NEIGHBOURS}),
+                 "volume_simulate": ("sgs", {"voxels": 10**6, "points": 2000, "neighbours": NEIGHBOURS,
+                                             "realisations": REALISATIONS})}
         for name, (task, about) in tasks.items():
             if task not in a.tasks.split(","):
                 continue
             local = run_side(task, "local", d, os.path.join(d, f"{task}_local"), a.repeats)
             dask = run_side(task, "dask", d, os.path.join(d, f"{task}_dask"), a.repeats, sched_file)
-            suffix = [".tif"] if task == "predict" else ["_prediction.tif", "_variance.tif"]
+            suffix = {"predict": [".tif"], "krige": ["_prediction.tif", "_variance.tif"]}.get(task, [".npy"])
             files = [(os.path.join(d, f"{task}_local{s}"), os.path.join(d, f"{task}_dask{s}")) for s in suffix]
+            same = [np.array_equal(np.load(a), np.load(b), equal_nan=True) if a.endswith(".npy") else
+                    same_rasters(a, b) for a, b in files]
             result[name] = {**about, "local": local, "dask_2_workers_1_thread": dask,
                             "throughput_ratio": local["seconds"] / dask["seconds"],
-                            "identical_values": all(same_rasters(*f) for f in files),
-                            "load": os.getloadavg()}
+                            "identical_values": all(same), "load": os.getloadavg()}
             print(json.dumps({name: result[name]}), flush=True)
     finally:
         for p in reversed(procs):

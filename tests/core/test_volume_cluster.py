@@ -1,6 +1,7 @@
 """The 3D kriging and the simulations of the volume on a real Dask cluster (LocalCluster, 2 worker processes):
-the same values as the local run (blocks of voxels, groups of realisations), realisations independent of how
-they are grouped, Cancel leaves no output and nothing queued, a killed worker does not change the result."""
+the same values as the local run (blocks of voxels; the simulation's kriging weights by runs of the path), a
+realisation independent of how many are drawn, Cancel leaves no output and nothing queued, a killed worker does
+not change the result."""
 import os
 import signal
 import time
@@ -12,10 +13,10 @@ import pytest
 from remine.core import cluster
 from remine.core.errors import CancelledError
 from remine.core.progress import Progress
-from remine.core.volume import VoxelGrid, estimate
+from remine.core.volume import VoxelGrid, estimate, sgs
 from remine.core.volume.estimate import krige_grid, plan_blocks
 from remine.core.volume.pipeline import tailings_volume
-from remine.core.volume.sgs import NormalScore, plan_groups, simulate
+from remine.core.volume.sgs import NormalScore, simulate
 from remine.core.volume.variogram3d import fit_anisotropic_3d
 
 distributed = pytest.importorskip("distributed")
@@ -54,11 +55,14 @@ def remine_tasks(address):
                                                                if str(k).startswith("remine-")])
 
 
-def test_3d_kriging_by_blocks_on_the_cluster_equals_the_local_run(scene, address, monkeypatch):
-    grid, xyz, zn, (model, aniso), _ = scene
-    monkeypatch.setattr(estimate, "BLOCK_CELLS", 300)
+def test_3d_kriging_by_blocks_on_the_cluster_equals_the_local_run(demo_scene, scene, address, monkeypatch):
+    _, xyz, zn, (model, aniso), _ = scene
+    # 2.5 x 2.5 x 0.5 m voxels (55k cells) in blocks of >= 8192 cells: locally large enough for the kernel's
+    # parallel path, which the blocks must not take (a worker thread takes the serial one)
+    grid = VoxelGrid.from_surfaces(demo_scene["surface_top"], demo_scene["surface_base"], 2.5, 2.5, 0.5)
+    monkeypatch.setattr(estimate, "BLOCK_CELLS", 12000)
     blocks = plan_blocks(grid)
-    assert len(blocks) > 4 and blocks[-1][3] == grid.active.sum()
+    assert len(blocks) >= 4 and blocks[-1][3] == grid.active.sum()
     assert all(b[2] == a[3] for a, b in zip(blocks, blocks[1:]))          # contiguous, every cell once
     with cluster.recording() as runs:
         local = krige_grid(grid, xyz, zn, model, aniso, scheduler="")
@@ -69,43 +73,37 @@ def test_3d_kriging_by_blocks_on_the_cluster_equals_the_local_run(scene, address
     assert np.isfinite(local[0][grid.active]).all() and np.nanstd(local[0]) > 50    # a real model
 
 
-def test_simulations_spread_over_workers_equal_the_local_ones(scene, address):
+def test_simulations_on_the_cluster_equal_the_local_ones(scene, address, monkeypatch):
     grid, xyz, zn, _, (model, aniso, ns) = scene
     kw = dict(n_realisations=50, seed=5, transform=ns)
-    assert plan_groups(50, int(grid.active.sum()), threads=2) == [(0, 25), (25, 50)]
+    monkeypatch.setattr(sgs, "_RUN", 256)  # runs of the path: several tasks
     local = simulate(grid, xyz, zn, model, aniso, scheduler="", **kw)["realisations"]
     with cluster.recording() as runs:
         remote = simulate(grid, xyz, zn, model, aniso, scheduler=address, **kw)["realisations"]
     assert cluster.where(runs)["where"] == "dask"
     np.testing.assert_array_equal(local, remote)
-    # each realisation has its own random stream: the same whatever the groups (memory budget) or their number
-    small = simulate(grid, xyz, zn, model, aniso, scheduler="", max_bytes=8 * 7 * grid.active.sum(), **kw)
-    np.testing.assert_array_equal(small["realisations"], local)
+    # each realisation has its own random stream: the same whatever the number of realisations
     first = simulate(grid, xyz, zn, model, aniso, scheduler="", n_realisations=3, seed=5, transform=ns)
     np.testing.assert_array_equal(first["realisations"], local[:3])
     assert np.ptp(local[:, 0]) > 0                                                   # they do differ
 
 
 class KillWorkerOnce(Progress):
-    """Kills one worker process (SIGKILL, as the OOM killer or a lost node would) while the run waits for it."""
+    """Kills one worker process (SIGKILL, as the OOM killer or a lost node would) once the first run of the path
+    is applied, while the next runs are queued or computing."""
 
     def __init__(self, pid):
         self.pid, self.killed = pid, False
 
     def _report(self, fraction, message):
-        pass
-
-    def is_cancelled(self):
-        if not self.killed:  # the first wait for a group: both groups were sent
+        if not self.killed and (message or "").startswith("block 1/"):
             os.kill(self.pid, signal.SIGKILL)
             self.killed = True
-        return False
 
 
-def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(demo_scene, scene, address):
-    _, xyz, zn, _, (model, aniso, ns) = scene
-    # finer voxels (55k cells): a group takes about a second, long enough to be killed while it computes
-    grid = VoxelGrid.from_surfaces(demo_scene["surface_top"], demo_scene["surface_base"], 2.5, 2.5, 0.5)
+def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(scene, address, monkeypatch):
+    grid, xyz, zn, _, (model, aniso, ns) = scene
+    monkeypatch.setattr(sgs, "_RUN", 64)  # about 20 runs of the path
     kw = dict(n_realisations=50, seed=5, transform=ns)
     local = simulate(grid, xyz, zn, model, aniso, scheduler="", **kw)["realisations"]
     victim = sorted(pids(address).values())[0]
