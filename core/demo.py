@@ -16,7 +16,7 @@ import numpy as np
 from .blocks import GridSpec
 from .data import usgs_library
 from .raster import atomic_path, write_raster
-from .raster.style import mineral_colormap, mineral_ramp, write_data_style, write_style
+from .raster.style import class_table, mineral_ramp, write_data_style, write_style
 from .volume.demo3d import write_volume_demo
 
 #: Minerals of the demo scene and the USGS spectrum used for each.
@@ -34,7 +34,10 @@ MINERALS = {
 ELEMENTS = ("Zn_ppm", "Cu_ppm", "S_ppm", "Ca_ppm")
 CRS = "EPSG:32630"
 ORIGIN = (500000.0, 5560000.0)
-NODATA_CLASS = 255
+NODATA_CLASS = 255  # in the scene's internal arg-max class array only
+#: class codes of truth_class.tif: 1…9 = these names, 0 = no data; the codes a classifier trained on the demo
+#: ROIs gives its classes (labels sorted), so the truth and a predicted map share codes, names and colours
+CLASSES = sorted(MINERALS)
 
 
 def smooth_field(rng, shape, scale_px):
@@ -164,14 +167,23 @@ def _scene(rng, spectra, size, pixel_size, noise_sigma):
     return dict(cube=cube, ab=ab, ab_out=ab_out, cls=cls, gr=gr, base=base, top=top, outside=outside)
 
 
+def truth_codes(cls):
+    """The scene's class array ``cls`` (rows, cols; index into :data:`MINERALS`, NODATA_CLASS outside) coded
+    as truth_class.tif: the mineral's position in :data:`CLASSES` plus one, 0 outside (uint8)."""
+    lookup = np.zeros(256, np.uint8)
+    lookup[:len(MINERALS)] = [CLASSES.index(n) + 1 for n in MINERALS]
+    return lookup[cls]
+
+
 def _write_rasters(out_dir, grid, scene, names, wl, fwhm):
     """The scene's GeoTIFFs; returns ``{name: path}``."""
     p = {k: os.path.join(out_dir, f"{k}.tif") for k in
          ("cube", "truth_abundance", "truth_class", "truth_grades", "surface_top", "surface_base")}
     write_raster(p["cube"], scene["cube"].astype(np.float32), like=grid, wavelengths_nm=wl, fwhm_nm=fwhm)
     write_raster(p["truth_abundance"], scene["ab_out"].astype(np.float32), like=grid, band_names=names)
-    write_raster(p["truth_class"], scene["cls"], like=grid, nodata=NODATA_CLASS, band_names=["dominant mineral"],
-                 colormap=mineral_colormap(names), category_names=names)
+    colormap, category_names = class_table(CLASSES)
+    write_raster(p["truth_class"], truth_codes(scene["cls"]), like=grid, nodata=0,
+                 band_names=["dominant mineral"], colormap=colormap, category_names=category_names)
     write_raster(p["truth_grades"], scene["gr"].astype(np.float32), like=grid, band_names=list(ELEMENTS))
     write_raster(p["surface_top"], scene["top"].astype(np.float32), like=grid, band_names=["tailings top (m)"])
     write_raster(p["surface_base"], scene["base"].astype(np.float32), like=grid, band_names=["tailings base (m)"])

@@ -33,7 +33,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blo
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info, read_window
-from ..raster.style import MAGMA, mineral_colormap, mineral_ramp, write_data_style, write_style
+from ..raster.style import MAGMA, class_table, mineral_ramp, write_data_style, write_style
 from ..spectra.resample import resampling_matrix
 from ..spectra.rois import pad_nan, pixel_patches
 from .artefacts import TrainedModel, load_model
@@ -137,14 +137,6 @@ def regression_uncertainty_bands(model):
     if half is not None:
         bands = bands + [f"lower_{t}" for t in names] + [f"upper_{t}" for t in names]
     return bands + (["n_clipped"] if nonneg.any() else [])
-
-
-def class_colours(classes):
-    """RGBA colour table {code: (r, g, b, a)} for codes 1..n of ``classes`` (the mineral colour table of
-    :mod:`remine.core.raster.style`, so a mineral has one colour in every map), 0 transparent."""
-    table = {0: (0, 0, 0, 0)}
-    table.update({code: rgb + (255,) for code, rgb in mineral_colormap(classes, first_code=1).items()})
-    return table
 
 
 def _patch_table(cube_info, window, k, resample):
@@ -344,8 +336,9 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
         if unknown:
             raise InputError(f"probability_classes {unknown} are not classes of the model {classes}")
     if classification:
-        main = BlockOutput(out_path, 1, "uint8", nodata=0, colormap=class_colours(classes),
-                           category_names=["no data"] + classes, band_names=["class"])
+        colormap, category_names = class_table(classes)
+        main = BlockOutput(out_path, 1, "uint8", nodata=0, colormap=colormap, category_names=category_names,
+                           band_names=["class"])
     else:
         names = model.target_names or ["prediction"]
         main = BlockOutput(out_path, len(names), "float32", band_names=list(names))

@@ -24,6 +24,8 @@ MINERAL_COLOURS = {
     "hematite": (140, 20, 30), "dolomite": (212, 166, 200), "illite": (140, 90, 200), "quartz": (180, 180, 180),
     "azurite": (31, 63, 191), "malachite": (11, 143, 79), "pyrite": (190, 170, 40), "siderite": (120, 80, 40),
 }
+#: name of code 0 in class maps
+NO_DATA_CLASS = "no data"
 #: colours of minerals not in the table: tab20, chosen by a checksum of the name (stable across runs)
 FALLBACK = [(31, 119, 180), (174, 199, 232), (255, 127, 14), (255, 187, 120), (44, 160, 44), (152, 223, 138),
             (214, 39, 40), (255, 152, 150), (148, 103, 189), (197, 176, 213), (140, 86, 75), (196, 156, 148),
@@ -42,9 +44,13 @@ def mineral_colour(name):
     return MINERAL_COLOURS.get(key) or FALLBACK[zlib.crc32(key.encode()) % len(FALLBACK)]
 
 
-def mineral_colormap(names, first_code=0):
-    """``{code: (r, g, b)}`` for class names coded ``first_code``, ``first_code + 1``, …"""
-    return {first_code + i: mineral_colour(n) for i, n in enumerate(names)}
+def class_table(classes):
+    """``(colormap, category_names)`` of a class map coded as remine's classifiers code their classes: 0 = no
+    data (transparent, no legend entry), 1…n = ``classes`` in their order with their mineral colours. The demo
+    truth and every predicted class map use it, so one mineral has one code, name and colour in all of them."""
+    colormap = {0: (0, 0, 0, 0)}
+    colormap.update({i + 1: mineral_colour(n) + (255,) for i, n in enumerate(classes)})
+    return colormap, [NO_DATA_CLASS] + [str(c) for c in classes]
 
 
 def mineral_ramp(name):

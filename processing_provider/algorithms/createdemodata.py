@@ -26,7 +26,8 @@ every remine algorithm and to test them against a known truth.
 <ul><li><b>cube.tif</b>: 224-band AVIRIS-like reflectance cube (383–2508 nm, FWHM stored), linear mixtures of
 kaolinite, muscovite, chlorite, montmorillonite, alunite, jarosite, goethite, gypsum and calcite with
 spatially correlated abundances, illumination scaling and noise; a nodata corner.</li>
-<li><b>truth_abundance.tif</b> (one band per mineral, sums to 1), <b>truth_class.tif</b> (dominant mineral).</li>
+<li><b>truth_abundance.tif</b> (one band per mineral, sums to 1), <b>truth_class.tif</b> (dominant
+mineral; codes 1–9 = the mineral names in alphabetical order, as in a class map predicted from the ROIs).</li>
 <li><b>rois.gpkg</b>: polygons with mineral label, synthetic XRD mineral % and XRF Zn/Cu/S/Ca ppm.</li>
 <li><b>samples.gpkg</b>: 250 points with depth and Zn/Cu/S/Ca ppm (correlated field + nugget);
 <b>truth_grades.tif</b>: the noise-free grades.</li>

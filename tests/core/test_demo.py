@@ -19,12 +19,17 @@ def test_demo_contents(demo_scene):
     assert 0.9 < valid.mean() < 1.0                               # a nodata corner
     np.testing.assert_allclose(np.nansum(ab.data, axis=0)[valid], 1.0, atol=1e-5)
     assert (ab.data[:, valid] >= 0).all()
-    # every mineral dominates somewhere, and the class map is the arg-max
+    # every mineral dominates somewhere, and the class map is the arg-max, coded as a classifier trained on
+    # the ROIs codes its classes (sorted labels 1…9, 0 = no data outside the footprint)
     with rasterio.open(demo_scene["truth_class"]) as ds:
         cls = ds.read(1)
-    assert set(np.unique(cls[valid])) == set(range(len(MINERALS)))
-    assert (cls[valid] == np.argmax(ab.data[:, valid], axis=0)).all()
-    assert read_class_names(demo_scene["truth_class"]) == list(MINERALS)
+        assert ds.nodata == 0
+    names = read_class_names(demo_scene["truth_class"])
+    rois = gpd.read_file(demo_scene["rois"])
+    assert names == ["no data"] + sorted(MINERALS) == ["no data"] + sorted(rois.mineral.unique())
+    assert set(np.unique(cls[valid])) == set(range(1, len(MINERALS) + 1)) and (cls[~valid] == 0).all()
+    dominant = np.array(list(MINERALS))[np.argmax(ab.data[:, valid], axis=0)]
+    assert (np.array(names)[cls[valid]] == dominant).all()
     # the cube is the mixture of the library spectra (up to illumination and noise): pure-ish pixel check
     _, _, _, spectra = mineral_spectra()
     k = int(np.argmax(ab.data[0][valid]))

@@ -21,7 +21,7 @@ from remine.core.spectra import continuum_removed
 
 QP = os.path.join(SCRIPTS, "qgis-process")
 WINDOW = ((60, 90), (210, 240))  # rows, cols of the demo cube (seed 0): 890 of 900 pixels kaolinite-dominated
-KAOLINITE = 0  # class value in truth_class.tif
+KAOLINITE = 7  # class value in truth_class.tif (1…9 = sorted mineral names)
 
 
 def qgis_process(alg, **params):

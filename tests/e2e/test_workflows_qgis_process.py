@@ -105,3 +105,7 @@ def test_mineral_map_workflow(scene, tmp_path):
     model = json.load(open(tmp_path / "m.rmodel.passport.json"))["metrics"]
     assert metrics["classifier CV overall accuracy"] == model["overall_accuracy"]
     assert 0.3 < metrics["map overall accuracy against the truth"] <= 1.0     # truth found beside the scene's cube
+    with rasterio.open(tmp_path / "map.tif") as m, rasterio.open(scene["truth_class"]) as t:
+        predicted, truth = m.read(1), t.read(1)
+    valid = (predicted > 0) & (truth > 0)   # one code per mineral in both maps: codes compare directly
+    assert metrics["map overall accuracy against the truth"] == pytest.approx(np.mean(predicted[valid] == truth[valid]))
