@@ -6,7 +6,8 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ...core.raster.style import write_style
+from ...core.raster import raster_info
+from ...core.raster.style import mineral_ramp, write_style
 from ...core.report.uncertainty import interval_uncertainty
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, VECTOR_POINT
@@ -57,7 +58,9 @@ Springer; Romano, Y., Patterson, E. &amp; Candès, E. (2019), Conformalized quan
         refs = self.parameterAsVectorLayer(parameters, self.REFERENCES, context).source().split("|")[0]
         result = calibrate_interval_raster(self.parameterAsRasterLayer(parameters, self.INPUT, context).source(),
                                            refs, out, level=level, progress=progress)
-        write_style(out, value_range=(0, 100))
+        names = raster_info(out).band_names
+        write_style(out, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")  # as unmix's abundances
+        self.layer_names[self.OUTPUT] = f"Calibrated abundance – {names[0]}"
         progress.info(f"interval scale {result['scale']:.3g} from {result['n_references']} references "
                       f"(coverage {result['coverage_before']:.3f} -> {result['coverage_after']:.3f})")
         self.metrics.update(result)

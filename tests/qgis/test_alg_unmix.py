@@ -177,3 +177,5 @@ def test_calibrate_intervals_on_reference_points(remine_processing, demo_scene, 
     assert names == list(MINERALS) + ["rmse"] + [f"lower_{m}" for m in MINERALS] + [f"upper_{m}" for m in MINERALS]
     assert 0.5 < metrics["scale"] < 2  # the demo's intervals hold already (FCLS with the model-form term: 0.95)
     assert np.array_equal(data[:M + 1], before[:M + 1], equal_nan=True)  # abundances and RMSE unchanged
+    with open(out[:-4] + ".qml") as calibrated, open(abund[:-4] + ".qml") as unmixed:
+        assert calibrated.read() == unmixed.read()   # styled as unmix's abundances: the first mineral's ramp, 0–100 %
