@@ -7,7 +7,6 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..core.errors import InputError
 from ..core.geostat import read_model_json
 from ..core.geostat.models import FITTED_MODELS
 from .base import RemineAlgorithm
@@ -45,19 +44,25 @@ class KrigingAlgorithm(RemineAlgorithm):
             self.warn_ignored(parameters, [self.MODEL], "a variogram model file is given")
         return read_model_json(path) if path else FITTED_MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
 
-    def grid(self, parameters, context, points_crs):
-        """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS."""
+    def grid(self, parameters, context, points_crs, progress=None):
+        """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS; without
+        either, the extent of the sample points grown by half a pixel (said in the log)."""
         template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
         if template is not None:
             self.warn_ignored(parameters, [self.EXTENT, self.PIXEL_SIZE], "the template raster gives the grid")
             return {"grid_like": template.source()}
-        if not parameters.get(self.EXTENT):
-            raise InputError("no output grid: give a template raster or an extent and a pixel size")
-        crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
-        rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+        pixel = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
+        if parameters.get(self.EXTENT):
+            crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+            rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+        else:
+            crs, rect = points_crs, self.parameterAsVectorLayer(parameters, self.INPUT, context).extent()
+            rect.grow(pixel / 2)
+            if progress is not None:
+                progress.info(f"no template raster or extent: the grid covers the sample points at {pixel:g} m")
         authid = crs.authid() if crs.isValid() else points_crs.authid()
         return {"extent": (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
-                "pixel_size": self.parameterAsDouble(parameters, self.PIXEL_SIZE, context), "crs": authid or None}
+                "pixel_size": pixel, "crs": authid or None}
 
     def name_layers(self, parameters, context, estimate="kriged"):
         """Layer names after the field: "Zn kriged (ppm)" and "Zn kriging variance (ppm²)"."""

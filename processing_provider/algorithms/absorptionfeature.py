@@ -7,7 +7,8 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
-from ...core.spectra.cube import absorption_feature_raster
+from ...core.raster.style import write_data_style
+from ...core.spectra.cube import FEATURE_BANDS, absorption_feature_raster
 from ...core.spectra.features import WINDOWS_NM
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE
@@ -69,4 +70,6 @@ absorption features in hyperspectral imagery, JAG 5(1), 55–68."""
                                            progress=progress)
         self.metrics.update(window_min_nm=result["window_nm"][0], window_max_nm=result["window_nm"][1],
                             window_bands=result["bands"])
+        write_data_style(out, band=FEATURE_BANDS.index("depth") + 1)  # shown: the depth, on the grades' ramp
+        self.layer_names[self.OUTPUT] = "Absorption depth {:g}–{:g} nm".format(*result["window_nm"])
         return {self.OUTPUT: out}

@@ -9,6 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ...core.errors import InputError
 from ...core.learn.dataset import build_training_set
 from ...core.raster import check_output_path
 from ..base import RemineAlgorithm
@@ -59,7 +60,8 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
         self.addParameter(QgsProcessingParameterField(self.ID_FIELD, "ROI id field", defaultValue="roi_id",
                                                       parentLayerParameterName=self.ROIS, optional=True))
         self.addParameter(QgsProcessingParameterField(self.LABEL_FIELD, "Label field (classification)",
-                                                      parentLayerParameterName=self.ROIS, optional=True))
+                                                      defaultValue="mineral", parentLayerParameterName=self.ROIS,
+                                                      optional=True))
         self.addParameter(QgsProcessingParameterFile(self.LAB_TABLE, "Lab table (regression)", optional=True))
         self.addParameter(QgsProcessingParameterString(self.TARGET_FIELDS, "Target fields (comma-separated)",
                                                        optional=True))
@@ -88,11 +90,19 @@ hierarchical, or phylogenetic structure, Ecography 40, 913–929 (why ROI groups
         summary_path = self.parameterAsFileOutput(parameters, self.SUMMARY, context)
         check_output_path(summary_path, extensions=(".csv",))
         max_pixels = self.parameterAsInt(parameters, self.MAX_PIXELS, context)
+        label = self.parameterAsString(parameters, self.LABEL_FIELD, context) or None
+        lab_table = self.parameterAsFile(parameters, self.LAB_TABLE, context) or None
+        targets = self.name_list(parameters, self.TARGET_FIELDS, context)
+        if not (label or lab_table or targets):
+            raise InputError("give a Label field (classification), or Target fields (comma-separated) or a Lab "
+                             "table (regression); all three are empty")
+        if lab_table or targets:  # regression: the label field (set by default) is not used
+            self.warn_ignored(parameters, [self.LABEL_FIELD], "target fields or a lab table are given (regression)")
+            label = None
         training = build_training_set(
-            cube.source(), rois.source(), label_field=self.parameterAsString(parameters, self.LABEL_FIELD, context)
-            or None, id_field=self.parameterAsString(parameters, self.ID_FIELD, context) or "roi_id",
-            lab_table=self.parameterAsFile(parameters, self.LAB_TABLE, context) or None,
-            target_fields=self.name_list(parameters, self.TARGET_FIELDS, context),
+            cube.source(), rois.source(), label_field=label,
+            id_field=self.parameterAsString(parameters, self.ID_FIELD, context) or "roi_id",
+            lab_table=lab_table, target_fields=targets,
             patch_size=self.parameterAsInt(parameters, self.PATCH_SIZE, context),
             max_pixels_per_roi=max_pixels or None, seed=self.parameterAsInt(parameters, self.SEED, context),
             progress=progress)

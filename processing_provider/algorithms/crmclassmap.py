@@ -12,6 +12,7 @@ from ...core.errors import InputError
 from ...core.learn import predict_raster
 from ...core.learn.crm import HIGH, describe, roc_section, train_crm
 from ..compat import DOUBLE
+from ..layers import quantity
 from ..trainalgorithmbase import TrainModelAlgorithm
 
 PROBABILISTIC = ["svm", "plsda", "xgboost", "extratrees", "randomforest", "lda", "cnn1d", "stack"]
@@ -79,6 +80,12 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
         crm = model.metrics["crm"]
         self.metrics.update(crm, overall_accuracy=cv.metrics["overall_accuracy"], kappa=cv.metrics["kappa"],
                             scheme=cv.scheme)
+        name, unit = quantity(target)
+        ordinal = isinstance(threshold, tuple)
+        cuts = "–".join(f"{t:g}" for t in (threshold if ordinal else (threshold,)))
+        kinds = "low/medium/high" if ordinal else "high/low"
+        self.layer_names.update({self.OUTPUT_CLASS: f"{name} {kinds} (cut {cuts}{' ' + unit if unit else ''})",
+                                 self.OUTPUT_PROBABILITY: f"P({name} {HIGH})"})
         results.update({self.OUTPUT_CLASS: paths["map"], self.OUTPUT_PROBABILITY: paths["probabilities"],
                         self.AUC: crm["auc"], self.YOUDEN_CUT: crm["youden_cut"]})
         return results

@@ -8,9 +8,11 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
+from ...core.raster.style import MAGMA, write_data_style
 from ...core.report.uncertainty import raster_summary
 from ..compat import DOUBLE, INTEGER, RASTER
 from ..krigingalgorithmbase import KrigingAlgorithm
+from ..layers import quantity
 
 
 class HybridKrigingAlgorithm(KrigingAlgorithm):
@@ -33,7 +35,8 @@ the other folds only, as in an unsampled area). Needs PyTorch (the
 <ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
 <li><b>Covariate rasters</b> (optional): every band is a covariate; single-band class maps (colour table or class
 names) are one-hot encoded; all on one grid, in the points' CRS, covering every point.</li>
-<li><b>Template raster</b> (its grid; default the covariates' grid) or <b>Extent</b> + <b>Pixel size</b> (m).</li>
+<li><b>Template raster</b> (its grid; default the covariates' grid) or <b>Extent</b> (default: the sample
+points') + <b>Pixel size</b> (m).</li>
 <li><b>Neighbours</b> per sequence (16), <b>Ensemble members</b> (5), <b>Maximum epochs</b> (300, with early
 stopping), <b>Folds</b> of the comparison (5, spatial), <b>Seed</b> (same seed, same maps).</li></ul>
 <b>Outputs</b>
@@ -78,7 +81,7 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
         template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
         grid = {"template": template.source()} if template is not None else {}
         if template is None and not covariates:
-            g = self.grid(parameters, context, layer.crs())
+            g = self.grid(parameters, context, layer.crs(), progress)
             grid = {"extent": g["extent"], "pixel_size": g["pixel_size"], "crs": g["crs"]}
         report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context) or None
         integer = {n: self.parameterAsInt(parameters, n, context)
@@ -102,4 +105,9 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
                             "std": raster_summary(res["std"], bands=[1])}
         if res["verdict"]:
             progress.info(res["verdict"])
+        write_data_style(res["prediction"])  # the kriging outputs' ramps: the grade over its range, the std from 0
+        write_data_style(res["std"], colours=MAGMA, from_zero=True)
+        name, unit = quantity(self.parameterAsString(parameters, self.FIELD, context))
+        self.layer_names.update({self.OUTPUT: f"{name} hybrid" + (f" ({unit})" if unit else ""),
+                                 self.OUTPUT_STD: f"{name} hybrid standard deviation" + (f" ({unit})" if unit else "")})
         return {self.OUTPUT: res["prediction"], self.OUTPUT_STD: res["std"], self.OUTPUT_REPORT: res["report"]}

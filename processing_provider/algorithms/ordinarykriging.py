@@ -25,7 +25,8 @@ samples (KD-tree neighbourhood); results equal R gstat and PyKrige.
 <ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
 <li><b>Variogram model</b>: a JSON file from <i>remine:variogram</i>, or a model fitted automatically.</li>
 <li><b>Neighbours</b> (default 32, 0 = all samples), <b>Search radius</b> (m, 0 = none).</li>
-<li><b>Template raster</b> (its grid is used) or <b>Extent</b> + <b>Pixel size</b> (m).</li>
+<li><b>Template raster</b> (its grid is used) or <b>Extent</b> (default: the sample points') + <b>Pixel
+size</b> (m).</li>
 <li><b>Block size</b> (m, 0 = point kriging): block kriging averages over square blocks (4 × 4 Gauss–Legendre
 points, as gstat).</li>
 <li><b>Log-normal</b>: krige log(values) and back-transform without bias (values &gt; 0).</li></ul>
@@ -78,7 +79,7 @@ Oxford Univ. Press, ch. 12–13; Pebesma, E. J. (2004), Computers &amp; Geoscien
         res = krige_raster(layer.source(), field=field, model=self.read_model(parameters, context),
                            kriger=kriger, prediction_path=pred, variance_path=var,
                            progress=progress.sub(0.0, 0.9 if cv_path else 1.0),
-                           **self.grid(parameters, context, layer.crs()))
+                           **self.grid(parameters, context, layer.crs(), progress))
         self.metrics.update(model=res["model"], n_points=res["n_points"],
                             extrapolated_fraction=res["extrapolated_fraction"])
         out = {self.OUTPUT: res["prediction"], self.OUTPUT_VARIANCE: res["variance"], self.CV_REPORT: None}

@@ -1,6 +1,7 @@
 """remine:trainregressor — regress mineral abundances (XRD %) or element grades (XRF ppm) on spectra."""
 from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterString
 
+from ...core.errors import InputError
 from ...core.report.uncertainty import cross_validation_uncertainty
 from ..trainalgorithmbase import COMMON_HELP, TrainModelAlgorithm
 
@@ -35,6 +36,11 @@ held-out ROIs or spatial blocks (R², RMSE, MAE, bias per target), then fits it 
 
     def compute(self, parameters, context, progress):
         fields = self.name_list(parameters, self.TARGET_FIELDS, context)
+        rois = self.parameterAsVectorLayer(parameters, self.ROIS, context)
+        if not fields and not self.parameterAsFile(parameters, self.TRAINING_SET, context) and rois is not None:
+            numeric = [f.name() for f in rois.fields() if f.isNumeric() and f.name() not in ("fid", "roi_id")]
+            raise InputError("Target fields (comma-separated) is empty: name the ROI polygons' lab-value fields "
+                             f"to learn; numeric fields of the layer: {', '.join(numeric)}")
         ts = self.training_set(parameters, context, progress.sub(0.0, 0.1), target_fields=fields)
         model, cv = self.train(parameters, context, progress.sub(0.1, 0.95), ts)
         results = self.save(parameters, context, model, cv, f"Regressor: {model.metrics['method']}")

@@ -76,6 +76,22 @@ def test_ordinary_kriging_with_extent_and_cv_report(remine_processing, meuse_gpk
     assert os.path.exists(pred + ".passport.json") and os.path.exists(var + ".passport.json")
 
 
+def test_ordinary_kriging_without_template_or_extent_covers_the_samples(remine_processing, meuse_gpkg, logzn_model,
+                                                                        tmp_path):
+    import processing
+
+    pred = str(tmp_path / "p.tif")
+    processing.run("remine:ordinarykriging", {"INPUT": meuse_gpkg, "FIELD": "logzn", "MODEL_FILE": logzn_model,
+                                              "PIXEL_SIZE": 200, "OUTPUT": pred,
+                                              "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
+    d = pd.read_csv(os.path.join(DATA, "meuse.csv"))
+    with rasterio.open(pred) as src:
+        left, bottom, right, top = src.bounds
+        assert src.res == (200, 200) and src.crs.to_epsg() == 28992
+    assert left == pytest.approx(d.x.min() - 100) and top == pytest.approx(d.y.max() + 100)
+    assert right >= d.x.max() + 100 > right - 200 and bottom <= d.y.min() - 100 < bottom + 200
+
+
 def test_ordinary_kriging_template_block_and_auto_model(remine_processing, meuse_gpkg, tmp_path):
     import processing
 
@@ -169,9 +185,6 @@ def test_bad_inputs_leave_no_output(remine_processing, meuse_gpkg, logzn_model, 
         processing.run("remine:ordinarykriging", {"INPUT": meuse_gpkg, "FIELD": "logzn", "MODEL_FILE": logzn_model,
                                                   "EXTENT": "178600,181400,329700,333600 [EPSG:32631]",
                                                   "PIXEL_SIZE": 40, "OUTPUT": str(pred),
-                                                  "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
-    with pytest.raises(QgsProcessingException, match="no output grid"):
-        processing.run("remine:ordinarykriging", {"INPUT": meuse_gpkg, "FIELD": "logzn", "OUTPUT": str(pred),
                                                   "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
     bad_model = tmp_path / "bad.json"
     bad_model.write_text("{not json")
