@@ -9,7 +9,7 @@ import os
 from qgis.core import QgsApplication, QgsMessageLog, QgsSettings
 from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QDesktopServices
-from qgis.PyQt.QtWidgets import QAction, QPushButton
+from qgis.PyQt.QtWidgets import QAction, QFileDialog, QPushButton
 
 from ..core.dependencies import missing
 from ..core.interpreter import use_own_python
@@ -45,6 +45,7 @@ class ReminePlugin:
         for text, name, slot in (("Check dependencies…", "dependencies", self.check_dependencies),
                                  ("Create demo project…", "demo", self.create_demo_project),
                                  ("Open last report", "report", self.open_last_report),
+                                 ("Open 3D view…", "view3d", self.open_3d_view),
                                  ("Help", "help", self.open_help)):
             action = QAction(remine_icon(), text, self.iface.mainWindow())
             action.setObjectName("remine_" + name)
@@ -98,6 +99,25 @@ class ReminePlugin:
             self.iface.messageBar().pushMessage("remine", "No report yet: the training, evaluation, variogram and "
                                                 "kriging algorithms write HTML reports.", INFO, 5)
         return path
+
+    def open_3d_view(self, path=None):
+        """An interactive PyVista window on a VTK output of remine:tailingsvolume (``path``, asked for when
+        None), in its own process: QGIS stays responsive and never loads VTK. Returns the process (a
+        ``subprocess.Popen``), or None when cancelled or refused (no display, no file: said in the message bar)."""
+        from ..core.errors import InputError
+        from ..core.volume.view import open_view
+
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self.iface.mainWindow(), "3D model from remine:tailingsvolume",
+                                                  "", "VTK models (*.vti *.vtu)")
+            if not path:
+                return None
+        try:
+            self.view_process = open_view(path)
+        except InputError as exc:
+            self.iface.messageBar().pushMessage("remine", str(exc), WARNING, 10)
+            return None
+        return self.view_process
 
     def open_help(self):
         QDesktopServices.openUrl(QUrl.fromLocalFile(HELP_PAGE))

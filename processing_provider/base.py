@@ -246,6 +246,10 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         return []
 
     def postProcessAlgorithm(self, context, feedback):  # noqa: N802 (QGIS API name; runs in the main thread)
+        layers = context.layersToLoadOnCompletion()
+        if "" in layers:  # an optional output left empty in a batch row: QGIS 3.22 would report it as failed
+            del layers[""]
+            context.setLayersToLoadOnCompletion(layers)
         extra = self.extra_layers()
         for path, style, hint in extra:
             load_on_completion(context, path, style, hint)

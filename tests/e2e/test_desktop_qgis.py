@@ -135,12 +135,12 @@ def test_outputs_load_styled_and_named(tmp_path):
     env = qgis_process_env()
     env["HOME"] = str(tmp_path / "home")
     got = run_desktop(tmp_path, STYLED, env)
-    assert got["menu"] == ["Check dependencies…", "Create demo project…", "Open last report", "Help"]
+    assert got["menu"] == ["Check dependencies…", "Create demo project…", "Open last report", "Open 3D view…", "Help"]
     assert got["project"] == str(tmp_path / "scene" / "remine-demo.qgz") and os.path.isfile(got["project"])
     group = {g["name"]: g for g in got["group"]}
     assert [g["name"] for g in got["group"]][:3] == ["Samples – Zn (ppm)", "ROIs (mineral)", "Truth – dominant mineral"]
     truth = group["Truth – dominant mineral"]
-    assert truth["renderer"] == "paletted" and truth["legend"][:3] == ["kaolinite", "muscovite", "chlorite"]
+    assert truth["renderer"] == "paletted" and truth["legend"][:3] == ["alunite", "calcite", "chlorite"]
     assert group["ROIs (mineral)"]["renderer"] == "categorizedSymbol"
     assert group["Samples – Zn (ppm)"]["renderer"] == "graduatedSymbol"
     assert not group["Reflectance cube (224 bands)"]["visible"]
