@@ -44,7 +44,7 @@ class KrigingAlgorithm(RemineAlgorithm):
             self.warn_ignored(parameters, [self.MODEL], "a variogram model file is given")
         return read_model_json(path) if path else FITTED_MODELS[self.parameterAsEnum(parameters, self.MODEL, context)]
 
-    def grid(self, parameters, context, points_crs, progress=None):
+    def grid(self, parameters, context, points_crs, progress):
         """``dict`` of krige_raster grid arguments: a template path, or extent + pixel size + CRS; without
         either, the extent of the sample points grown by half a pixel (said in the log)."""
         template = self.parameterAsRasterLayer(parameters, self.TEMPLATE, context)
@@ -58,8 +58,7 @@ class KrigingAlgorithm(RemineAlgorithm):
         else:
             crs, rect = points_crs, self.parameterAsVectorLayer(parameters, self.INPUT, context).extent()
             rect.grow(pixel / 2)
-            if progress is not None:
-                progress.info(f"no template raster or extent: the grid covers the sample points at {pixel:g} m")
+            progress.info(f"no template raster or extent: the grid covers the sample points at {pixel:g} m")
         authid = crs.authid() if crs.isValid() else points_crs.authid()
         return {"extent": (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum()),
                 "pixel_size": pixel, "crs": authid or None}
