@@ -19,8 +19,8 @@ class HybridKrigingAlgorithm(KrigingAlgorithm):
     NAME = "hybridkriging"
     DISPLAY = "Hybrid kriging (kriging + CNN-BiLSTM ensemble)"
     GROUP = "Geostatistics"
-    HELP = """Ordinary kriging corrected by a small ensemble of 1D CNN-BiLSTM networks (after Anvari et al. 2025),
-with the exhaustive rasters you have — abundance maps from <i>remine:unmix</i>, class probabilities, elevation —
+    HELP = """Ordinary kriging corrected by a small ensemble of 1D CNN-BiLSTM networks, with the exhaustive
+rasters you have — abundance maps from <i>remine:unmix</i>, class probabilities, elevation —
 as covariates, and a report that says whether it beats kriging on <i>your</i> data.
 
 For every cell the network sees the nearest samples (value, offset, distance, variogram covariance), the
@@ -35,13 +35,11 @@ the other folds only, as in an unsampled area). Needs PyTorch (the
 <ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
 <li><b>Covariate rasters</b> (optional): every band is a covariate; single-band class maps (colour table or class
 names) are one-hot encoded; all on one grid, in the points' CRS, covering every point.</li>
-<li><b>Template raster</b> (its grid; default the covariates' grid) or <b>Extent</b> (default: the sample
-points') + <b>Pixel size</b> (m).</li>
+<li><b>Template raster</b> (its grid; default the covariates' grid) or <b>Extent</b> + <b>Pixel size</b> (m).</li>
 <li><b>Neighbours</b> per sequence (16), <b>Ensemble members</b> (5), <b>Maximum epochs</b> (300, with early
 stopping), <b>Folds</b> of the comparison (5, spatial), <b>Seed</b> (same seed, same maps).</li></ul>
 <b>Outputs</b>
-<ul><li><b>Prediction</b> and <b>Standard deviation</b> GeoTIFFs (float32, NaN where a covariate is nodata),
-written block by block.</li>
+<ul><li><b>Prediction</b> and <b>Standard deviation</b> GeoTIFFs (float32, NaN where a covariate is nodata).</li>
 <li><b>Report</b> (HTML, optional): OK, the hybrid and KED (kriging with external drift on the same covariates)
 on identical spatial folds — table, paired Wilcoxon test, loss curves, observed against predicted, interval
 coverage — and a plain-words verdict: <i>beats kriging</i> or <i>does not beat kriging on these data</i>.</li></ul>
