@@ -17,7 +17,7 @@ from qgis.core import (
 )
 
 CROP = [150, 150, 40, 40]  # xoff, yoff, width, height of the demo cube piece
-N_SOME = 100  # the first demo samples, for the hybrid model (its CNN ensembles train per fold: time ∝ samples)
+N_SOME = 50  # the first demo samples for the hybrid model: its default report trains ensembles on 5 spatial folds
 #: algorithms whose results are cubes (shown as RGB, like the input cube)
 CUBES = {"spectralsubset", "continuumremoval", "preprocesscube", "resampletosensor"}
 XRD = ",".join(f"xrd_{m}" for m in ("alunite", "calcite", "chlorite", "goethite", "gypsum", "jarosite", "kaolinite",
