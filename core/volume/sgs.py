@@ -21,9 +21,8 @@ same whatever the number of realisations.
 
 The runs' weights are independent tasks (:func:`remine.core.cluster.tasks`): here, one after the other with
 every core; on a Dask cluster, spread over the workers while the caller applies each run, in path order, as it
-arrives. The weights are ~84 % of the work (measured on 10⁶ voxels, 50 realisations: 12.1 of 14.3 CPU s for
-weights and application); recomputing them on each worker for its own group of realisations would double the
-work on two workers (measured: 0.62× the local throughput). Memory: the scores and grades of all realisations,
+arrives. The weights are most of the work, so they are computed once rather than by each worker for its own
+group of realisations (docs/scaling.md has the figures). Memory: the scores and grades of all realisations,
 ``8 × r × m`` bytes, on the caller; ``24 × cells`` bytes of path and ranks plus one run's weights
 (``8 × _RUN × n_neighbors`` bytes) on a worker.
 """

@@ -39,32 +39,27 @@ class TailingsVolume(RemineAlgorithm):
     HELP = """Builds the 3D model of a tailings body: how many tonnes of which grade lie where, and how sure we are.
 
 <b>Inputs</b>
-<ul><li><b>Top surface</b> (e.g. a drone DEM) and <b>Base surface</b> (pre-deposition terrain) rasters, or a
-constant <b>Base elevation</b> (m). A base on another grid or CRS is resampled onto the top's.</li>
-<li><b>Samples</b>: auger or drill samples as points (projected CRS, metres) with a <b>Grade field</b> and a
-<b>Depth field</b> (m below the top surface) or a <b>Z field</b> (elevation, m).</li>
-<li><b>Voxel size</b> and <b>Voxel height</b> (m, 0 = about 2,500 columns and the median thickness in 10
-layers), <b>Density</b> (t/m³, default 1.8), <b>Cut-offs</b> (grades separated by commas; default the data's
-10/30/50/70/90 % quantiles), <b>Realisations</b> (default 50, 0 = kriging only), <b>Grade estimator</b>
-(3D ordinary kriging, default; or the hybrid model: kriging corrected by an ensemble of 5 CNN-BiLSTM networks
-trained on the samples, as remine:hybridkriging, which needs PyTorch and takes minutes to train).</li></ul>
-<b>Method</b>: cells between the surfaces with partial-cell volume fractions (the volume equals the raster
-integral of top − base); horizontal and vertical experimental variograms and a 3D anisotropic model
-(horizontal range ≫ vertical); 3D ordinary kriging with variance (32 neighbours), or the hybrid model in the
-anisotropy's isotropic space (variance: the square of its calibrated standard deviation); conditional
-sequential Gaussian simulation (normal scores, shared random path, multigrid) honouring the data. With a Dask
-scheduler in remine's Processing setting (or REMINE_DASK_SCHEDULER) the 3D kriging (by blocks of voxels) and
-the simulations (by groups of realisations) run on that cluster, with the same results.
+<ul><li><b>Top surface</b> (e.g. a drone DEM) and <b>Base surface</b> rasters, or a constant <b>Base
+elevation</b> (m); a base on another grid or CRS is resampled onto the top's.</li>
+<li><b>Samples</b>: auger or drill points (projected CRS, metres) with a <b>Grade field</b> and a <b>Depth
+field</b> (m below the top) or a <b>Z field</b> (elevation, m).</li>
+<li><b>Voxel size</b>, <b>Voxel height</b> (m, 0 = about 2,500 columns, median thickness / 10), <b>Density</b>
+(t/m³, 1.8), <b>Cut-offs</b> (comma-separated; default the data's 10/30/50/70/90 % quantiles),
+<b>Realisations</b> (50, 0 = none), <b>Grade estimator</b>: 3D kriging, or the hybrid model of
+remine:hybridkriging (needs PyTorch; minutes of training).</li></ul>
+<b>Method</b>: cells between the surfaces with partial-cell volume fractions (volume = raster integral of top −
+base); horizontal and vertical variograms, a 3D anisotropic model; 3D ordinary kriging with variance (32
+neighbours) or the hybrid model (variance: its calibrated std squared); sequential Gaussian simulation (normal
+scores, shared random path, multigrid) honouring the data. A Dask scheduler in remine's Processing setting (or
+REMINE_DASK_SCHEDULER) runs kriging and simulation on that cluster, same results.
 <b>Outputs</b> (in the output folder)
-<ul><li><b>grade_tonnage.csv</b>: cutoff, tonnes, mean_grade, metal (estimated; metal in tonnes for ppm grades)
-and tonnes_p10/p50/p90, mean_grade_p10…, metal_p10… over the realisations; <b>grade_tonnage.png</b>: the
-kriged (smoothed) or hybrid curve beside the simulated P10–P90 band.</li>
-<li><b>grade_slices.tif</b>, <b>variance_slices.tif</b>: one band per elevation slice (bottom first);
-<b>p_above_&lt;cut-off&gt;.tif</b>: probability above each cut-off per voxel; <b>footprint.gpkg</b>: the
-footprint with area, volume and tonnes.</li>
-<li><b>model.vti</b> (ParaView; arrays: grade, kriging (or hybrid) variance, simulated mean, probabilities),
-<b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b> and
-<b>view.html</b> (interactive, opens offline in any browser).</li></ul>
+<ul><li><b>grade_tonnage.csv</b>: cutoff, tonnes, mean_grade, metal, their p10/p50/p90 over the
+realisations; <b>grade_tonnage.png</b>: the estimated curve beside the simulated P10–P90 band.</li>
+<li><b>grade_slices.tif</b>, <b>variance_slices.tif</b>: a band per slice, bottom first;
+<b>p_above_&lt;cut-off&gt;.tif</b>: probability above each cut-off; <b>footprint.gpkg</b>: area, volume,
+tonnes.</li>
+<li><b>model.vti</b> (ParaView), <b>volume.png</b>, <b>slices.png</b>, <b>holes.png</b>, <b>surfaces.png</b>,
+<b>view.html</b> (interactive).</li></ul>
 <b>Reference</b>: Deutsch, C. V. &amp; Journel, A. G. (1998), GSLIB, 2nd ed., Oxford Univ. Press (sgsim);
 Goovaerts, P. (1997), Geostatistics for Natural Resources Evaluation, Oxford Univ. Press, ch. 8; Anvari, K.,
 Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (hybrid model)."""
