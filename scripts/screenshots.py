@@ -2,9 +2,11 @@
 """README screenshots from desktop QGIS under Xvfb: ``scripts/screenshots.py [OUT_DIR]`` (default docs/img).
 
 Starts QGIS with this checkout's plugin and the project venv in a throwaway profile, builds the demo scene,
-kriges Zn and unmixes the cube from the toolbox API (``processing.runAndLoadResults``, as a click on Run
-would), then saves ``toolbox.png`` (the remine toolbox groups), ``unmix_dialog.png`` (an algorithm dialog
-with its help) and ``styled_outputs.png`` (results loaded styled and named). Needs ``make setup``.
+kriges Zn, unmixes a piece of the cube and maps its minerals with a classifier trained on the ROIs from the
+toolbox API (``processing.runAndLoadResults``, as a click on Run would), then saves ``toolbox.png`` (the
+remine toolbox groups), ``unmix_dialog.png`` (an algorithm dialog with its help) and ``styled_outputs.png``
+(results loaded styled and named: the predicted piece over the truth map, in the same mineral colours).
+Needs ``make setup``.
 """
 import os
 import subprocess
@@ -50,12 +52,17 @@ def run():
     gdal.Translate(part, scene["CUBE"], srcWin=[100, 100, 120, 120])
     processing.runAndLoadResults("remine:unmix", {"INPUT": part, "ENDMEMBER_SOURCE": 3, "INTERVALS": False,
                                                   "OUTPUT": os.path.join(WORK, "abundances.tif")})
+    model = processing.run("remine:trainclassifier", {
+        "CUBE": scene["CUBE"], "ROIS": os.path.join(WORK, "scene", "rois.gpkg"), "N_SPLITS": 3,
+        "OUTPUT_MODEL": os.path.join(WORK, "minerals.rmodel")})["OUTPUT_MODEL"]
+    processing.runAndLoadResults("remine:predictraster", {"MODEL": model, "INPUT": part,
+                                                          "OUTPUT": os.path.join(WORK, "minerals.tif")})
     root = QgsProject.instance().layerTreeRoot()
-    for layer in QgsProject.instance().mapLayers().values():
+    shown = ("Predicted class", "Truth – dominant mineral", "ROIs (mineral)", "Samples – Zn (ppm)")
+    for layer in QgsProject.instance().mapLayers().values():   # the predicted piece over the truth: same colours
         node = root.findLayer(layer.id())
-        if "variance" in layer.name():
-            node.setItemVisibilityChecked(False)
-        node.setExpanded(not layer.name().startswith(("Zn kriging variance", "Samples")))
+        node.setItemVisibilityChecked(layer.name() in shown)
+        node.setExpanded(layer.name() == "Predicted class")
     iface.mapCanvas().zoomToFullExtent()
     shot("styled_outputs.png")
     toolbox = plugins["processing"].toolbox
