@@ -117,6 +117,19 @@ def write_style(raster_path, colormap=None, names=None, value_range=None, band=1
     return path
 
 
+def fullest_band(raster_path):
+    """``(band, description)`` of the band of ``raster_path`` with the most valid cells (1-based; the first
+    on ties): the slice of a stack of elevation slices worth showing. Reads the raster whole."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(raster_path) as ds:
+        data = ds.read(masked=True)
+        counts = [int(np.isfinite(b.astype("float64").filled(np.nan)).sum()) for b in data]
+        band = int(np.argmax(counts)) + 1
+        return band, ds.descriptions[band - 1] or f"band {band}"
+
+
 def write_data_style(raster_path, colours=VIRIDIS, band=1, from_zero=False):
     """Write a ramp of ``colours`` over the minimum–maximum of ``band``'s finite values (from 0 with
     ``from_zero``, e.g. variances); for outputs whose range is known only once written. Reads ~1M-pixel

@@ -13,8 +13,10 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
+from ...core.raster.style import MAGMA, fullest_band, write_data_style
 from ..base import RemineAlgorithm
-from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, VECTOR_POINT
+from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, LAYER_RASTER, LAYER_VECTOR, VECTOR_POINT
+from ..layers import LayerStyle, quantity
 
 #: ESTIMATOR options (indexes are kept: scripts and models address them by index) -> tailings_volume estimator
 ESTIMATORS = [("3D ordinary kriging", "kriging"), ("Hybrid model (kriging + CNN-BiLSTM ensemble; needs PyTorch)",
@@ -135,7 +137,31 @@ Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (hybrid model).""
                                                "anisotropy_ratio", "n_realisations", "estimator")})
         files = [v for k, v in res.items() if isinstance(v, str)] + list(res["probability"])
         self.output_files = files
+        self.name_slices(res, self.parameterAsString(parameters, "GRADE_FIELD", context))
         return {"OUTPUT_FOLDER": folder, "VTK": res.get("vtk"), "HTML": res.get("html"),
                 "TONNAGE_CSV": res["tonnage_csv"], "TONNAGE_PLOT": res["tonnage_plot"],
                 "GRADE_SLICES": res["grade_slices"], "VARIANCE_SLICES": res["variance_slices"],
                 "FOOTPRINT": res["footprint"]}
+
+    def name_slices(self, res, field):
+        """Style the grade and variance slices on the slice with the most voxels (grade ramp, variance from 0)
+        and name the layers the toolbox loads: "Zn (ppm) at z=101.75 m", "Zn variance (ppm²) at …"."""
+        band, label = fullest_band(res["grade_slices"])
+        styles = (write_data_style(res["grade_slices"], band=band),
+                  write_data_style(res["variance_slices"], colours=MAGMA, band=band, from_zero=True))
+        self.output_files += [p for p in styles if p]  # removed with the outputs when the run is interrupted
+        name, unit = quantity(field)
+        at = label.split(" ", 1)[-1].replace("z=", "at z=")
+        self.layer_names.update(GRADE_SLICES=f"{name}" + (f" ({unit})" if unit else "") + f" {at}",
+                                VARIANCE_SLICES=f"{name} variance" + (f" ({unit}²)" if unit else "") + f" {at}",
+                                FOOTPRINT=f"Tailings footprint – {name}")
+
+    def extra_layers(self):
+        """Grade slice, variance slice (hidden) and footprint (hidden) load as one group "Tailings volume"."""
+        layers = []
+        for order, (key, hint) in enumerate((("GRADE_SLICES", LAYER_RASTER), ("VARIANCE_SLICES", LAYER_RASTER),
+                                             ("FOOTPRINT", LAYER_VECTOR))):
+            if self.results.get(key):
+                style = LayerStyle(self.layer_names.get(key), "Tailings volume", order, visible=order == 0)
+                layers.append((self.results[key], style, hint))
+        return layers

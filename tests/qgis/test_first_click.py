@@ -147,5 +147,5 @@ def test_every_algorithm_runs_on_its_first_click(remine_processing, tmp_path):
     styled = {name for name, layers in loaded.items() if layers}
     assert styled >= {"createdemodata", "unmix", "calibrateintervals", "predictraster", "crmclassmap",
                       "closecomposition", "absorptionfeature", "ordinarykriging", "externaldriftkriging",
-                      "hybridkriging", "mineral_map_workflow", "abundance_workflow", "grade_map_workflow",
-                      "grade_map_hybrid_workflow"}, loaded
+                      "hybridkriging", "tailingsvolume", "mineral_map_workflow", "abundance_workflow",
+                      "grade_map_workflow", "grade_map_hybrid_workflow", "tailings_tonnage_workflow"}, loaded
