@@ -55,4 +55,5 @@ techniques for remote sensing applications, JGR 89(B7), 6329–6340."""
                                           units=self.wavelength_units(parameters, self.UNITS_KEY, context),
                                           progress=progress)
         self.metrics.update(bands=result["bands"], floored_values=result["floored"])
+        self.layer_names[self.OUTPUT] = f"Continuum removed ({result['bands']} bands)"
         return {self.OUTPUT: out}

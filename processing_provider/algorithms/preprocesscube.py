@@ -70,4 +70,6 @@ Spectrosc. 43(5), 772–777."""
                                    min_nm=self.optional_number(parameters, self.MIN, context),
                                    max_nm=self.optional_number(parameters, self.MAX, context), progress=progress)
         self.metrics.update(method=method, bands=result["bands"])
+        label = METHOD_LABELS[PREPROCESS_METHODS.index(method)]
+        self.layer_names[self.OUTPUT] = f"{label} ({result['bands']} bands)"
         return {self.OUTPUT: out}

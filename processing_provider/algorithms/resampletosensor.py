@@ -72,4 +72,7 @@ convolution as in Kokaly, R. F. et al. (2017), USGS Spectral Library Version 7, 
         if result["outside"]:
             progress.warn(f"{result['outside']} target band(s) lie outside the input's wavelength range: NaN")
         self.metrics.update(bands=result["bands"], bands_outside=result["outside"])
+        sensor = TARGETS[choice][1]
+        self.layer_names[self.OUTPUT] = (f"Resampled to {SENSOR_LABELS[sensor]}" if sensor
+                                         else f"Resampled cube ({result['bands']} bands)")
         return {self.OUTPUT: out}

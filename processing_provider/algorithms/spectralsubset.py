@@ -52,4 +52,5 @@ water retrievals from airborne imaging spectrometer data, JGR 95(D4), 3549–356
                                  progress=progress)
         progress.info(f"kept {result['bands_out']} of {result['bands_in']} bands")
         self.metrics.update(bands_in=result["bands_in"], bands_out=result["bands_out"])
+        self.layer_names[self.OUTPUT] = f"Cube subset ({result['bands_out']} bands)"
         return {self.OUTPUT: out}

@@ -143,7 +143,7 @@ def test_every_algorithm_runs_on_its_first_click(remine_processing, tmp_path):
                 assert layer["renderer"] == "multibandcolor", (name, layer)
             elif layer["bands"]:
                 assert layer["renderer"] in ("paletted", "singlebandpseudocolor"), (name, layer)
-                assert not layer["label"], (name, layer)
+            assert not layer["label"], (name, layer)
     styled = {name for name, layers in loaded.items() if layers}
     assert styled >= {"createdemodata", "unmix", "calibrateintervals", "predictraster", "crmclassmap",
                       "closecomposition", "absorptionfeature", "ordinarykriging", "externaldriftkriging",
