@@ -3,19 +3,25 @@
 For every target ``t`` the ``k`` nearest samples ``S_t`` are picked from its tile's candidate list and the system
 ``C λ + F μ = c``, ``Fᵀ λ = f₀`` (covariance form; ``C`` the covariance among neighbours, ``c`` between
 neighbours and target, ``F`` drift functions at the neighbours, ``f₀`` at the target) is solved through the
-Cholesky factor ``L`` of ``C``:
+inverse ``W = C⁻¹``, kept with ``b = Wz`` and ``B = WF``:
 
-    u = L⁻¹c,  y = L⁻¹z,  G = L⁻¹F,  M = GᵀG,  r = Gᵀu − f₀,  μ = M⁻¹r
-    estimate = uᵀy − μᵀ(Gᵀy),  variance = C(0) − uᵀu + rᵀμ
+    M = FᵀB,  r = Bᵀc − f₀,  μ = M⁻¹r
+    estimate = cᵀb − μᵀ(Fᵀb),  variance = C(0) − cᵀWc + rᵀμ
 
-``F`` = 1 gives ordinary kriging, no drift (p = 0) simple kriging (on values minus the mean), columns of
-coordinates universal kriging, external rasters kriging with external drift. Targets are visited in spatial
-order and the factor follows the neighbour set: samples that leave are deleted (rank-one update, O(k²)),
-samples that enter are appended (one triangular solve, O(k²)); the factor is recomputed from scratch after
-64 updates or a large change. A global neighbourhood is thus factorised once.
-Block kriging averages ``c`` over the block's discretisation points. A system that is not positive definite
-(collinear or clustered points, zero nugget) is regularised by adding a small multiple of ``C(0)`` to the
-diagonal until the factorisation succeeds; the number of such systems is returned.
+so that a target costs one matrix-vector product (no triangular solve, whose row-by-row dependence is slow at
+these sizes). ``F`` = 1 gives ordinary kriging, no drift (p = 0) simple kriging (on values minus the mean),
+columns of coordinates universal kriging, external rasters kriging with external drift.
+
+Neighbours: the distances to the tile's candidates (coordinates stored axis by axis, contiguous) are computed
+at once; only candidates not farther than the farthest current neighbour can be among the k nearest, and
+those few are selected (ties: the smaller sample index).
+Targets are visited in spatial order and ``W`` follows the neighbour set: a sample that leaves is removed
+(``W₁₁ − w wᵀ/ω``, O(k²)) and the last neighbour moved into its slot; a sample that enters is added by
+bordering (``W + v vᵀ/s``, ``s`` the Schur complement, O(k²)). ``W`` is recomputed from the Cholesky factor of
+``C`` after 64 updates, when most neighbours change, or when ``s`` is tiny. A global neighbourhood is thus
+inverted once. Block kriging averages ``c`` over the block's discretisation points. A system that is not
+positive definite (collinear or clustered points, zero nugget) is regularised by adding a small multiple of
+``C(0)`` to the diagonal until the factorisation succeeds; the number of such systems is returned.
 """
 import math
 
@@ -25,9 +31,10 @@ from numba import njit, prange
 from .structures import EXPONENTIAL, GAUSSIAN, POWER, SPHERICAL, TABULATED
 
 _FM = {"nsz", "arcp", "contract", "reassoc"}  # fast maths without assuming finite values
+_REFRESH = 64  # updates of W before it is recomputed from scratch
 
 
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, inline="always", fastmath=_FM)
 def _cov_fill(h, g, start, stop, codes, psills, inv_ranges, params, nugget, table, inv_step, A):
     """h[start:stop] (distances) -> covariances ``A - gamma(h)`` in place, ``gamma(0) = 0``; g: scratch.
 
@@ -65,21 +72,7 @@ def _cov_fill(h, g, start, stop, codes, psills, inv_ranges, params, nugget, tabl
         h[a] = A - g[a]
 
 
-@njit(cache=True, fastmath=_FM)
-def _dist_to(X, members, start, stop, P, p, off, q, h):
-    """h[a] = |X[members[a]] - (P[p] + off[q])| for a in [start, stop)."""
-    for a in range(start, stop):
-        ia = members[a]
-        s = 0.0
-        for d in range(X.shape[1]):
-            v = X[ia, d] - P[p, d] - off[q, d]
-            s += v * v
-        h[a] = s
-    for a in range(start, stop):
-        h[a] = math.sqrt(h[a])
-
-
-@njit(cache=True, fastmath=_FM)
+@njit(cache=True, inline="always", fastmath=_FM)
 def _cholesky(A, U, k, jitter):
     """Upper Cholesky factor U (A = UᵀU; row i of U is column i of the lower factor) of the upper triangle
     of A[:k, :k] + jitter·I. Returns False if not positive definite."""
@@ -114,48 +107,89 @@ def _forward(U, b, x, k):
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
-def _delete(U, members, pos, j, k, x, y, G):
-    """Remove member ``j`` from the factor of ``k`` members, O((k-j)²).
+def _dist_members(MX, kc, P, p, off, q, h):
+    """h[a] = |MX[:, a] - (P[p] + off[q])| for the ``kc`` neighbours (coordinates ``MX`` (d, k), by axis)."""
+    for a in range(kc):
+        h[a] = 0.0
+    for d in range(MX.shape[0]):
+        pd = P[p, d] + off[q, d]
+        for a in range(kc):
+            v = MX[d, a] - pd
+            h[a] += v * v
+    for a in range(kc):
+        h[a] = math.sqrt(h[a])
 
-    The trailing block gets the rank-one update ``L₃₃L₃₃ᵀ + l l ᵀ`` (l = column j of L below the diagonal),
-    done as Givens rotations of [L₃₃ | l]; the same rotations carry ``y = L⁻¹z`` and the rows of
-    ``G = (L⁻¹F)ᵀ`` over to the new factor, so they need no new triangular solve.
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _matvec(W, b, w, kc):
+    """w = W[:kc, :kc] b for a symmetric W (sums of contiguous rows)."""
+    for a in range(kc):
+        w[a] = 0.0
+    for m in range(kc):
+        bm = b[m]
+        for a in range(kc):
+            w[a] += W[m, a] * bm
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _remove(W, kc, j, col, members, pos, MX, zm, Fm):
+    """Remove neighbour ``j`` from the inverse ``W`` of ``kc`` neighbours, O(kc²); the last one takes its slot.
+
+    Inverse of C without row and column j: ``W₋ⱼ₋ⱼ − wⱼ wⱼᵀ / W[j, j]`` (``wⱼ`` column j of W).
     """
-    p = G.shape[0]
-    for m in range(j + 1, k):
-        x[m] = U[j, m]
-    xi_y = y[j]
-    for i in range(j + 1, k):
-        uii = U[i, i]
-        r = math.sqrt(uii * uii + x[i] * x[i])
-        cos = uii / r
-        sin = x[i] / r
-        c = r / uii
-        s = x[i] / uii
-        U[i, i] = r
-        for m in range(i + 1, k):
-            um = (U[i, m] + s * x[m]) / c
-            U[i, m] = um
-            x[m] = c * x[m] - s * um
-        yi = y[i]
-        y[i] = cos * yi + sin * xi_y
-        xi_y = cos * xi_y - sin * yi
-        for a in range(p):
-            gi = G[a, i]
-            G[a, i] = cos * gi + sin * G[a, j]
-            G[a, j] = cos * G[a, j] - sin * gi
+    f = 1.0 / W[j, j]
+    for a in range(kc):
+        col[a] = W[j, a]
+    for r in range(kc):
+        fr = col[r] * f
+        for m in range(kc):
+            W[r, m] -= fr * col[m]
     pos[members[j]] = -1
-    for r in range(j):
-        for m in range(j, k - 1):
-            U[r, m] = U[r, m + 1]
-    for r in range(j, k - 1):
-        for m in range(r, k - 1):
-            U[r, m] = U[r + 1, m + 1]
-        members[r] = members[r + 1]
-        pos[members[r]] = r
-        y[r] = y[r + 1]
-        for a in range(p):
-            G[a, r] = G[a, r + 1]
+    last = kc - 1
+    if j != last:
+        for a in range(kc):
+            W[j, a] = W[last, a]
+        for a in range(kc):
+            W[a, j] = W[a, last]
+        members[j] = members[last]
+        pos[members[j]] = j
+        for d in range(MX.shape[0]):
+            MX[d, j] = MX[d, last]
+        zm[j] = zm[last]
+        for i in range(Fm.shape[0]):
+            Fm[i, j] = Fm[i, last]
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _invert(C, U, W, kk, A):
+    """W = C[:kk, :kk]⁻¹ through the Cholesky factor (C = UᵀU, U⁻¹ built in C's storage, W = U⁻¹U⁻ᵀ), with the
+    smallest diagonal addition ``jitter`` (0, then 1e-10·A, ×10 …) that makes C positive definite.
+
+    Returns the jitter used."""
+    jitter = 0.0
+    ok = _cholesky(C, U, kk, jitter)
+    if not ok:
+        jitter = 1e-10 * A
+        while True:
+            ok = _cholesky(C, U, kk, jitter)
+            if ok or jitter > A:
+                break
+            jitter *= 10.0
+    for b in range(kk):  # C (upper) <- U⁻¹, column by column
+        C[b, b] = 1.0 / U[b, b]
+        for i in range(b - 1, -1, -1):
+            sm = 0.0
+            for m in range(i + 1, b + 1):
+                sm += U[i, m] * C[m, b]
+            C[i, b] = -sm / U[i, i]
+    for a in range(kk):
+        for b in range(a, kk):
+            sm = 0.0
+            for m in range(b, kk):
+                sm += C[a, m] * C[b, m]
+            W[a, b] = sm
+            W[b, a] = sm
+    return jitter
 
 
 @njit(cache=True, inline="always")
@@ -165,6 +199,15 @@ def _select(dbuf, ibuf, nc, k):
     Ties in distance are broken by the smaller sample index, so the neighbourhood of a target does not depend
     on how targets are grouped into blocks or chunks.
     """
+    if nc - k <= 4:  # a few too many (the usual case): drop the farthest, one at a time
+        for r in range(nc - k):
+            n = nc - r
+            j = 0
+            for a in range(1, n):
+                if dbuf[a] > dbuf[j] or (dbuf[a] == dbuf[j] and ibuf[a] > ibuf[j]):
+                    j = a
+            dbuf[j], ibuf[j] = dbuf[n - 1], ibuf[n - 1]
+        return
     lo, hi = 0, nc - 1
     while lo < hi:
         mid = (lo + hi) // 2
@@ -189,80 +232,106 @@ def _select(dbuf, ibuf, nc, k):
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
-def _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0,
-               U, y, G, Gy, MU, F0, c, u, pw, est, var, mu, work):
-    """Right-hand side of target t, forward solve with the current factor, estimate/variance/multipliers.
+def _rhs_solve(MX, T, t, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0,
+               W, bz, BF, Fb, MU, F0, c, w, r_, x_, s_, est, var, mu, gbuf):
+    """Right-hand side of target t and, with the current inverse, estimate, variance and multipliers.
 
-    ``pw`` (3, p) and ``work`` (2, k) are scratch."""
-    p = G.shape[0]
-    r, w, s_ = pw[0], pw[1], pw[2]
-    hbuf, gbuf = work[0], work[1]
-    # --- right-hand side for this target (block average over the discretisation points) and the solution
-    for a in range(kc):
-        c[a] = 0.0
-    for q in range(offs.shape[0]):
-        _dist_to(X, members, 0, kc, T, t, offs, q, hbuf)
-        _cov_fill(hbuf, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+    ``r_``, ``x_``, ``s_`` (p,) and ``gbuf`` (k,) are scratch."""
+    p = BF.shape[0]
+    # --- right-hand side for this target (block average over the discretisation points)
+    if offs.shape[0] == 1:
+        _dist_members(MX, kc, T, t, offs, 0, c)
+        _cov_fill(c, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+    else:
         for a in range(kc):
-            c[a] += wts[q] * hbuf[a]
-    _forward(U, c, u, kc)
+            c[a] = 0.0
+        for q in range(offs.shape[0]):
+            _dist_members(MX, kc, T, t, offs, q, w)
+            _cov_fill(w, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+            for a in range(kc):
+                c[a] += wts[q] * w[a]
+    _matvec(W, c, w, kc)
     e = 0.0
-    uu = 0.0
+    cwc = 0.0
     for a in range(kc):
-        e += u[a] * y[a]
-        uu += u[a] * u[a]
-    v = C0 - uu
+        e += c[a] * bz[a]
+        cwc += c[a] * w[a]
+    v = C0 - cwc
     if p > 0:
         for i in range(p):
             sm = -F0[t, i]
             for a in range(kc):
-                sm += G[i, a] * u[a]
-            r[i] = sm
+                sm += BF[i, a] * c[a]
+            r_[i] = sm
         # mu = M⁻¹ r = MU⁻¹ MU⁻ᵀ r
-        _forward(MU, r, w, p)
+        _forward(MU, r_, x_, p)
         for i in range(p - 1, -1, -1):
-            sm = w[i]
+            sm = x_[i]
             for m in range(i + 1, p):
                 sm -= MU[i, m] * s_[m]
             s_[i] = sm / MU[i, i]
         for i in range(p):
-            e -= s_[i] * Gy[i]
-            v += r[i] * s_[i]
+            e -= s_[i] * Fb[i]
+            v += r_[i] * s_[i]
             mu[t, i] = s_[i]
     est[t] = e
     var[t] = v
 
 
 @njit(cache=True, fastmath=_FM)
-def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist2, offs, wts, codes,
+def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k, max_dist2, offs, wts, codes,
                    psills, inv_ranges, params, nugget, table, inv_step, A, C0, start, stop, est, var, mu, max_cand):
     """Krige targets ``order[start:stop]``: per target, its k nearest candidates, the kriging system (updated
-    from the previous target's factorisation where the neighbours overlap), estimate, variance and Lagrange
-    multipliers into ``est``, ``var``, ``mu``; returns the number of regularised systems. One compiled
-    function on purpose: the scratch matrices live for
-    the whole loop over targets, and numba passes arrays between functions without inlining them."""
+    from the previous target's where the neighbours overlap), estimate, variance and Lagrange multipliers into
+    ``est``, ``var``, ``mu``; returns the number of regularised systems. One compiled function on purpose:
+    the scratch matrices live for the whole loop over targets, and numba passes arrays between functions
+    without inlining them."""
     n = X.shape[0]
+    nd = X.shape[1]
     p = F.shape[1]
     C = np.empty((k, k))
     U = np.empty((k, k))
-    y = np.empty(k)
-    G = np.empty((p, k))
+    W = np.empty((k, k))
+    MX = np.empty((nd, k))
+    zm = np.empty(k)
+    Fm = np.empty((p, k))
+    bz = np.empty(k)
+    BF = np.empty((p, k))
     M = np.empty((p, p))
     MU = np.empty((p, p))
-    Gy = np.empty(p)
+    Fb = np.empty(p)
     c = np.empty(k)
-    u = np.empty(k)
+    w = np.empty(k)
     col = np.empty(k)
-    pw = np.empty((3, p))
+    gbuf = np.empty(k)
+    r_ = np.empty(p)
+    x_ = np.empty(p)
+    s_ = np.empty(p)
     members = np.empty(k, np.int64)
     nb = np.empty(k, np.int64)
     pos = np.full(n, -1, np.int64)
     stamp = np.zeros(n, np.int64)
     dbuf = np.empty(max_cand)
     ibuf = np.empty(max_cand, np.int64)
-    work = np.empty((2, k))
-    hbuf, gbuf = work[0], work[1]
-    zoff = np.zeros((1, X.shape[1]))
+    dtmp = np.empty(max_cand)
+    zero = np.zeros((1, nd))
+    pt = np.empty((1, nd))
+    return _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k, max_dist2, offs, wts,
+                         codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0, start, stop, est, var,
+                         mu, C, U, W, MX, zm, Fm, bz, BF, M, MU, Fb, c, w, col, gbuf, r_, x_, s_, members, nb, pos,
+                         stamp, dbuf, ibuf, dtmp, zero, pt)
+
+
+@njit(cache=True, fastmath=_FM, _nrt=False)
+def _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k, max_dist2, offs, wts, codes,
+                  psills, inv_ranges, params, nugget, table, inv_step, A, C0, start, stop, est, var, mu, C, U, W,
+                  MX, zm, Fm, bz, BF, M, MU, Fb, c, w, col, gbuf, r_, x_, s_, members, nb, pos, stamp, dbuf, ibuf,
+                  dtmp, zero, pt):
+    """The loop of :func:`_solve_segment` over its targets, on its scratch arrays; compiled without
+    reference counting (the helpers inlined in the loop would otherwise count every array they are
+    given, an atomic operation each time)."""
+    nd = X.shape[1]
+    p = F.shape[1]
     kc = 0
     valid = False
     jitter = 0.0
@@ -271,38 +340,50 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
     for si in range(start, stop):
         t = order[si]
         g = tile_of[t]
-        # --- the k nearest candidates (within max_dist), leaving out exclude[t]
+        # --- the k nearest candidates (within max_dist), leaving out exclude[t]. With k current neighbours (none
+        # of them left out) the k nearest are no farther than the farthest of them: only candidates within that
+        # distance (plus a rounding margin) are kept for the selection.
+        ex = exclude[t]
+        thr = max_dist2
+        if valid and kc == k and (ex < 0 or pos[ex] < 0):
+            for a in range(kc):
+                w[a] = 0.0
+            for d in range(nd):
+                td = T[t, d]
+                for a in range(kc):
+                    v = MX[d, a] - td
+                    w[a] += v * v
+            far = 0.0
+            for a in range(kc):
+                far = max(far, w[a])
+            thr = min(thr, far * (1.0 + 1e-9))
+        c0, c1 = cand_ptr[g], cand_ptr[g + 1]
+        for a in range(c1 - c0):
+            dtmp[a] = 0.0
+        for d in range(nd):
+            td = T[t, d]
+            for a in range(c1 - c0):
+                v = CX[d, np.uint64(c0 + a)] - td  # unsigned: no wrap-around test, contiguous loads
+                dtmp[a] += v * v
         nc = 0
-        n_in = 0
-        max_in = 0.0
-        min_out = np.inf
-        for jj in range(cand_ptr[g], cand_ptr[g + 1]):
-            i = cand_idx[jj]
-            if i == exclude[t]:
-                continue
-            d2 = 0.0
-            for d in range(X.shape[1]):
-                v = X[i, d] - T[t, d]
-                d2 += v * v
-            if d2 <= max_dist2:
-                dbuf[nc] = d2
-                ibuf[nc] = i
-                nc += 1
-                if pos[i] >= 0:
-                    n_in += 1
-                    max_in = max(max_in, d2)
-                else:
-                    min_out = min(min_out, d2)
-        # unchanged neighbourhood: the current members are exactly the k nearest (strictly closer than the rest)
-        if valid and n_in == kc and (kc == k or nc == kc) and max_in < min_out:
-            _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step,
-                       A, C0, U, y, G, Gy, MU, F0, c, u, pw, est, var, mu, work)
-            continue
+        for a in range(c1 - c0):  # branch-free compaction
+            i = cand_idx[c0 + a]
+            dbuf[nc] = dtmp[a]
+            ibuf[nc] = i
+            nc += np.int64(dtmp[a] <= thr) & np.int64(i != ex)
         if nc > k:
             _select(dbuf, ibuf, nc, k)
             kk = k
         else:
             kk = nc
+        # unchanged neighbourhood: the k nearest are the current neighbours
+        same = valid and kk == kc
+        for a in range(kk):
+            same = same and pos[ibuf[a]] >= 0
+        if same:
+            _rhs_solve(MX, T, t, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0,
+                       W, bz, BF, Fb, MU, F0, c, w, r_, x_, s_, est, var, mu, gbuf)
+            continue
         for a in range(kk):
             nb[a] = ibuf[a]
         if kk < max(p, 1):
@@ -311,7 +392,7 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
             for a in range(p):
                 mu[t, a] = np.nan
             continue
-        # --- compare with the current factor
+        # --- compare with the current neighbours
         for a in range(kk):
             stamp[nb[a]] = si + 1
         n_rem = 0
@@ -319,99 +400,96 @@ def _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, 
             if stamp[members[a]] != si + 1:
                 n_rem += 1
         n_add = kk - (kc - n_rem)
-        changed = n_rem + n_add > 0 or not valid
-        refactor = changed and (not valid or jitter > 0.0 or updates >= 64 or n_rem + n_add > max(4, kk // 4))
-        if changed and not refactor:
+        refactor = not valid or jitter > 0.0 or updates >= _REFRESH or n_rem + n_add > kk
+        if not refactor:
             for j in range(kc - 1, -1, -1):
                 if stamp[members[j]] != si + 1:
-                    _delete(U, members, pos, j, kc, col, y, G)
+                    _remove(W, kc, j, col, members, pos, MX, zm, Fm)
                     kc -= 1
             for a in range(kk):
                 q = nb[a]
                 if pos[q] >= 0:
                     continue
-                _dist_to(X, members, 0, kc, X, q, zoff, 0, hbuf)
-                _cov_fill(hbuf, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
-                _forward(U, hbuf, u, kc)
-                dd = A
+                # bordering: W' = [[W + v vᵀ/s, -v/s], [-vᵀ/s, 1/s]], v = W c_q, s = C(0) - c_qᵀ v
+                _dist_members(MX, kc, X, q, zero, 0, c)
+                _cov_fill(c, gbuf, 0, kc, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+                _matvec(W, c, w, kc)
+                sch = A
                 for b in range(kc):
-                    dd -= u[b] * u[b]
-                if not dd > 1e-10 * A:
+                    sch -= c[b] * w[b]
+                if not sch > 1e-10 * A:
                     refactor = True
                     break
-                dk = math.sqrt(dd)
-                sm = z[q]
+                f = 1.0 / sch
+                for r in range(kc):
+                    fr = w[r] * f
+                    for m in range(kc):
+                        W[r, m] += fr * w[m]
                 for b in range(kc):
-                    U[b, kc] = u[b]
-                    sm -= u[b] * y[b]
-                U[kc, kc] = dk
-                y[kc] = sm / dk
-                for j2 in range(p):
-                    sm = F[q, j2]
-                    for b in range(kc):
-                        sm -= u[b] * G[j2, b]
-                    G[j2, kc] = sm / dk
+                    W[kc, b] = -w[b] * f
+                    W[b, kc] = -w[b] * f
+                W[kc, kc] = f
                 members[kc] = q
                 pos[q] = kc
+                for d in range(nd):
+                    MX[d, kc] = X[q, d]
+                zm[kc] = z[q]
+                for i in range(p):
+                    Fm[i, kc] = F[q, i]
                 kc += 1
             updates += 1
         if refactor:
             for a in range(kc):
                 pos[members[a]] = -1
             kc = kk
-            # nearest first: the farthest members, the likeliest to leave next, sit at the end where
-            # deleting them costs least
-            near = np.argsort(dbuf[:kk])
             for a in range(kk):
-                members[a] = ibuf[near[a]]
-                pos[members[a]] = a
+                q = nb[a]
+                members[a] = q
+                pos[q] = a
+                for d in range(nd):
+                    MX[d, a] = X[q, d]
+                zm[a] = z[q]
+                for i in range(p):
+                    Fm[i, a] = F[q, i]
             for a in range(kk):
+                for d in range(nd):
+                    pt[0, d] = MX[d, a]
+                _dist_members(MX, kk, pt, 0, zero, 0, c)
+                _cov_fill(c, gbuf, 0, kk, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
+                for b in range(kk):
+                    C[a, b] = c[b]
                 C[a, a] = A
-                _dist_to(X, members, a + 1, kk, X, members[a], zoff, 0, hbuf)
-                _cov_fill(hbuf, gbuf, a + 1, kk, codes, psills, inv_ranges, params, nugget, table, inv_step, A)
-                for b in range(a + 1, kk):
-                    C[a, b] = hbuf[b]
-            jitter = 0.0
-            ok = _cholesky(C, U, kk, jitter)
-            if not ok:
+            jitter = _invert(C, U, W, kk, A)
+            if jitter > 0.0:
                 n_reg += 1
-                jitter = 1e-10 * A
-                while True:
-                    ok = _cholesky(C, U, kk, jitter)
-                    if ok or jitter > A:
-                        break
-                    jitter *= 10.0
             valid = True
             updates = 0
-        if refactor:
+        # --- b = W z, B = W F, M = Fᵀ B (factored), Fᵀ b
+        _matvec(W, zm, bz, kc)
+        for i in range(p):
             for a in range(kc):
-                col[a] = z[members[a]]
-            _forward(U, col, y, kc)
-            for j in range(p):
-                for a in range(kc):
-                    col[a] = F[members[a], j]
-                _forward(U, col, u, kc)
-                for a in range(kc):
-                    G[j, a] = u[a]
-        if changed:
-            for i in range(p):
+                col[a] = Fm[i, a]
+            _matvec(W, col, w, kc)
+            for a in range(kc):
+                BF[i, a] = w[a]
+        for i in range(p):
+            sm = 0.0
+            for a in range(kc):
+                sm += Fm[i, a] * bz[a]
+            Fb[i] = sm
+            for j in range(i, p):
                 sm = 0.0
                 for a in range(kc):
-                    sm += G[i, a] * y[a]
-                Gy[i] = sm
-                for j in range(i, p):
-                    sm = 0.0
-                    for a in range(kc):
-                        sm += G[i, a] * G[j, a]
-                    M[i, j] = sm
-            if p > 0:
-                okm = _cholesky(M, MU, p, 0.0)
-                jm = 1e-12 * (M[0, 0] + 1e-300)
-                while not okm and jm < 1e300:
-                    okm = _cholesky(M, MU, p, jm)
-                    jm *= 10.0
-        _rhs_solve(X, T, t, members, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A,
-                   C0, U, y, G, Gy, MU, F0, c, u, pw, est, var, mu, work)
+                    sm += Fm[i, a] * BF[j, a]
+                M[i, j] = sm
+        if p > 0:
+            okm = _cholesky(M, MU, p, 0.0)
+            jm = 1e-12 * (M[0, 0] + 1e-300)
+            while not okm and jm < 1e300:
+                okm = _cholesky(M, MU, p, jm)
+                jm *= 10.0
+        _rhs_solve(MX, T, t, kc, offs, wts, codes, psills, inv_ranges, params, nugget, table, inv_step, A, C0,
+                   W, bz, BF, Fb, MU, F0, c, w, r_, x_, s_, est, var, mu, gbuf)
     return n_reg
 
 
@@ -421,6 +499,16 @@ def _max_candidates(cand_ptr):
     for g in range(cand_ptr.shape[0] - 1):
         out = max(out, cand_ptr[g + 1] - cand_ptr[g])
     return out
+
+
+@njit(cache=True)
+def _candidate_coords(X, cand_idx):
+    """Coordinates (d, len(cand_idx)) of the candidates, axis by axis: each tile's distances in contiguous loops."""
+    CX = np.empty((X.shape[1], cand_idx.shape[0]))
+    for a in range(cand_idx.shape[0]):
+        for d in range(X.shape[1]):
+            CX[d, a] = X[cand_idx[a], d]
+    return CX
 
 
 @njit(cache=True, parallel=True)
@@ -449,13 +537,14 @@ def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k
     var = np.empty(m)
     mu = np.empty((m, F.shape[1]))
     max_cand = _max_candidates(cand_ptr)
+    CX = _candidate_coords(X, cand_idx)
     regs = np.zeros(n_segments, np.int64)
     step = (m + n_segments - 1) // n_segments
     for g in prange(n_segments):
         start = g * step
         stop = min(m, start + step)
         if start < stop:
-            regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k,
+            regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k,
                                      max_dist * max_dist, offs, wts, codes, psills, 1.0 / ranges, params, nugget,
                                      table, 1.0 / table_step, A, C0, start, stop, est, var, mu, max_cand)
     return est, var, mu, regs.sum()
@@ -470,7 +559,8 @@ def solve_targets_serial(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exc
     est = np.empty(m)
     var = np.empty(m)
     mu = np.empty((m, F.shape[1]))
-    n_reg = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist * max_dist,
+    CX = _candidate_coords(X, cand_idx)
+    n_reg = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k, max_dist * max_dist,
                            offs, wts, codes, psills, 1.0 / ranges, params, nugget, table, 1.0 / table_step, A, C0, 0,
                            m, est, var, mu, _max_candidates(cand_ptr))
     return est, var, mu, n_reg

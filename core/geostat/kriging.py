@@ -174,10 +174,10 @@ class _Kriging(BaseEstimator):
 
     def _check_global_memory(self, size):
         """Refuse a global neighbourhood whose kriging systems (``size`` x ``size`` float64, one per thread,
-        twice: matrix and factor) would not fit in the available memory."""
+        three times: matrix, factor and inverse) would not fit in the available memory."""
         from numba import get_num_threads
 
-        need = 16.0 * size * size * get_num_threads()
+        need = 24.0 * size * size * get_num_threads()
         free = available_memory()
         if free is not None and need > free:
             raise InputError(f"kriging with all {size - 1:,} samples in every system (no neighbour limit) needs "
