@@ -9,8 +9,8 @@ Cases:
              (all voxels, once; z divided by the anisotropy ratio and an isotropic model, so that its Euclidean
              nmax search picks the same neighbours as the anisotropic search of the others) and PyKrige
              ``OrdinaryKriging3D`` (``n_closest_points=32``, loop backend) on a
-             subset of ``--pykrige-subset`` voxels, its time scaled linearly to 10⁶; values compared on all
-             voxels (gstat) and on the subset (PyKrige).
+             subset of ``--pykrige-subset`` voxels: its set-up once plus its execution scaled linearly to 10⁶;
+             values compared on all voxels (gstat) and on the subset (PyKrige).
   sgs      – 50 conditional realisations of the 10⁶ voxels (remine, normal scores, shared path, multigrid);
              gstat ``krige(..., nsim, nmax=32)`` timed on ``--gstat-sim-nodes`` voxels with nsim = 5 and 20
              (gstat shares one random path: time = a + b·nsim), extrapolated linearly in nodes to 10⁶ voxels
@@ -98,15 +98,18 @@ def worker_pykrige_krige(d, subset):
     t0, c0 = time.perf_counter(), time.process_time()
     pk = OrdinaryKriging3D(pts[:, 0], pts[:, 1], pts[:, 2], v, variogram_model="spherical",
                            variogram_parameters=[PSILL + NUGGET, RANGE, NUGGET], anisotropy_scaling_z=1.0 / RATIO)
+    t1, c1 = time.perf_counter(), time.process_time()
     est, var = pk.execute("points", t[:, 0], t[:, 1], t[:, 2], backend="loop", n_closest_points=32)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t2, c2 = time.perf_counter(), time.process_time()
     np.save(os.path.join(d, "pykrige_pick.npy"), pick)
     np.save(os.path.join(d, "pykrige_est.npy"), np.asarray(est))
     np.save(os.path.join(d, "pykrige_var.npy"), np.asarray(var))
     scale = len(targets) / len(t)
-    return {"seconds_subset": seconds, "cpu_seconds_subset": cpu, "subset": len(t),
-            "seconds": seconds * scale, "cpu_seconds": cpu * scale, "scaled_to_cells": len(targets),
-            "peak_rss_mb": _common.peak_rss_mb()}
+    # the set-up (once per data set) is not scaled with the number of cells, only the execution is
+    return {"setup_seconds": t1 - t0, "setup_cpu_seconds": c1 - c0, "execute_seconds_subset": t2 - t1,
+            "execute_cpu_seconds_subset": c2 - c1, "subset": len(t),
+            "seconds": (t1 - t0) + (t2 - t1) * scale, "cpu_seconds": (c1 - c0) + (c2 - c1) * scale,
+            "scaled_to_cells": len(targets), "peak_rss_mb": _common.peak_rss_mb()}
 
 
 def worker_remine_sgs(d, n_real):

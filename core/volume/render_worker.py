@@ -65,32 +65,37 @@ def render_pngs(img, model, spec, out):
     import pyvista as pv
 
     scalar, cutoff = spec["scalar"], spec.get("cutoff")
+    # only the outer faces of the body's cells are drawn: its surface is extracted once, for every view
     body = img.threshold(1e-6, scalars="fraction")
+    shell = body.extract_surface(algorithm="dataset_surface")
+    outline = body.outline()
     ex = _exaggeration(model)
     clim = [float(np.nanpercentile(model["a_" + scalar], q)) for q in (2, 98)]
     bar = {"title": scalar, "color": "black", "fmt": "%.4g", "position_x": 0.3, "width": 0.55}
     files = {}
     # volume with the cut-off: the body translucent, the cells above the cut-off solid
     p = _plotter(spec, f"{spec.get('title', '')} — {scalar} ≥ {cutoff:g}" if cutoff is not None else scalar)
-    p.add_mesh(body.outline(), color="black")
+    p.add_mesh(outline, color="black")
     if cutoff is not None:
-        p.add_mesh(body, color="lightgrey", opacity=0.12)
+        p.add_mesh(shell, color="lightgrey", opacity=0.12)
         above = body.threshold(cutoff, scalars=scalar)
         if above.n_cells:
-            p.add_mesh(above, scalars=scalar, cmap="viridis", clim=clim, scalar_bar_args=bar)
+            p.add_mesh(above.extract_surface(algorithm="dataset_surface"), scalars=scalar, cmap="viridis",
+                       clim=clim, scalar_bar_args=bar)
     else:
-        p.add_mesh(body, scalars=scalar, cmap="viridis", clim=clim, scalar_bar_args=bar)
+        p.add_mesh(shell, scalars=scalar, cmap="viridis", clim=clim, scalar_bar_args=bar)
     files["volume"] = _save(p, os.path.join(out, "volume.png"), ex)
-    # orthogonal slices through the centre of the body
+    # orthogonal slices through the centre of the body, cut from the image data (NaN outside the body)
     p = _plotter(spec, f"{scalar}: slices")
-    p.add_mesh(body.outline(), color="black")
-    sl = body.slice_orthogonal()
+    p.add_mesh(outline, color="black")
+    cx, cy, cz = body.center
+    sl = img.slice_orthogonal(x=cx, y=cy, z=cz)
     p.add_mesh(sl, scalars=scalar, cmap="viridis", clim=clim, scalar_bar_args=bar, nan_opacity=0.0)
     files["slices"] = _save(p, os.path.join(out, "slices.png"), ex)
     # sample holes coloured by their values, over the translucent body
     p = _plotter(spec, "sample holes")
-    p.add_mesh(body, color="lightgrey", opacity=0.1)
-    p.add_mesh(body.outline(), color="black")
+    p.add_mesh(shell, color="lightgrey", opacity=0.1)
+    p.add_mesh(outline, color="black")
     if "holes" in model and len(model["holes"]):
         pts = pv.PolyData(np.asarray(model["holes"], float))
         pts["value"] = np.asarray(model["hole_values"], float)
