@@ -3,7 +3,7 @@
 For every target ``t`` the ``k`` nearest samples ``S_t`` are picked from its tile's candidate list and the system
 ``C λ + F μ = c``, ``Fᵀ λ = f₀`` (covariance form; ``C`` the covariance among neighbours, ``c`` between
 neighbours and target, ``F`` drift functions at the neighbours, ``f₀`` at the target) is solved through the
-inverse ``W = C⁻¹``, kept with ``b = Wz`` and ``B = WF``:
+inverse ``W = C⁻¹``, kept with ``b = Wz`` and ``B = WF`` (updated with it):
 
     M = FᵀB,  r = Bᵀc − f₀,  μ = M⁻¹r
     estimate = cᵀb − μᵀ(Fᵀb),  variance = C(0) − cᵀWc + rᵀμ
@@ -84,12 +84,12 @@ def _cholesky(A, U, k, jitter):
         dii = U[i, i]
         if not dii > 0.0 or not np.isfinite(dii):
             return False
-        d = math.sqrt(dii)
-        for m in range(i, k):
-            U[i, m] /= d
+        d = 1.0 / math.sqrt(dii)
+        for m in range(np.uint64(i), np.uint64(k)):
+            U[i, m] *= d
         for r in range(i + 1, k):
             f = U[i, r]
-            for m in range(r, k):
+            for m in range(np.uint64(r), np.uint64(k)):
                 U[r, m] -= f * U[i, m]
     return True
 
@@ -132,10 +132,11 @@ def _matvec(W, b, w, kc):
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
-def _remove(W, kc, j, col, members, pos, MX, zm, Fm):
+def _remove(W, kc, j, col, members, pos, MX, zm, Fm, bz, BF):
     """Remove neighbour ``j`` from the inverse ``W`` of ``kc`` neighbours, O(kc²); the last one takes its slot.
 
-    Inverse of C without row and column j: ``W₋ⱼ₋ⱼ − wⱼ wⱼᵀ / W[j, j]`` (``wⱼ`` column j of W).
+    Inverse of C without row and column j: ``W₋ⱼ₋ⱼ − wⱼ wⱼᵀ / W[j, j]`` (``wⱼ`` column j of W); likewise
+    ``b = Wz`` becomes ``b₋ⱼ − wⱼ bⱼ / W[j, j]`` and so do the rows of ``B = WF``.
     """
     f = 1.0 / W[j, j]
     for a in range(kc):
@@ -144,6 +145,13 @@ def _remove(W, kc, j, col, members, pos, MX, zm, Fm):
         fr = col[r] * f
         for m in range(kc):
             W[r, m] -= fr * col[m]
+    tb = bz[j] * f
+    for a in range(kc):
+        bz[a] -= col[a] * tb
+    for i in range(BF.shape[0]):
+        tb = BF[i, j] * f
+        for a in range(kc):
+            BF[i, a] -= col[a] * tb
     pos[members[j]] = -1
     last = kc - 1
     if j != last:
@@ -156,13 +164,15 @@ def _remove(W, kc, j, col, members, pos, MX, zm, Fm):
         for d in range(MX.shape[0]):
             MX[d, j] = MX[d, last]
         zm[j] = zm[last]
+        bz[j] = bz[last]
         for i in range(Fm.shape[0]):
             Fm[i, j] = Fm[i, last]
+            BF[i, j] = BF[i, last]
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
 def _invert(C, U, W, kk, A):
-    """W = C[:kk, :kk]⁻¹ through the Cholesky factor (C = UᵀU, U⁻¹ built in C's storage, W = U⁻¹U⁻ᵀ), with the
+    """W = C[:kk, :kk]⁻¹ through the Cholesky factor (C = UᵀU, U⁻ᵀ built in C's storage, W = U⁻¹U⁻ᵀ), with the
     smallest diagonal addition ``jitter`` (0, then 1e-10·A, ×10 …) that makes C positive definite.
 
     Returns the jitter used."""
@@ -175,17 +185,21 @@ def _invert(C, U, W, kk, A):
             if ok or jitter > A:
                 break
             jitter *= 10.0
-    for b in range(kk):  # C (upper) <- U⁻¹, column by column
-        C[b, b] = 1.0 / U[b, b]
-        for i in range(b - 1, -1, -1):
-            sm = 0.0
-            for m in range(i + 1, b + 1):
-                sm += U[i, m] * C[m, b]
-            C[i, b] = -sm / U[i, i]
+    # row b of C <- column b of U⁻ᵀ (Uᵀx = e_b by forward substitution along rows of U); then
+    # W = (U⁻ᵀ)ᵀU⁻ᵀ, dot products of rows of C. Unsigned indices: contiguous loads, no wrap-around tests.
+    for b in range(kk):
+        for m in range(kk):
+            C[b, m] = 0.0
+        C[b, b] = 1.0
+        for i in range(b, kk):
+            xi = C[b, i] / U[i, i]
+            C[b, i] = xi
+            for m in range(np.uint64(i + 1), np.uint64(kk)):
+                C[b, m] -= U[i, m] * xi
     for a in range(kk):
         for b in range(a, kk):
             sm = 0.0
-            for m in range(b, kk):
+            for m in range(np.uint64(b), np.uint64(kk)):
                 sm += C[a, m] * C[b, m]
             W[a, b] = sm
             W[b, a] = sm
@@ -404,7 +418,7 @@ def _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclud
         if not refactor:
             for j in range(kc - 1, -1, -1):
                 if stamp[members[j]] != si + 1:
-                    _remove(W, kc, j, col, members, pos, MX, zm, Fm)
+                    _remove(W, kc, j, col, members, pos, MX, zm, Fm, bz, BF)
                     kc -= 1
             for a in range(kk):
                 q = nb[a]
@@ -425,6 +439,22 @@ def _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclud
                     fr = w[r] * f
                     for m in range(kc):
                         W[r, m] += fr * w[m]
+                # b' = [b - v t, t], t = (z_q - vᵀz) / s; the same for the rows of B
+                sm = z[q]
+                for b in range(kc):
+                    sm -= w[b] * zm[b]
+                tb = sm * f
+                for b in range(kc):
+                    bz[b] -= w[b] * tb
+                bz[kc] = tb
+                for i in range(p):
+                    sm = F[q, i]
+                    for b in range(kc):
+                        sm -= w[b] * Fm[i, b]
+                    tb = sm * f
+                    for b in range(kc):
+                        BF[i, b] -= w[b] * tb
+                    BF[i, kc] = tb
                 for b in range(kc):
                     W[kc, b] = -w[b] * f
                     W[b, kc] = -w[b] * f
@@ -464,14 +494,15 @@ def _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclud
                 n_reg += 1
             valid = True
             updates = 0
-        # --- b = W z, B = W F, M = Fᵀ B (factored), Fᵀ b
-        _matvec(W, zm, bz, kc)
-        for i in range(p):
-            for a in range(kc):
-                col[a] = Fm[i, a]
-            _matvec(W, col, w, kc)
-            for a in range(kc):
-                BF[i, a] = w[a]
+        # --- b = W z, B = W F (after a new inverse), M = Fᵀ B (factored), Fᵀ b
+        if refactor:
+            _matvec(W, zm, bz, kc)
+            for i in range(p):
+                for a in range(kc):
+                    col[a] = Fm[i, a]
+                _matvec(W, col, w, kc)
+                for a in range(kc):
+                    BF[i, a] = w[a]
         for i in range(p):
             sm = 0.0
             for a in range(kc):
