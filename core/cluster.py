@@ -4,7 +4,9 @@ One switch sends the block work to a cluster: a scheduler address (``tcp://host:
 ``scheduler=`` to ``map_blocks`` and to the raster functions built on it (``predict_raster``,
 ``unmix_raster``, ``krige_raster``, ``continuum_removal_raster``, ``resample_raster``, ...), else the
 address set for the current context by :func:`using` (QGIS: remine's setting in the Processing options),
-else the environment variable ``REMINE_DASK_SCHEDULER``. Without one, nothing changes.
+else the environment variable ``REMINE_DASK_SCHEDULER``. Without one, nothing changes. The 3D volume's work,
+which has no raster to read (blocks of voxels of ``krige_grid``, runs of the simulation path of ``simulate``),
+goes through :func:`tasks` with the same switch, checks and failure handling.
 
 On a cluster:
 

@@ -28,6 +28,8 @@ def address():
     """Scheduler address of a LocalCluster of 2 single-thread worker processes."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   memory_limit=2 * 2**30) as lc:
+        with distributed.Client(lc.scheduler_address, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=120)  # both registered: the runs record 2 workers
         yield lc.scheduler_address
 
 
