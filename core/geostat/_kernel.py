@@ -19,9 +19,12 @@ Targets are visited in spatial order and ``W`` follows the neighbour set: a samp
 (``W₁₁ − w wᵀ/ω``, O(k²)) and the last neighbour moved into its slot; a sample that enters is added by
 bordering (``W + v vᵀ/s``, ``s`` the Schur complement, O(k²)). ``W`` is recomputed from the Cholesky factor of
 ``C`` after 64 updates, when most neighbours change, or when ``s`` is tiny. A global neighbourhood is thus
-inverted once. Block kriging averages ``c`` over the block's discretisation points. A system that is not
-positive definite (collinear or clustered points, zero nugget) is regularised by adding a small multiple of
-``C(0)`` to the diagonal until the factorisation succeeds; the number of such systems is returned.
+inverted once. The targets are cut into runs of ``SEGMENT_TARGETS`` (the last one shorter), each started from a
+fresh neighbour set, solved in parallel or one after another: the values do not depend on the number of threads
+(a Dask worker thread gets the same bits as the main thread with both cores). Block kriging averages ``c``
+over the block's discretisation points. A system that is not positive definite (collinear or clustered points,
+zero nugget) is regularised by adding a small multiple of ``C(0)`` to the diagonal until the factorisation
+succeeds; the number of such systems is returned.
 """
 import math
 
@@ -32,6 +35,7 @@ from .structures import EXPONENTIAL, GAUSSIAN, POWER, SPHERICAL, TABULATED
 
 _FM = {"nsz", "arcp", "contract", "reassoc"}  # fast maths without assuming finite values
 _REFRESH = 64  # updates of W before it is recomputed from scratch
+SEGMENT_TARGETS = 8192  # targets per run of the kernel (one fresh neighbour set each)
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
@@ -390,8 +394,10 @@ def _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclud
             kk = k
         else:
             kk = nc
-        # unchanged neighbourhood: the k nearest are the current neighbours
-        same = valid and kk == kc
+        # unchanged neighbourhood: the k nearest are the current neighbours. A left-out sample (leave-one-out)
+        # takes the full path below, where b = Wz is rebuilt from the current neighbours' values: the running
+        # updates of b would carry the rounding of the left-out value if it was once a neighbour.
+        same = valid and kk == kc and ex < 0
         for a in range(kk):
             same = same and pos[ibuf[a]] >= 0
         if same:
@@ -494,9 +500,11 @@ def _segment_loop(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclud
                 n_reg += 1
             valid = True
             updates = 0
-        # --- b = W z, B = W F (after a new inverse), M = Fᵀ B (factored), Fᵀ b
-        if refactor:
+        # --- b = W z (after a new inverse, and for a left-out sample), B = W F (after a new inverse), M = Fᵀ B
+        # (factored), Fᵀ b
+        if refactor or ex >= 0:
             _matvec(W, zm, bz, kc)
+        if refactor:
             for i in range(p):
                 for a in range(kc):
                     col[a] = Fm[i, a]
@@ -544,8 +552,8 @@ def _candidate_coords(X, cand_idx):
 
 @njit(cache=True, parallel=True)
 def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
-                  psills, ranges, params, nugget, table, table_step, A, C0, n_segments):
-    """Solve the kriging system of every target, ``n_segments`` runs of targets in parallel (module docstring).
+                  psills, ranges, params, nugget, table, table_step, A, C0):
+    """Solve the kriging system of every target, runs of ``SEGMENT_TARGETS`` targets in parallel (module docstring).
 
     Parameters
     ----------
@@ -569,29 +577,33 @@ def solve_targets(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k
     mu = np.empty((m, F.shape[1]))
     max_cand = _max_candidates(cand_ptr)
     CX = _candidate_coords(X, cand_idx)
+    n_segments = (m + SEGMENT_TARGETS - 1) // SEGMENT_TARGETS
     regs = np.zeros(n_segments, np.int64)
-    step = (m + n_segments - 1) // n_segments
     for g in prange(n_segments):
-        start = g * step
-        stop = min(m, start + step)
-        if start < stop:
-            regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k,
-                                     max_dist * max_dist, offs, wts, codes, psills, 1.0 / ranges, params, nugget,
-                                     table, 1.0 / table_step, A, C0, start, stop, est, var, mu, max_cand)
+        start = g * SEGMENT_TARGETS
+        regs[g] = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k,
+                                 max_dist * max_dist, offs, wts, codes, psills, 1.0 / ranges, params, nugget,
+                                 table, 1.0 / table_step, A, C0, start, min(m, start + SEGMENT_TARGETS), est, var,
+                                 mu, max_cand)
     return est, var, mu, regs.sum()
 
 
 @njit(cache=True)
 def solve_targets_serial(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, exclude, k, max_dist, offs, wts, codes,
-                         psills, ranges, params, nugget, table, table_step, A, C0, n_segments):
-    """:func:`solve_targets` in the calling thread only (no parallel region): for calls from worker threads
-    (numba's workqueue threading layer refuses concurrent parallel launches) and small jobs."""
+                         psills, ranges, params, nugget, table, table_step, A, C0):
+    """:func:`solve_targets` in the calling thread only (no parallel region), the same runs one after another,
+    the same values: for calls from worker threads (numba's workqueue threading layer refuses concurrent
+    parallel launches) and small jobs."""
     m = T.shape[0]
     est = np.empty(m)
     var = np.empty(m)
     mu = np.empty((m, F.shape[1]))
     CX = _candidate_coords(X, cand_idx)
-    n_reg = _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k, max_dist * max_dist,
-                           offs, wts, codes, psills, 1.0 / ranges, params, nugget, table, 1.0 / table_step, A, C0, 0,
-                           m, est, var, mu, _max_candidates(cand_ptr))
+    max_cand = _max_candidates(cand_ptr)
+    n_reg = 0
+    for start in range(0, m, SEGMENT_TARGETS):
+        n_reg += _solve_segment(X, z, F, T, F0, order, tile_of, cand_ptr, cand_idx, CX, exclude, k,
+                                max_dist * max_dist, offs, wts, codes, psills, 1.0 / ranges, params, nugget, table,
+                                1.0 / table_step, A, C0, start, min(m, start + SEGMENT_TARGETS), est, var, mu,
+                                max_cand)
     return est, var, mu, n_reg

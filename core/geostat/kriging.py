@@ -21,7 +21,7 @@ from ..errors import InputError, RemineWarning
 from ..points import check_projected
 from ..resources import available_memory, human_bytes
 from ._inputs import as_coords, prepare_points
-from ._kernel import solve_targets, solve_targets_serial
+from ._kernel import SEGMENT_TARGETS, solve_targets, solve_targets_serial
 from .anisotropy import as_anisotropy
 from .models import VariogramModel, pseudo_sill, with_params
 from .structures import NOT_COMPILED, POWER, RANGED, TABULATED
@@ -257,14 +257,14 @@ class _Kriging(BaseEstimator):
         order, tile_of, cand_ptr, cand_idx, nearest = self._candidates(T, k, exclude is not None)
         exclude = np.full(len(T), -1, np.int64) if exclude is None else np.asarray(exclude, np.int64)
         codes, psills, ranges, params, nugget, table, step = self.model_arrays_
-        segs = max(1, min(get_num_threads(), len(T) // 4096))
         max_dist = np.inf if self.max_dist is None else float(self.max_dist)
-        parallel = segs > 1 and threading.current_thread() is threading.main_thread()
+        parallel = (get_num_threads() > 1 and len(T) > SEGMENT_TARGETS
+                    and threading.current_thread() is threading.main_thread())
         solver = solve_targets if parallel else solve_targets_serial
         est, var, mu, n_reg = solver(self.X_, self.values_ - self.mean_, self.F_, np.ascontiguousarray(T),
                                      np.ascontiguousarray(F0, dtype=float), order, tile_of, cand_ptr, cand_idx,
                                      exclude, k, max_dist, offs, wts, codes, psills, ranges, params, nugget, table,
-                                     step, self.A_, c0, segs)
+                                     step, self.A_, c0)
         return est + self.mean_, var, mu, int(n_reg), nearest
 
     def predict(self, targets, return_variance=True, drift=None):

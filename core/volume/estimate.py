@@ -5,7 +5,6 @@ import contextlib
 import warnings
 
 import numpy as np
-from numba import get_num_threads, set_num_threads
 
 from .. import cluster
 from ..errors import InputError, RemineWarning
@@ -83,17 +82,9 @@ def _krige_block(shared, row0, row1, cell0, cell1, progress=None):
     k, r = np.divmod(rows + row0, grid.ny)
     centres = np.column_stack([grid.x0 + (c + 0.5) * grid.dx, grid.y0 - (r + 0.5) * grid.dy,
                                grid.z0 + (k + 0.5) * grid.dz])
-    threads = get_num_threads()
-    # one thread: the kernel's serial path, which a Dask worker thread takes too; the parallel path splits the
-    # block into one run of targets per thread, which changes the last bits of a few values (10 of 97,200 in
-    # tests/core/test_volume_cluster.py)
-    set_num_threads(1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RemineWarning)  # counted over the whole grid by krige_grid
-            return np.stack(ok.predict(centres)).astype(float)
-    finally:
-        set_num_threads(threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RemineWarning)  # counted over the whole grid by krige_grid
+        return np.stack(ok.predict(centres)).astype(float)
 
 
 def krige_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, max_dist=None, scheduler=None,
