@@ -19,8 +19,9 @@ leakage, not interpolation.
 
 The network predicts the OK residual ``z − ẑ_OK`` (``target="residual"``, default) or the value. The default
 is the residual: the network then only corrects kriging and, with its zero-initialised output layer, falls back
-to it where it learns nothing; in our validation it was better against the demo truth (Zn) and on the synthetic
-covariate case, the value only in one spatial cross-validation (demo Zn) (see benchmarks/NOTES.md).
+to it where it learns nothing; on the development cases (demo scene seed 0, synthetic covariate field seed 7) it
+was better against the demo truth (Zn) and on the synthetic case, the value only in one spatial cross-validation
+(demo Zn) (see benchmarks/NOTES.md; the tests assert on other seeds).
 
 Ensemble and uncertainty: member ``m`` is trained with seed ``random_state + m`` on all samples but one of
 ``n_folds`` spatial folds (k-means clusters of the coordinates, fold ``m mod n_folds``), which drives its early

@@ -161,52 +161,58 @@ def test_compare_on_meuse_identical_folds_and_report(meuse, tmp_path):
     assert text.count("<img") == 3
 
 
-@pytest.fixture(scope="module")
-def demo_points(demo_scene):
+def _demo_points(scene):
+    """Ca samples of a demo scene with the truth abundances as covariates, and every 4th cell of the truth Ca
+    grades with theirs: (coords, values, covariates, truth coords, truth values, truth covariates)."""
     import rasterio
 
     from remine.core.points import read_points
 
-    pts = read_points(demo_scene["samples"], "Ca_ppm")
+    pts = read_points(scene["samples"], "Ca_ppm")
     c = pts.coords[:, :2]
-    cov, _, _ = raster_covariates([demo_scene["truth_abundance"]], c)
-    with rasterio.open(demo_scene["truth_grades"]) as src:
+    cov, _, _ = raster_covariates([scene["truth_abundance"]], c)
+    with rasterio.open(scene["truth_grades"]) as src:
         truth, t = src.read(4), src.transform
     rows, cols = np.mgrid[0:truth.shape[0]:4, 0:truth.shape[1]:4]
     xs, ys = t * (cols + 0.5, rows + 0.5)
     tc = np.column_stack([np.ravel(xs), np.ravel(ys)])
-    tcov, _, _ = raster_covariates([demo_scene["truth_abundance"]], tc)
+    tcov, _, _ = raster_covariates([scene["truth_abundance"]], tc)
     tv = truth[rows, cols].ravel().astype(float)
     ok = np.isfinite(tv)
     return c, pts.values, cov, tc[ok], tv[ok], tcov[ok]
 
 
-def test_demo_with_abundance_covariates_beats_ok_against_truth(demo_points):
+def test_demo_with_abundance_covariates_beats_ok_against_truth(tmp_path_factory):
     """Ca of the demo scene is tied to calcite and gypsum; with the abundance maps the hybrid must beat OK
-    against the truth grades (measured with these settings: RMSE ratio 0.48, 90 % interval coverage 0.96; Zn,
-    whose grade also carries a multiplicative spatial factor: 0.94, reported in benchmarks/NOTES.md)."""
+    against the truth grades. Demo seed 0 (the conftest scene) is a development case: the covariate innovations
+    and the residual target were chosen on it (benchmarks/NOTES.md). This test asserts on demo seeds 1-4, the
+    first four after it, never used for a choice; measured with these settings (2026-12-07): RMSE ratio to OK
+    0.749, 0.585, 0.588, 0.834 (mean 0.689; seed 0: 0.534), 90 % interval coverage 0.967, 0.953, 0.886,
+    0.978."""
+    from remine.core.demo import make_demo
     from remine.core.geostat import OrdinaryKriging
     from remine.core.geostat.fit import auto_model
 
-    c, v, cov, tc, tv, tcov = demo_points
-    reg = HybridKrigingRegressor("spherical", **FAST).fit(c, v, cov)
-    est, std = reg.predict(tc, tcov, return_std=True)
-    ok, _ = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(tc)
-    rmse_h, rmse_ok = np.sqrt(np.mean((est - tv) ** 2)), np.sqrt(np.mean((ok - tv) ** 2))
-    assert rmse_h <= 0.75 * rmse_ok, (rmse_h, rmse_ok)
-    coverage = np.mean(np.abs(est - tv) <= 1.645 * std)
-    assert 0.8 <= coverage <= 0.995, coverage
+    ratios, coverages = [], []
+    for seed in (1, 2, 3, 4):
+        scene = make_demo(str(tmp_path_factory.mktemp(f"demo_seed{seed}")), seed=seed)
+        c, v, cov, tc, tv, tcov = _demo_points(scene)
+        est, std = HybridKrigingRegressor("spherical", **FAST).fit(c, v, cov).predict(tc, tcov, return_std=True)
+        ok, _ = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(tc)
+        ratios.append(np.sqrt(np.mean((est - tv) ** 2)) / np.sqrt(np.mean((ok - tv) ** 2)))
+        coverages.append(np.mean(np.abs(est - tv) <= 1.645 * std))
+    assert np.mean(ratios) <= 0.8 and max(ratios) <= 0.95, ratios
+    assert 0.85 <= np.mean(coverages) <= 0.99 and min(coverages) >= 0.8, coverages
 
 
-def test_nonlinear_covariate_is_won_clearly():
-    """Target a non-linear function of a covariate with detail finer than the sample spacing: the hybrid beats OK
-    and KED (linear in the covariate) against the truth (measured with one member: RMSE 0.52 × OK's, 0.55 × KED's;
-    two members: 0.49, 0.52)."""
+def _nonlinear_case(seed):
+    """Synthetic field (80 x 80 cells of 10 m): target 3 sin(2a) + 1.5|a| + 0.5 g of a fine-grained covariate
+    ``a`` (detail finer than the sample spacing) and a smooth field g; 250 samples with noise 0.1. Returns
+    (coords, values, covariate at the samples (250, 1), cell coords, truth, covariate at the cells). The same
+    field as benchmarks/compare_hybrid.py (there with seed 7)."""
     from remine.core.demo import smooth_field
-    from remine.core.geostat import ExternalDriftKriging, OrdinaryKriging
-    from remine.core.geostat.fit import auto_model
 
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     size = 80
     a = smooth_field(rng, (size, size), size / 40)
     z = 3.0 * np.sin(2.0 * a) + 1.5 * np.abs(a) + 0.5 * smooth_field(rng, (size, size), size / 8)
@@ -216,12 +222,29 @@ def test_nonlinear_covariate_is_won_clearly():
     v = z[rows, cols] + 0.1 * rng.standard_normal(250)
     grid_r, grid_c = np.mgrid[0:size, 0:size]
     t = np.column_stack([grid_c.ravel(), grid_r.ravel()]) * 10.0
-    est = HybridKrigingRegressor(n_ensemble=1).fit(c, v, a[rows, cols][:, None]).predict(t, a.ravel()[:, None])
-    ok = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(t)[0]
-    d = a[rows, cols][:, None]
-    ked = ExternalDriftKriging(auto_model(c, v, drift=d)).fit(c, v, drift=d).predict(t, drift=a.ravel()[:, None])[0]
-    rmse = {m: float(np.sqrt(np.mean((p - z.ravel()) ** 2))) for m, p in (("hybrid", est), ("ok", ok), ("ked", ked))}
-    assert rmse["hybrid"] < 0.75 * rmse["ok"] and rmse["hybrid"] < 0.75 * rmse["ked"], rmse
+    return c, v, a[rows, cols][:, None], t, z.ravel(), a.ravel()[:, None]
+
+
+def test_nonlinear_covariate_is_won_clearly():
+    """Target a non-linear function of a covariate: the hybrid (3 members) beats OK and KED (linear in the
+    covariate) against the truth. Field seed 7 is the development case (weight_decay, patience, learning rate
+    and the residual target were chosen on it, benchmarks/NOTES.md); this test asserts on seeds 8-12, the first
+    five after it. Measured (2026-12-07) RMSE ratios hybrid/OK 0.501, 0.545, 0.507, 0.659, 0.575 (mean 0.557),
+    hybrid/KED 0.538, 0.566, 0.520, 0.691, 0.586 (mean 0.580); seed 7: 0.52 / 0.55 with one member."""
+    from remine.core.geostat import ExternalDriftKriging, OrdinaryKriging
+    from remine.core.geostat.fit import auto_model
+
+    ratios = {"ok": [], "ked": []}
+    for seed in (8, 9, 10, 11, 12):
+        c, v, a, t, z, a_t = _nonlinear_case(seed)
+        est = HybridKrigingRegressor(n_ensemble=3).fit(c, v, a).predict(t, a_t)
+        ok = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(t)[0]
+        ked = ExternalDriftKriging(auto_model(c, v, drift=a)).fit(c, v, drift=a).predict(t, drift=a_t)[0]
+        rmse = {m: float(np.sqrt(np.mean((p - z) ** 2))) for m, p in (("hybrid", est), ("ok", ok), ("ked", ked))}
+        for m in ratios:
+            ratios[m].append(rmse["hybrid"] / rmse[m])
+    for m, r in ratios.items():
+        assert np.mean(r) <= 0.7 and max(r) <= 0.85, (m, r)
 
 
 def test_anvari2025_architecture_runs_with_honest_inputs(meuse):
