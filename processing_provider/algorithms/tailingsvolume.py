@@ -108,12 +108,13 @@ Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (hybrid model).""
         from ...core.volume.pipeline import tailings_volume
         top = self.parameterAsRasterLayer(parameters, "TOP", context).source()
         base_layer = self.parameterAsRasterLayer(parameters, "BASE", context)
-        if base_layer is not None:
-            base = base_layer.source()
-        elif parameters.get("BASE_ELEVATION") not in (None, ""):
-            base = self.parameterAsDouble(parameters, "BASE_ELEVATION", context)
-        else:
-            raise InputError("no base: give a base surface raster or a constant base elevation (m)")
+        constant = parameters.get("BASE_ELEVATION") not in (None, "")
+        if (base_layer is not None) == constant:
+            labels = [f"'{self.parameterDefinition(k).description()}'" for k in ("BASE", "BASE_ELEVATION")]
+            what = "both a base surface and a base elevation: give only one of" if constant else "no base: give"
+            raise InputError(f"{what} {labels[0]} (a raster) or {labels[1]} (a constant)")
+        base = base_layer.source() if base_layer is not None else self.parameterAsDouble(parameters, "BASE_ELEVATION",
+                                                                                        context)
         samples = self.parameterAsVectorLayer(parameters, "SAMPLES", context).source()
         depth = self.parameterAsString(parameters, "DEPTH_FIELD", context) or None
         zf = self.parameterAsString(parameters, "Z_FIELD", context) or None

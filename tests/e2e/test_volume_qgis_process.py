@@ -47,9 +47,28 @@ def test_tailings_volume_on_the_3d_demo(demo_scene, tmp_path):
     assert not [p for p in os.listdir(out) if p.startswith(".")]            # no temporary folder left
 
 
+def test_tailings_volume_constant_base(demo_scene, tmp_path):
+    """BASE_ELEVATION (a number; QGIS's raster parameter takes no constant): the volume is the integral of top − 99 m
+    (the demo's base raster lies at 99.2–103.6 m, the top at 100.1–112.3 m: every pixel has some thickness)."""
+    out = tmp_path / "flat"
+    run = qgis_process(TOP=demo_scene["surface_top"], BASE_ELEVATION=99, SAMPLES=demo_scene["holes"],
+                       GRADE_FIELD="Zn_ppm", DEPTH_FIELD="depth_m", OUTPUT_FOLDER=out, VOXEL_SIZE=10, VOXEL_HEIGHT=1,
+                       N_REALISATIONS=2, CUTOFFS="700")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    with rasterio.open(demo_scene["surface_top"]) as t:
+        integral = float((t.read(1).astype(float) - 99.0).sum() * 0.25)
+    model = json.loads((out / "model.json").read_text())
+    assert abs(model["volume_m3"] / integral - 1) < 0.005 and model["grid"][0] == 14     # 99 m .. 113 m
+    assert model["top_below_base_px"] == 0 and model["sample_problems"]["below_base"] == []
+
+
 def test_tailings_volume_bad_input(demo_scene, tmp_path):
     out = tmp_path / "bad"
-    run = qgis_process(TOP=demo_scene["surface_top"], SAMPLES=demo_scene["holes"], GRADE_FIELD="Zn_ppm",
-                       DEPTH_FIELD="depth_m", OUTPUT_FOLDER=out)
-    assert run.returncode != 0 and "no base: give a base surface raster or a constant base elevation" in run.stderr
+    common = dict(TOP=demo_scene["surface_top"], SAMPLES=demo_scene["holes"], GRADE_FIELD="Zn_ppm",
+                  DEPTH_FIELD="depth_m", OUTPUT_FOLDER=out)
+    labels = "'Base surface (m)' (a raster) or 'Base elevation (m, when no base raster)' (a constant)"
+    run = qgis_process(**common)
+    assert run.returncode != 0 and f"no base: give {labels}" in run.stderr
+    run = qgis_process(**common, BASE=demo_scene["surface_base"], BASE_ELEVATION=99)
+    assert run.returncode != 0 and f"both a base surface and a base elevation: give only one of {labels}" in run.stderr
     assert not out.exists() or not os.listdir(out)
