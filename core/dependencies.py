@@ -1,16 +1,23 @@
-"""The Python packages remine needs beyond what QGIS ships, their status, and the error that names them.
+"""The Python packages remine imports beyond what every QGIS ships, their status, and the errors that name them.
 
-QGIS brings numpy, scipy, pandas, GDAL, rasterio, matplotlib, h5py (platform permitting); remine needs
-more (:data:`PACKAGES`). Nothing here imports them: the status comes from ``importlib.util.find_spec`` and
-the installed distributions' metadata, so checking costs milliseconds and QGIS never waits on it.
+Every QGIS brings its Python bindings, GDAL's (``osgeo``), numpy and matplotlib (:data:`QGIS_SHIPS`); what
+else a QGIS's Python has depends on the build (Debian's ``qgis`` pulls in nothing more; OSGeo4W, the
+standalone Windows installer and QGIS.app differ by version in rasterio, geopandas, h5py, …). Every other
+package remine imports is in :data:`PACKAGES` (tests/qgis/test_dependencies.py checks the imports against
+both lists). Nothing here imports them: the status comes from ``importlib.util.find_spec`` and the installed
+distributions' metadata, so checking costs milliseconds and QGIS never waits on it.
 """
 import importlib.metadata
 import importlib.util
+import os
 import re
+import site
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
 from .errors import DependencyError
+from .installer import constraints_file, pip_command, shell_line, system_command, uses_system_packages
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,7 @@ class Package:
     required: bool
     purpose: str
     index_url: Optional[str] = None  # extra package index (torch's CPU wheels on Linux)
+    system: Optional[str] = None  # the Linux distributions' package, used instead of pip with the system's Python
 
     @property
     def requirement(self):
@@ -35,13 +43,33 @@ PACKAGES = (
     Package("joblib", "joblib", "1.3", True, "parallel block processing"),
     Package("numba", "numba", "0.57", True, "compiled kernels (unmixing, kriging, continuum removal, SVM)"),
     Package("skops", "skops", "0.9", True, "safe model files (.skops)"),
+    # the minimums of these are Debian bookworm's versions (constraints-debian.txt), the oldest tested
+    Package("scipy", "scipy", "1.10", True, "statistics, optimisation, spatial search", system="python3-scipy"),
+    Package("pandas", "pandas", "1.5", True, "tables (samples, metrics, variograms)", system="python3-pandas"),
+    Package("rasterio", "rasterio", "1.3", True, "raster reading and writing in blocks", system="python3-rasterio"),
+    Package("geopandas", "geopandas", "0.12", True, "vector layers (ROIs, samples)", system="python3-geopandas"),
+    Package("fiona", "fiona", "1.9", True, "vector files (passports, layers)", system="python3-fiona"),
+    Package("shapely", "shapely", "1.8", True, "geometries (demo scenes, 3D volumes)", system="python3-shapely"),
+    Package("h5py", "h5py", "3.7", True, "HDF5 training data sets", system="python3-h5py"),
     Package("torch", "torch", "2.0", False, "1D/2D CNN classifiers", "https://download.pytorch.org/whl/cpu"),
     Package("pyvista", "pyvista", "0.43", False, "3D tailings views"),
     Package("dask", "dask", "2024.1", False, "cluster processing (with distributed)"),
     Package("distributed", "distributed", "2024.1", False, "cluster processing (with dask)"),
+    Package("pystac", "pystac", "1.15", False, "STAC catalogue export"),
 )
 #: import name -> Package, also for the modules a package brings under another name
 BY_MODULE = {p.module: p for p in PACKAGES}
+BY_MODULE.update(affine=BY_MODULE["rasterio"],  # a dependency of rasterio (its transforms)
+                 threadpoolctl=BY_MODULE["sklearn"])  # a dependency of scikit-learn (BLAS thread limits)
+
+#: top-level modules remine imports that every QGIS installation ships, never installed by remine
+QGIS_SHIPS = (
+    "qgis",  # QGIS's own Python bindings (qgis.core, qgis.PyQt)
+    "processing",  # QGIS's Processing plugin, a core plugin of every QGIS
+    "osgeo",  # GDAL's bindings: QGIS is built on GDAL (Debian: python3-gdal, a dependency of python3-qgis)
+    "numpy",  # needed by GDAL's and QGIS's Python bindings (Debian: python3-qgis depends on python3-numpy)
+    "matplotlib",  # Debian: python3-qgis-common depends on it; OSGeo4W, the Windows installer, QGIS.app ship it
+)
 
 
 def installed_version(package):
@@ -77,17 +105,80 @@ def missing(required_only=True):
     return [p for p, _, ok in status() if not ok and (p.required or not required_only)]
 
 
-INSTALL_HINT = ("install it from QGIS with Plugins > remine > Check dependencies… > Install missing, "
-                "or in a shell: {python} -m pip install --user \"{requirement}\"")
+def install_plan(python, optional=(), platform=sys.platform):
+    """``(by pip, by the system)``: the missing required packages plus the missing ones among ``optional``
+    (pip names), split into those pip installs for ``python`` and those the Linux distribution's package
+    manager must install (:func:`remine.core.installer.uses_system_packages`)."""
+    wanted = [p for p in missing(required_only=False) if p.required or p.pip in optional]
+    system = [p for p in wanted if p.system and uses_system_packages(python, platform)]
+    return [p for p in wanted if p not in system], system
 
 
-def dependency_error(module_name, python="python3"):
+MENU = "Plugins ▸ remine ▸ Check dependencies…"
+
+
+def install_hint(packages, python, platform=sys.platform, reinstall=False):
+    """What to do to install (or ``reinstall``) ``packages``: the dependency dialog, or the command it runs
+    (:func:`remine.core.installer.pip_command`, for a shell), or the distribution's package manager."""
+    if not reinstall and uses_system_packages(python, platform) and all(p.system for p in packages):
+        return (f"install it with your Linux distribution's package manager: {system_command(packages)} (pip's "
+                "builds of these clash with the GDAL and numpy of the system's QGIS)")
+    cmd = pip_command(python, packages, constraints_file(), platform, batch=False, reinstall=reinstall)
+    return f"{'reinstall' if reinstall else 'install'} it from QGIS with {MENU} ▸ Install missing, or in a shell: " \
+           f"{shell_line(cmd, platform)}"
+
+
+def _package_of(exc):
+    """``(Package, file)`` of the package whose import raised ``exc``: from the module it names, the file it
+    failed to load, or the innermost frame inside a ``site-packages``/``dist-packages`` folder; (None, None)."""
+    files = [exc.path] if getattr(exc, "path", None) else []
+    tb, frames = exc.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    files += frames[::-1]
+    for path in files:
+        parts = re.split(r"[\\/]", path)
+        for i in range(len(parts) - 2, -1, -1):
+            if parts[i].lower() in ("site-packages", "dist-packages"):
+                package = BY_MODULE.get(parts[i + 1].split(".")[0])
+                if package is not None:
+                    return package, path
+                break
+    package = BY_MODULE.get((getattr(exc, "name", None) or "").split(".")[0])
+    return package, None
+
+
+def dependency_error(module_name, python=sys.executable, platform=sys.platform):
     """The :class:`DependencyError` for a failed ``import module_name`` (e.g. ``"sklearn.base"``), or None
     when the module is not one of remine's :data:`PACKAGES`. ``python`` is the interpreter named in the
-    command (QGIS's own, see :func:`remine.core.interpreter.find_python`)."""
+    command (inside QGIS its own, see :func:`remine.core.interpreter.find_python`)."""
     package = BY_MODULE.get((module_name or "").split(".")[0])
     if package is None:
         return None
-    hint = INSTALL_HINT.format(python=python, requirement=package.requirement)
     return DependencyError(f"the Python package '{package.pip}' ({package.purpose}) is not installed in QGIS's "
-                           f"Python; {hint}")
+                           f"Python; {install_hint([package], python, platform)}")
+
+
+def import_error(exc, python=sys.executable, platform=sys.platform):
+    """The :class:`DependencyError` for ``exc``, an ``ImportError`` raised by importing one of
+    :data:`PACKAGES`, or None when it is not about them. A ``ModuleNotFoundError`` means not installed
+    (:func:`dependency_error`); any other ``ImportError`` (Windows: "DLL load failed while importing …",
+    "cannot import name …") means installed but failing to load: reinstalled with pip when it lives in the
+    user site, else with the installer it came with (QGIS's, OSGeo4W's, the distribution's)."""
+    if isinstance(exc, ModuleNotFoundError):
+        return dependency_error(exc.name, python, platform)
+    package, path = _package_of(exc)
+    if package is None:
+        return None
+    start = f"the Python package '{package.pip}' ({package.purpose}) is installed but fails to load ({exc})"
+    user_site = site.getusersitepackages()
+    if path is None or os.path.realpath(path).startswith(os.path.realpath(user_site) + os.sep):
+        return DependencyError(f"{start}; {install_hint([package], python, platform, reinstall=True)}")
+    if platform.startswith("linux") and package.system:
+        repair = f"your Linux distribution's package manager (Debian/Ubuntu: sudo apt install --reinstall " \
+                 f"{package.system}) or the installer QGIS came from"
+    else:
+        repair = "the installer QGIS came from (" + ("OSGeo4W setup or the QGIS installer" if
+                                                    platform.startswith("win") else "QGIS.app, conda, …") + ")"
+    return DependencyError(f"{start}; it belongs to QGIS's Python installation ({path}): repair it with {repair}")

@@ -69,6 +69,16 @@ def find_python(platform=sys.platform, executable=sys.executable, prefix=sys.pre
                             f"tried: {', '.join(tried)}")
 
 
+def find_python_or_fallback(**layout):
+    """``(path, note)``: :func:`find_python` (``layout``: its arguments) and None, or, when that finds nothing,
+    ``sys.executable`` and a note saying so (inside QGIS that may be the QGIS binary, not a Python)."""
+    try:
+        return find_python(**layout), None
+    except FileNotFoundError as exc:
+        executable = layout.get("executable", sys.executable)
+        return executable, f"{exc}; using {executable} instead"
+
+
 def use_own_python():
     """Make joblib/loky and multiprocessing start workers with this installation's interpreter.
 

@@ -1,11 +1,11 @@
 """Plugins ▸ remine ▸ Check dependencies…: what is installed, what is missing, and an "Install missing" button.
 
 pip runs in a ``QProcess`` (QGIS stays responsive), its output goes to the log pane; when it ends the
-table is refreshed and the user site put on ``sys.path`` so the algorithms work without a restart.
+table is refreshed and the user site put on ``sys.path`` so the algorithms work without a restart. When the
+interpreter has no pip, or QGIS's own interpreter is not found, the dialog says so and Install stays off;
+packages the Linux distribution must install are named with the package manager's command.
 """
-import os
 import platform
-import tempfile
 
 from osgeo import gdal
 from qgis.core import Qgis
@@ -23,26 +23,37 @@ from qgis.PyQt.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..core.dependencies import status
-from ..core.interpreter import find_python
-from .installer import activate_user_site, pip_command, shipped_constraints, to_install, write_constraints
+from ..core.dependencies import install_plan, status
+from ..core.installer import activate_user_site, constraints_file, get_pip_hint, has_pip, pip_command, system_command
+from ..core.interpreter import find_python_or_fallback
 
 COLUMNS = ["Package", "Needed for", "", "Installed", "Minimum", "Status"]
 
 
 class DependenciesDialog(QDialog):
-    def __init__(self, parent=None):
+    """``python``: the interpreter pip runs with (default: QGIS's own, :func:`find_python_or_fallback`)."""
+
+    def __init__(self, parent=None, python=None):
         super().__init__(parent)
         self.setWindowTitle("remine — Python dependencies")
         self.setObjectName("remine_dependencies_dialog")
         self.resize(860, 560)
         self.process = None
         self.exit_code = None  # of the last pip run
-        self.python = find_python()
+        self.python, note = (python, None) if python else find_python_or_fallback()
+        self.pip_ok = has_pip(self.python)
         layout = QVBoxLayout(self)
         versions = (f"QGIS {Qgis.QGIS_VERSION} · GDAL {gdal.__version__} · Python {platform.python_version()} "
                     f"({self.python})")
         layout.addWidget(QLabel(versions))
+        self.warning = QLabel(" ".join(filter(None, [
+            note and f"QGIS's own Python interpreter was not found: {note}.",
+            None if self.pip_ok else f"pip is not available to {self.python}: {get_pip_hint(self.python)}; "
+                                     "then open this dialog again."])))
+        self.warning.setObjectName("remine_dependencies_warning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(bool(self.warning.text()))
+        layout.addWidget(self.warning)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -85,11 +96,14 @@ class DependenciesDialog(QDialog):
                 if ok:
                     check.setFlags(check.flags() & ~Qt.ItemFlag.ItemIsEnabled)
         self.table.resizeColumnsToContents()
-        pending = to_install(self.ticked())
+        pending, by_system = install_plan(self.python, self.ticked())
         absent = [p.pip for p, _, ok in rows if not ok and p.required]
-        self.summary.setText("All required packages are installed." if not absent else
-                             "Missing required packages: " + ", ".join(absent))
-        self.install_button.setEnabled(bool(pending) and self.process is None)
+        text = "All required packages are installed." if not absent else "Missing required packages: " + ", ".join(
+            absent)
+        if by_system:
+            text += f" Install {', '.join(p.pip for p in by_system)} with: {system_command(by_system)}"
+        self.summary.setText(text)
+        self.install_button.setEnabled(bool(pending) and self.pip_ok and self.process is None)
 
     def ticked(self):
         names = []
@@ -102,12 +116,10 @@ class DependenciesDialog(QDialog):
 
     def install(self):
         """Run pip for the missing packages; returns the command (empty when nothing is missing)."""
-        packages = to_install(self.ticked())
-        if not packages or self.process is not None:
+        packages = install_plan(self.python, self.ticked())[0]
+        if not packages or not self.pip_ok or self.process is not None:
             return []
-        constraints = write_constraints(os.path.join(tempfile.mkdtemp(prefix="remine-pip-"), "constraints.txt"),
-                                        shipped_constraints())
-        cmd = pip_command(self.python, packages, constraints)
+        cmd = pip_command(self.python, packages, constraints_file())
         self.log.appendPlainText("$ " + " ".join(cmd))
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)

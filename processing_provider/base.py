@@ -11,8 +11,10 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
   main thread: the run stops at the next block;
 - turns ``InputError``/``DependencyError`` into ``QgsProcessingException`` with the same message, a
   missing package (``ModuleNotFoundError`` of one of :data:`remine.core.dependencies.PACKAGES`, imported
-  lazily in ``compute``) into the ``DependencyError`` message naming it and its install command, and a
-  cancel or interrupt into a failure too (``qgis_process`` exits non-zero) with a log line, no output;
+  lazily in ``compute``) into the ``DependencyError`` message naming it and its install command, one that
+  is installed but fails to load (any other ``ImportError``, e.g. Windows' "DLL load failed") into one
+  saying how to reinstall it (:func:`remine.core.dependencies.import_error`), and a cancel or interrupt
+  into a failure too (``qgis_process`` exits non-zero) with a log line, no output;
 - forwards ``RemineWarning``s to the log;
 - writes a provenance passport ``<output>.passport.json`` for every file output (docs/architecture.md,
   Provenance), with the metrics the algorithm put into ``self.metrics``, the uncertainty summary it put into
@@ -49,9 +51,9 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QUrl
 
 from ..core import __version__, cluster
-from ..core.dependencies import dependency_error
+from ..core.dependencies import import_error
 from ..core.errors import CancelledError, DependencyError, InputError, RemineWarning
-from ..core.interpreter import find_python
+from ..core.interpreter import find_python_or_fallback
 from ..core.progress import Progress
 from ..core.raster.units import WAVELENGTH_UNITS
 from ..core.report.passport import NO_UNCERTAINTY, file_path, make_passport, write_passport
@@ -222,11 +224,13 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(f"{reason}: no output was written") from None
         except (InputError, DependencyError) as exc:
             raise QgsProcessingException(str(exc)) from None
-        except ModuleNotFoundError as exc:
-            error = dependency_error(exc.name, python=find_python())
+        except ImportError as exc:
+            python, note = find_python_or_fallback()
+            error = import_error(exc, python=python)
             if error is None:
                 raise
-            raise QgsProcessingException(str(error)) from None
+            raise QgsProcessingException(str(error) + (f" (QGIS's own Python was not found: {note})" if note
+                                                       else "")) from None
         for w in caught:
             if issubclass(w.category, RemineWarning):
                 progress.warn(str(w.message))

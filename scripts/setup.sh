@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-APT_PKGS="qgis python3-qgis qgis-providers python3-venv python3-pip python3-rasterio
+APT_PKGS="qgis python3-qgis qgis-providers python3-venv python3-pip python3-scipy python3-pandas python3-rasterio
 python3-geopandas python3-shapely python3-fiona python3-pyproj python3-h5py
 xvfb xauth libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 chromium $*"
 

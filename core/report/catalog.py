@@ -12,7 +12,7 @@ import datetime
 import os
 import re
 
-from ..errors import DependencyError
+from ..dependencies import dependency_error
 from .run import load_run
 
 MEDIA_TYPES = {".tif": "image/tiff; application=geotiff", ".tiff": "image/tiff; application=geotiff",
@@ -23,9 +23,8 @@ MEDIA_TYPES = {".tif": "image/tiff; application=geotiff", ".tiff": "image/tiff; 
 def _pystac():
     try:
         import pystac
-    except ImportError:
-        raise DependencyError("the STAC catalogue needs pystac; install it with: "
-                              "pip install -c constraints-debian.txt 'pystac[validation]==1.15.2'") from None
+    except ModuleNotFoundError:
+        raise dependency_error("pystac") from None
     return pystac
 
 

@@ -7,7 +7,7 @@ import sysconfig
 
 import pytest
 
-from remine.core.interpreter import find_python, looks_like_python
+from remine.core.interpreter import find_python, find_python_or_fallback, looks_like_python
 
 
 def touch(path):
@@ -66,6 +66,15 @@ def test_plain_and_virtual_environment_python_kept(tmp_path):
 def test_nothing_found_names_the_paths(tmp_path):
     with pytest.raises(FileNotFoundError, match="python.exe"):
         find_python("win32", str(tmp_path / "qgis-bin.exe"), str(tmp_path), str(tmp_path), (3, 12))
+
+
+def test_fallback_to_sys_executable_says_so(tmp_path):
+    """No interpreter found: sys.executable (here the QGIS binary) with a note naming what was tried."""
+    qgis = str(tmp_path / "qgis-bin.exe")
+    python, note = find_python_or_fallback(platform="win32", executable=qgis, prefix=str(tmp_path),
+                                           base_exec_prefix=str(tmp_path), version=(3, 12))
+    assert python == qgis and "python.exe" in note and note.endswith(f"using {qgis} instead")
+    assert find_python_or_fallback() == (find_python(), None)
 
 
 def test_names():
