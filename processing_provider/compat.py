@@ -9,6 +9,7 @@ code uses the names below, never either form directly. Qt enums are written scop
 from qgis.core import (
     Qgis,
     QgsProcessing,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -16,9 +17,10 @@ from qgis.core import (
 )
 
 
-def pick(scoped_enum, member, legacy_owner, legacy_member=None):
-    """``Qgis.<scoped_enum>.<member>`` where it exists (QGIS ≥ 3.36), else ``legacy_owner.<legacy_member>``."""
-    scoped = getattr(Qgis, scoped_enum, None)
+def pick(scoped_enum, member, legacy_owner, legacy_member=None, qgis=Qgis):
+    """``Qgis.<scoped_enum>.<member>`` where it exists (QGIS ≥ 3.36), else ``legacy_owner.<legacy_member>``
+    (``legacy_member`` defaults to ``member``; ``qgis``: the ``Qgis`` class to look in)."""
+    scoped = getattr(qgis, scoped_enum, None)
     if scoped is not None:
         return getattr(scoped, member)
     return getattr(legacy_owner, legacy_member or member)
@@ -38,6 +40,8 @@ FIELD_ANY = pick("ProcessingFieldParameterDataType", "Any", QgsProcessingParamet
 
 FILE = pick("ProcessingFileParameterBehavior", "File", QgsProcessingParameterFile)
 FOLDER = pick("ProcessingFileParameterBehavior", "Folder", QgsProcessingParameterFile)
+
+OPTIONAL = pick("ProcessingParameterFlag", "Optional", QgsProcessingParameterDefinition, "FlagOptional")
 
 LAYER_RASTER = QgsProcessingUtils.LayerHint.Raster
 LAYER_VECTOR = QgsProcessingUtils.LayerHint.Vector

@@ -5,8 +5,9 @@ import os
 import re
 import subprocess
 import sys
+import types
 
-from remine.processing_provider.compat import DOUBLE, INTEGER, VECTOR_POINT, WARNING
+from remine.processing_provider.compat import DOUBLE, INTEGER, OPTIONAL, VECTOR_POINT, WARNING, pick
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,15 +47,39 @@ def test_compat_enums_resolve_on_this_qgis():
     assert WARNING == Qgis.MessageLevel.Warning
     param = QgsProcessingParameterNumber("N", "n", INTEGER)
     assert param.dataType() == INTEGER
+    assert QgsProcessingParameterNumber("N", "n", optional=True).flags() & OPTIONAL
+    assert not param.flags() & OPTIONAL
+
+
+def test_compat_picks_the_scoped_enums_where_they_exist():
+    """Against a Qgis with the scoped enums of QGIS >= 3.36 / 4, pick returns the scoped member (the branch
+    QGIS 3.22 never runs); against one without them, the legacy member of the given owner."""
+    from qgis.core import QgsProcessing, QgsProcessingParameterDefinition, QgsProcessingParameterNumber
+
+    integer, point, optional = object(), object(), object()
+    scoped = types.SimpleNamespace(ProcessingNumberParameterType=types.SimpleNamespace(Integer=integer),
+                                   ProcessingSourceType=types.SimpleNamespace(VectorPoint=point),
+                                   ProcessingParameterFlag=types.SimpleNamespace(Optional=optional))
+    assert pick("ProcessingNumberParameterType", "Integer", QgsProcessingParameterNumber, qgis=scoped) is integer
+    assert pick("ProcessingSourceType", "VectorPoint", QgsProcessing, "TypeVectorPoint", qgis=scoped) is point
+    assert pick("ProcessingParameterFlag", "Optional", QgsProcessingParameterDefinition, "FlagOptional",
+                qgis=scoped) is optional
+    legacy = types.SimpleNamespace()
+    assert pick("ProcessingSourceType", "VectorPoint", QgsProcessing, "TypeVectorPoint", qgis=legacy) \
+        == QgsProcessing.TypeVectorPoint
 
 
 LEGACY = re.compile(r"QgsProcessingParameterNumber\.(Integer|Double)\b|QgsProcessing\.Type\w+|"
                     r"QgsProcessingParameterField\.(Numeric|Any|String|DateTime)\b|"
-                    r"QgsProcessingParameterFile\.(File|Folder)\b|Qgis\.(Info|Warning|Critical|Success)\b")
+                    r"QgsProcessingParameterFile\.(File|Folder)\b|Qgis\.(Info|Warning|Critical|Success)\b|"
+                    r"\.Flag[A-Z]\w*")  # legacy flags: QgsProcessingParameterDefinition.FlagOptional, …
 
 
 def test_enums_only_through_compat():
-    """No module but compat.py names a Processing/message enum in a form QGIS 4 lacks (or 3.22 lacks)."""
+    """No module but compat.py names a Processing/message enum in a form QGIS 4 lacks (or 3.22 lacks), the
+    legacy flags (``p.FlagOptional``, ``QgsProcessingAlgorithm.FlagNoThreading``) included."""
+    assert LEGACY.search("if p.flags() & p.FlagOptional else") and LEGACY.search("QgsProcessingAlgorithm.FlagHidden")
+    assert not LEGACY.search("p.flags() & OPTIONAL") and not LEGACY.search("p.setFlags(flags)")
     offenders = []
     for folder in ("processing_provider", "plugin"):
         for path in sorted(glob.glob(os.path.join(ROOT, folder, "**", "*.py"), recursive=True)):
