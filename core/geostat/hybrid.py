@@ -12,8 +12,14 @@ Inputs at every location ``x`` (a training sample or a target, built the same wa
   their innovations: each covariate minus its OK estimate from the samples' covariates with the same weights
   as the OK estimate of the values (for a grade linear in the covariates, the OK residual is linear in them).
 
-No leakage: at a training sample the neighbours and the OK estimate leave the sample itself out
-(leave-one-out), exactly as a target is never among its own samples; the sample's value is only the target.
+No leakage, for a given variogram: at a training sample the neighbours and the OK estimate leave the sample
+itself out (leave-one-out), exactly as a target is never among its own samples; the sample's value is only the
+target. The variogram, like the standardisation statistics, is a global hyper-parameter of all samples: a model
+name (default "spherical") is fitted once on all training samples, so a sample's value reaches its own
+covariance, OK estimate and standard deviation, average covariance and covariate innovations through the fitted
+parameters — never its neighbours' values, offsets, distances or covariates. Inputs at a target (prediction time)
+come from the same fitted variogram, and gstat's ``krige.cv`` also cross-validates with a fixed variogram; for
+the strict guarantee pass a :class:`VariogramModel` (then a sample's inputs are bit-equal whatever its value).
 The authors' notebook instead fed the observed value as an input and split at random, which measures
 leakage, not interpolation.
 
@@ -70,8 +76,9 @@ class HybridKrigingRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    variogram_model : VariogramModel | str – the variogram of the values, or a model name fitted to the
-        training values.
+    variogram_model : VariogramModel | str – the variogram of the values, or a model name fitted once to all
+        training values (a global hyper-parameter: the leave-one-out inputs exclude a sample's value for this
+        variogram, not from its fit; see the module docstring).
     n_neighbors : int – neighbours in each sequence (default 16).
     target : "residual" (network predicts z − OK estimate) | "value".
     architecture : "cnn-bilstm" | "anvari2025" (the paper's network and training settings).

@@ -62,6 +62,32 @@ def test_own_value_never_reaches_own_inputs(meuse):
     assert static[0, 5 + 4] * enc_w[1] == pytest.approx(a["static"][i, 5 + 4] * enc_a[1])
 
 
+def test_fitted_variogram_is_the_only_path_of_own_value(meuse):
+    """With the default fitted variogram ("spherical", fitted on all samples like the standardisation
+    statistics) sample i's value reaches its own inputs only through the variogram parameters: its neighbours'
+    values, offsets, distances and covariates and its coordinates and covariates stay bit-equal when its value
+    changes, while the covariance, OK and innovation inputs move with the refitted model; with the variogram
+    fixed to the fitted one, its inputs are bit-equal (the leave-one-out guarantee holds for a given variogram)."""
+    c, v, cov = meuse
+    fit = {"n_ensemble": 1, "max_epochs": 1}
+    base = HybridKrigingRegressor(**fit).fit(c, v, cov)
+    i = 17
+    v2 = v.copy()
+    v2[i] += 5.0
+    moved = HybridKrigingRegressor(**fit).fit(c, v2, cov)
+    assert moved.model_.range_ != base.model_.range_  # the fitted variogram sees the new value
+    a, b = base.training_inputs_, moved.training_inputs_
+    same_seq = [0, 1, 2, 3, 5, 6, 7, 8]  # value, dx, dy, distance, the neighbour's dist and ffreq one-hot
+    assert np.array_equal(a["sequence"][i][:, same_seq], b["sequence"][i][:, same_seq])
+    assert not np.array_equal(a["sequence"][i][:, 4], b["sequence"][i][:, 4])  # covariances: refitted model
+    assert np.array_equal(a["static"][i, 3:9], b["static"][i, 3:9])  # x, y, dist, ffreq one-hot at x_i
+    fixed = HybridKrigingRegressor(base.model_, **fit)
+    same = fixed.fit(c, v, cov).training_inputs_
+    assert all(np.array_equal(same[key], a[key]) for key in ("sequence", "static", "target"))
+    own = HybridKrigingRegressor(base.model_, **fit).fit(c, v2, cov).training_inputs_
+    assert np.array_equal(own["sequence"][i], a["sequence"][i]) and np.array_equal(own["static"][i], a["static"][i])
+
+
 def test_leave_one_out_inputs_are_the_public_cross_validation(meuse):
     """The OK estimate and standard deviation at a training sample are remine's leave-one-out cross-validation
     of the same kriger (cv.leave_one_out, as cross_validate(scheme="loo") reports it)."""
