@@ -191,3 +191,25 @@ def test_dialog_without_pip(qgis_app, tmp_path):
     assert "ensurepip" in dialog.warning.text()  # not the system's Python: Python's own way
     assert not dialog.install_button.isEnabled() and dialog.install() == []
     assert DependenciesDialog().warning.text() == ""  # the test interpreter has pip
+
+
+def test_algorithm_with_a_broken_package_says_reinstall(remine_processing, tmp_path, monkeypatch):
+    """A package that is installed but fails to load (here a pystac whose import raises Windows' DLL error, first
+    on the path): the algorithm fails with the DependencyError naming it, not a traceback."""
+    import processing
+    from qgis.core import QgsProcessingException
+
+    broken = tmp_path / "site-packages" / "pystac"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("DLL load failed while importing _speedups: The specified '
+                                        'module could not be found.", name="pystac._speedups")\n')
+    monkeypatch.syspath_prepend(str(broken.parent))
+    monkeypatch.delitem(sys.modules, "pystac", raising=False)
+    (tmp_path / "run").mkdir()
+    message = "no exception"
+    try:
+        processing.run("remine:exportcatalog", {"INPUT": str(tmp_path / "run"), "OUTPUT": str(tmp_path / "cat")})
+    except QgsProcessingException as exc:
+        message = str(exc)
+    assert "'pystac'" in message and "installed but fails to load (DLL load failed" in message, message
+    assert str(broken / "__init__.py") in message and "repair it with" in message
