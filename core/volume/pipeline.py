@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..errors import InputError, RemineWarning
-from ..points import check_projected, read_points
+from ..points import check_projected, check_same_crs, read_points
 from ..progress import as_progress
 from .estimate import check_samples, hybrid_grid, krige_grid
 from .grid import VoxelGrid, read_surface
@@ -41,10 +41,12 @@ def _surface_at(surface, xy):
     return out
 
 
-def read_samples(path, grade_field, top, depth_field=None, z_field=None):
+def read_samples(path, grade_field, top, depth_field=None, z_field=None, crs=None):
     """Sample coordinates ``(n, 3)`` (z from the depth below the top surface, a z field or the geometry's z),
-    grades ``(n,)`` and their ids."""
+    grades ``(n,)``, their ids and CRS. ``crs``: the surfaces' CRS; samples in another CRS are an
+    :class:`InputError` naming both."""
     pts = read_points(path, grade_field)
+    check_same_crs(pts.crs, crs, "samples", "surfaces")
     check_projected(pts.crs, "samples")
     xy = pts.coords[:, :2]
     if depth_field:
@@ -148,7 +150,8 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     if estimator not in ESTIMATORS:
         raise InputError(f"estimator '{estimator}' unknown; expected one of {list(ESTIMATORS)}")
     t_surf, b_surf = read_surface(top, "top"), read_surface(base, "base")
-    coords, values, ids, _ = read_samples(samples, grade_field, t_surf, depth_field, z_field)
+    ref = t_surf if hasattr(t_surf, "data") else b_surf
+    coords, values, ids, _ = read_samples(samples, grade_field, t_surf, depth_field, z_field, getattr(ref, "crs", None))
     dx, dz, said = default_sizes(t_surf, b_surf, voxel_size, voxel_height)
     if said:
         progress.info(f"defaults: {said}")

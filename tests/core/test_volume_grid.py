@@ -92,3 +92,27 @@ def test_bad_surfaces():
         VoxelGrid.from_surfaces(10.0, 0.0, 1.0, 1.0, 1.0)
     with pytest.raises(InputError, match="dz=0"):
         VoxelGrid.from_surfaces((top, TR), 0.0, 1.0, 1.0, 0)
+
+
+def test_base_in_another_crs_is_reprojected():
+    """Top in UTM 30N (40 m x 30 m at 10 m), base a plane 2 m + 5 % eastwards given on a 0.5 m grid in UTM 31N
+    (about 4° rotated against the top's grid): reprojected onto the top's grid with a warning; the volume is the
+    analytic 40 x 30 x (10 - 3) m³."""
+    from pyproj import Transformer
+    from rasterio.crs import CRS
+
+    x0, y0 = 500000.0, 4500000.0
+    top = (np.full((60, 80), 10.0), Affine(PX, 0.0, x0, 0.0, -PX, y0), CRS.from_epsg(32630))
+    to31, to30 = (Transformer.from_crs(a, b, always_xy=True) for a, b in (("EPSG:32630", "EPSG:32631"),
+                                                                          ("EPSG:32631", "EPSG:32630")))
+    corners = np.array(to31.transform([x0 - 20, x0 + 60, x0 - 20, x0 + 60], [y0 + 20, y0 + 20, y0 - 50, y0 - 50]))
+    west, north = corners[0].min(), corners[1].max()
+    cols, rows = int(np.ceil(np.ptp(corners[0]) / PX)), int(np.ceil(np.ptp(corners[1]) / PX))
+    xx, yy = np.meshgrid(west + (np.arange(cols) + 0.5) * PX, north - (np.arange(rows) + 0.5) * PX)
+    east30, _ = to30.transform(xx, yy)
+    base = (2.0 + 0.05 * (east30 - x0), Affine(PX, 0.0, west, 0.0, -PX, north), CRS.from_epsg(32631))
+    with pytest.warns(RemineWarning, match="the base surface has another CRS than the reference surface.*resampled"):
+        grid = VoxelGrid.from_surfaces(top, base, 5.0, 5.0, 1.0)
+    assert grid.info["base_resampled"] and grid.crs == CRS.from_epsg(32630)
+    assert grid.volume_m3 == pytest.approx(40 * 30 * 7.0, rel=5e-3)
+    np.testing.assert_allclose(grid.base[0], 2.0 + 0.05 * (np.arange(8) * 5 + 2.5), atol=0.01)

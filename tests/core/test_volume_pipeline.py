@@ -8,7 +8,8 @@ import pytest
 
 from remine.core.errors import InputError
 from remine.core.volume.demo3d import TruthField
-from remine.core.volume.pipeline import tailings_volume
+from remine.core.volume.grid import read_surface
+from remine.core.volume.pipeline import read_samples, tailings_volume
 
 
 def test_pipeline_kriging_only_against_truth(demo_scene, tmp_path):
@@ -53,6 +54,47 @@ def test_pipeline_bad_input(demo_scene, tmp_path):
                           voxel_height=1, n_realisations=0, render=False)
     assert res["summary"]["sample_problems"]["above_top"] == ["0", "1", "2"]
     assert np.isfinite(res["table"].tonnes).all()
+
+
+def test_samples_z_field_and_3d_geometry(demo_scene, tmp_path):
+    """The three ways to give a sample's elevation agree: depth below the top (the top's pixel at the sample minus
+    the depth), a z field, and the z of 3D point geometries (the demo's z_m = top pixel - depth before the depth
+    was rounded to 1 mm)."""
+    holes = gpd.read_file(demo_scene["holes"])
+    top = read_surface(demo_scene["surface_top"], "top")
+    by_depth, v_depth, _, crs = read_samples(demo_scene["holes"], "Zn_ppm", top, depth_field="depth_m", crs=top.crs)
+    by_field, v_field, _, _ = read_samples(demo_scene["holes"], "Zn_ppm", top, z_field="z_m")
+    np.testing.assert_array_equal(by_field[:, 2], holes.z_m)
+    np.testing.assert_allclose(by_depth, by_field, rtol=0, atol=1e-3)
+    assert np.array_equal(v_depth, v_field) and crs == top.crs
+    pointz = gpd.GeoDataFrame(holes[["hole_id", "Zn_ppm"]],
+                              geometry=gpd.points_from_xy(holes.x, holes.y, holes.z_m), crs=holes.crs)
+    path = str(tmp_path / "holes3d.gpkg")
+    pointz.to_file(path, driver="GPKG")
+    by_geom, v_geom, _, _ = read_samples(path, "Zn_ppm", top)
+    np.testing.assert_array_equal(by_geom, by_field)
+    with pytest.raises(InputError, match="z field 'nope' not found"):
+        read_samples(path, "Zn_ppm", top, z_field="nope")
+    # the whole model from 3D geometries equals the one from the z field
+    kw = dict(voxel_size=10.0, voxel_height=1.0, n_realisations=0, cutoffs=[500, 900], render=False)
+    scene = (demo_scene["surface_top"], demo_scene["surface_base"])
+    geom = tailings_volume(*scene, path, "Zn_ppm", str(tmp_path / "geom"), **kw)
+    field = tailings_volume(*scene, demo_scene["holes"], "Zn_ppm", str(tmp_path / "field"), z_field="z_m", **kw)
+    assert geom["summary"]["n_samples"] == len(holes) and geom["summary"]["sample_problems"]["above_top"] == []
+    pd.testing.assert_frame_equal(geom["table"], field["table"])
+
+
+def test_samples_in_another_crs_than_the_surfaces(demo_scene, tmp_path):
+    """Samples in UTM 31N beside surfaces in UTM 30N: a clear error naming both CRS, before any work."""
+    moved = str(tmp_path / "holes_32631.gpkg")
+    gpd.read_file(demo_scene["holes"]).to_crs("EPSG:32631").to_file(moved, driver="GPKG")
+    out = tmp_path / "crs"
+    with pytest.raises(InputError, match="samples CRS EPSG:32631 differs from surfaces CRS EPSG:32630; reproject"):
+        tailings_volume(demo_scene["surface_top"], demo_scene["surface_base"], moved, "Zn_ppm", str(out),
+                        depth_field="depth_m")
+    with pytest.raises(InputError, match="samples CRS EPSG:32631 differs from surfaces CRS EPSG:32630"):
+        tailings_volume(99.0, demo_scene["surface_base"], moved, "Zn_ppm", str(out), z_field="z_m")
+    assert not out.exists()
 
 
 def test_pipeline_hybrid_model_against_truth(demo_scene, tmp_path):
