@@ -112,6 +112,9 @@ def compare_with_kriging(coords, values, scheme="spatial", k=5, seed=0, covariat
     cov = None if covariates is None else _rows(covariates, keep)
     if cov is not None:
         check_complete(CovariateEncoder(hybrid.get("categorical")).fit_transform(cov, len(v)), "points")
+    if truth is not None and cov is not None and len(truth) < 3:
+        raise InputError("truth needs covariates at its locations (coords, values, covariates) when covariates "
+                         "are given")
     k = int(k)
     if scheme not in ("spatial", "kfold"):
         raise InputError(f"scheme '{scheme}' unknown; expected 'spatial' or 'kfold'")
@@ -210,9 +213,6 @@ def _truth(c, v, cov, truth, models, variogram_model, hybrid, threshold, cutoffs
     t_coords = as_coords(truth[0], "truth coordinates")
     t_values = np.asarray(truth[1], float).ravel()
     t_cov = truth[2] if len(truth) > 2 else None
-    if cov is not None and t_cov is None:
-        raise InputError("truth needs covariates at its locations (coords, values, covariates) when covariates "
-                         "are given")
     pred, sd = {}, {}
     for m in models:
         est, std, _ = _fit_predict(m, c, v, cov, t_coords, t_cov, variogram_model, hybrid, progress)

@@ -273,6 +273,57 @@ def test_nonlinear_covariate_is_won_clearly():
         assert np.mean(r) <= 0.7 and max(r) <= 0.85, (m, r)
 
 
+def test_decision_figures_by_hand():
+    """False-negative rate of high-risk cells (truth > threshold, finite prediction <= threshold) and fraction
+    above each cut-off (over the finite predictions) with its ratio to the truth's, computed by hand."""
+    from remine.core.geostat.compare import decision_figures
+
+    truth = np.array([1.0, 2, 3, 4, 5, 6])
+    pred = {"a": np.array([3.0, 2, 4, 3, 5, np.nan]), "b": np.array([0.0, 0, 0, 5, 0, 0])}
+    d = decision_figures(truth, pred, threshold=3.5, cutoffs=[2.5, 4.5])
+    # a: high-risk cells with a prediction are 4, 5 (6 has none); 4 is predicted 3 <= 3.5: missed
+    assert d.loc["a", "high_risk_n"] == 2 and d.loc["a", "false_negative_rate"] == 0.5
+    # over the cells it predicts (truth 1-5): above 2.5 predicted 4/5, truly 3/5; above 4.5 1/5 and 1/5
+    assert d.loc["a", "above_2.5"] == pytest.approx(0.8) and d.loc["a", "above_2.5_ratio"] == pytest.approx(4 / 3)
+    assert d.loc["a", "above_4.5"] == pytest.approx(0.2) and d.loc["a", "above_4.5_ratio"] == pytest.approx(1.0)
+    # b: high-risk 4, 5, 6 predicted 5, 0, 0: two of three missed; above 2.5: 1/6 vs 4/6, above 4.5: 1/6 vs 2/6
+    assert d.loc["b", "high_risk_n"] == 3 and d.loc["b", "false_negative_rate"] == pytest.approx(2 / 3)
+    assert d.loc["b", "above_2.5_ratio"] == pytest.approx(0.25) and d.loc["b", "above_4.5_ratio"] == pytest.approx(0.5)
+    assert d.loc["truth", "above_2.5"] == pytest.approx(4 / 6) and d.loc["truth", "above_4.5"] == pytest.approx(2 / 6)
+    assert np.isnan(d.loc["truth", "false_negative_rate"])
+    assert decision_figures(truth, pred).empty
+
+
+def test_compare_against_truth():
+    """With ``truth``, every model is fitted on all samples and judged at the truth cells: rows ok, hybrid, ked
+    whose metrics are those of their predictions (OK's: plain OK with the variogram fitted on all samples), and
+    the decision figures there; covariates without truth covariates fail before any fold is fitted."""
+    from remine.core.geostat import OrdinaryKriging
+    from remine.core.geostat.compare import decision_figures
+    from remine.core.geostat.fit import auto_model
+
+    c, v, a, t, z, a_t = _nonlinear_case(0)
+    t, z, a_t = t[::4], z[::4], a_t[::4]
+    params = {"n_ensemble": 1, "max_epochs": 5, "n_neighbors": 8}
+    table = compare_with_kriging(c, v, k=3, covariates=a, truth=(t, z, a_t), threshold=1.0, cutoffs=[0.0, 2.0],
+                                 hybrid_params=params)
+    truth = table.attrs["summary"]["truth"]
+    assert list(truth["metrics"].index) == ["ok", "hybrid", "ked"]
+    ok, _ = OrdinaryKriging(auto_model(c, v)).fit(c, v).predict(t)
+    assert truth["metrics"].loc["ok", "rmse"] == pytest.approx(np.sqrt(np.mean((ok - z) ** 2)), rel=1e-12)
+    for m in ("ok", "hybrid", "ked"):
+        p = truth["predictions"][m]
+        assert p.shape == z.shape and np.all(np.isfinite(p)) and np.all(truth["std"][m] >= 0)
+        assert truth["metrics"].loc[m, "mae"] == pytest.approx(np.mean(np.abs(p - z)))
+        cover = np.mean(np.abs(p - z) <= 1.6448536269514722 * truth["std"][m])
+        assert truth["metrics"].loc[m, "coverage90"] == pytest.approx(cover)
+    expected = decision_figures(z, truth["predictions"], 1.0, [0.0, 2.0])
+    pd.testing.assert_frame_equal(truth["decision"], expected)
+    assert list(truth["decision"].index) == ["ok", "hybrid", "ked", "truth"]
+    with pytest.raises(InputError, match="truth needs covariates at its locations"):
+        compare_with_kriging(c, v, k=3, covariates=a, truth=(t, z), hybrid_params=params)
+
+
 def test_anvari2025_architecture_runs_with_honest_inputs(meuse):
     c, v, _ = meuse
     reg = HybridKrigingRegressor(LOGZN, architecture="anvari2025", n_ensemble=1, max_epochs=2).fit(c, v)
