@@ -47,7 +47,8 @@ def test_sgs_honours_data_and_reproduces_histogram(simulated):
     at_data = reals[:, slot.ravel()[res["data_cells"]]]
     np.testing.assert_allclose(at_data, np.broadcast_to(zn[res["data_index"]], at_data.shape), rtol=1e-5)
     assert len(res["data_index"]) + res["unused_data"] == len(zn)
-    # histogram: deciles of every realisation within 12 % of the data's (equal-weight holes cover the body)
+    # histogram: the 10-90 % deciles of the realisations against the data's (equal-weight holes cover the body):
+    # relative differences, median over deciles and realisations < 6 %, each < 25 %
     q = np.linspace(10, 90, 9)
     dec = np.percentile(reals, q, axis=1)                # (9, 50)
     rel = np.abs(dec / np.percentile(zn, q)[:, None] - 1)
