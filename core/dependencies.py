@@ -51,7 +51,7 @@ PACKAGES = (
     Package("fiona", "fiona", "1.9", True, "vector files (passports, layers)", system="python3-fiona"),
     Package("shapely", "shapely", "1.8", True, "geometries (demo scenes, 3D volumes)", system="python3-shapely"),
     Package("h5py", "h5py", "3.7", True, "HDF5 training data sets", system="python3-h5py"),
-    Package("torch", "torch", "2.0", False, "1D/2D CNN classifiers", "https://download.pytorch.org/whl/cpu"),
+    Package("torch", "torch", "2.0", False, "CNN classifiers, hybrid kriging network", "https://download.pytorch.org/whl/cpu"),
     Package("pyvista", "pyvista", "0.43", False, "3D tailings views"),
     Package("dask", "dask", "2024.1", False, "cluster processing (with distributed)"),
     Package("distributed", "distributed", "2024.1", False, "cluster processing (with dask)"),
@@ -156,8 +156,8 @@ def dependency_error(module_name, python=sys.executable, platform=sys.platform):
     package = BY_MODULE.get((module_name or "").split(".")[0])
     if package is None:
         return None
-    return DependencyError(f"the Python package '{package.pip}' ({package.purpose}) is not installed in QGIS's "
-                           f"Python; {install_hint([package], python, platform)}")
+    return DependencyError(f"the Python package '{package.pip}' ({package.purpose}) is not installed for the Python "
+                           f"{python}; {install_hint([package], python, platform)}")
 
 
 def import_error(exc, python=sys.executable, platform=sys.platform):

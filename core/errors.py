@@ -41,15 +41,22 @@ def require(module, package=None, extra=None):
     Raises
     ------
     DependencyError
-        naming the package and the command that installs it.
+        naming the package and the command that installs it: for one of remine's packages the message of
+        :func:`remine.core.dependencies.import_error` (the dependency dialog, the pip command for this
+        interpreter), followed by the library's extra.
     """
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        from .dependencies import import_error  # here: dependencies imports this module
+
         pkg = package or module
         hint = f"pip install 'remine[{extra}]'" if extra else f"pip install {pkg}"
+        error = import_error(exc)
+        if error is not None:
+            raise DependencyError(f"{error}; as a Python library: {hint}") from exc
         raise DependencyError(
             f"optional dependency '{pkg}' is not installed (needed here); install it with: {hint}"
         ) from exc

@@ -87,5 +87,5 @@ def test_cnn_without_torch_raises_dependency_error():
             "except DependencyError as e:\n"
             "    print('OK', e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "OK optional dependency 'torch' is not installed" in out.stdout, out.stderr
-    assert "pip install 'remine[deep]'" in out.stdout
+    assert "OK the Python package 'torch' (CNN classifiers, hybrid kriging" in out.stdout, out.stderr
+    assert "Check dependencies" in out.stdout and "pip install 'remine[deep]'" in out.stdout

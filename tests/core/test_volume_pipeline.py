@@ -143,6 +143,6 @@ def test_pipeline_hybrid_without_torch_is_a_dependency_error_and_writes_nothing(
             "except DependencyError as e:\n"
             "    print('OK', e)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert "OK optional dependency 'torch' is not installed" in run.stdout, run.stderr[-2000:]
-    assert "pip install 'remine[deep]'" in run.stdout
+    assert "OK the Python package 'torch' (CNN classifiers, hybrid kriging" in run.stdout, run.stderr[-2000:]
+    assert "Check dependencies" in run.stdout and "pip install 'remine[deep]'" in run.stdout
     assert not out.exists() or os.listdir(out) == []
