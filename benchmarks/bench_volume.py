@@ -20,6 +20,12 @@ Cases:
 Every side runs in its own process; wall ``seconds`` and ``cpu_seconds`` (all threads) of the computing
 call only (data loading and numba's cached compile excluded), peak RSS (VmHWM; ``/usr/bin/time -v`` for R).
 
+Each case carries its ``goal`` (issue 18) and whether it was ``met`` (False while a figure it needs is missing):
+  krige  – ≥ 10× the faster peer in wall *and* CPU seconds (the faster of gstat and PyKrige in each), estimate and
+           variance within 1e-6 of both peers, remine's peak RSS ≤ 1 GB;
+  sgs    – ≥ 10× gstat (extrapolated) in wall and CPU seconds;
+  render – PNG views (with the VTK file) ≤ 20 s.
+
     python benchmarks/bench_volume.py --out bench-output/bench_volume.json
 """
 import argparse
@@ -184,6 +190,34 @@ def ratios(case, remine, peer):
             case[f"speedup_vs_{peer}_{key}"] = case[peer][key] / case[remine][key]
 
 
+def judge_krige(krige):
+    """Add the 3D kriging case's ``goal``, ``speedup_vs_faster_peer_{seconds,cpu_seconds}`` and ``met``."""
+    goal = {"speedup_vs_faster_peer_seconds": 10, "speedup_vs_faster_peer_cpu_seconds": 10, "max_abs_diff": 1e-6,
+            "peak_rss_mb": 1024}
+    remine = krige.get("remine", {})
+    peers = [krige[p] for p in ("gstat", "pykrige") if "seconds" in krige.get(p, {})]
+    for key in ("seconds", "cpu_seconds"):
+        if key in remine and len(peers) == 2:
+            krige[f"speedup_vs_faster_peer_{key}"] = min(p[key] for p in peers) / remine[key]
+    diffs = [d for k in ("max_abs_diff_vs_gstat", "max_abs_diff_vs_pykrige_subset") for d in krige.get(k, {}).values()]
+    met = (all(krige.get(k, 0) >= goal[k] for k in ("speedup_vs_faster_peer_seconds",
+                                                    "speedup_vs_faster_peer_cpu_seconds"))
+           and len(diffs) == 4 and max(diffs) <= goal["max_abs_diff"]
+           and remine.get("peak_rss_mb", np.inf) <= goal["peak_rss_mb"])
+    krige.update(goal=goal, met=bool(met))
+
+
+def judge_sgs(sgs):
+    """Add the simulation case's ``goal`` and ``met``."""
+    goal = {f"speedup_vs_gstat_extrapolated_{k}": 10 for k in ("seconds", "cpu_seconds")}
+    sgs.update(goal=goal, met=all(sgs.get(k, 0) >= v for k, v in goal.items()))
+
+
+def judge_render(render):
+    """Add the rendering case's ``goal`` and ``met``."""
+    render.update(goal={"png_and_vtk_seconds": 20}, met=render.get("png_and_vtk_seconds", np.inf) <= 20)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", help="JSON result file")
@@ -243,6 +277,7 @@ def main():
                                              np.load(os.path.join(d, "pykrige_var.npy")))}
             ratios(krige, "remine", "gstat")
             ratios(krige, "remine", "pykrige")
+            judge_krige(krige)
             result["krige"] = krige
             print(json.dumps({"krige": krige}, indent=1), flush=True)
         if "sgs" not in a.skip:
@@ -259,10 +294,12 @@ def main():
                          scaling=f"(a + b*nsim) from nsim={n1}, {n2} on {a.gstat_sim_nodes} nodes, x{scale:g} nodes")
             sgs["gstat_extrapolated"] = g
             ratios(sgs, "remine", "gstat_extrapolated")
+            judge_sgs(sgs)
             result["sgs"] = sgs
             print(json.dumps({"sgs": sgs}, indent=1), flush=True)
         if "render" not in a.skip and "seconds" in krige.get("remine", {}):
             result["render"] = _common.run_worker(__file__, "remine-render", d)
+            judge_render(result["render"])
         result["machine"]["load_average_at_end"] = os.getloadavg()
         _common.write_json(a.out, result)
     finally:
