@@ -9,9 +9,12 @@ the last layer initialised to zero: an untrained member predicts the training me
 residual target: plain OK), and early stopping keeps it so when no epoch beats it on the held-out fold.
 
 ``"anvari2025"``: the network of Anvari et al. (2025), fed the same inputs (the static features repeated at
-every step): Conv1d(f + s → 32, kernel 1, L2 1e-4) → LeakyReLU → Dropout 0.2 → BiLSTM(32) → Dropout 0.2 →
-Dense 32 ReLU → Dense 1, trained with their settings (Adam 1e-4, batch 8, ≤ 200 epochs, early stopping with
-patience 30, learning rate × 0.5 after 10 epochs without improvement).
+every step): Conv1d(f + s → 32, kernel 1, L2 1e-4) → LeakyReLU (Keras' slope 0.3) → Dropout 0.2 → BiLSTM(32) →
+Dropout 0.2 → Dense 32 ReLU → Dense 1, with Keras' initialisation (Glorot-uniform kernels, orthogonal recurrent
+weights, zero biases but 1 for the LSTM forget gates), trained with their settings as in the authors' notebook:
+Adam 1e-4 (Keras epsilon 1e-7), MSE, batch 8, ≤ 200 epochs, early stopping with patience 30 keeping the best
+weights, learning rate × 0.5 after 10 epochs without a validation loss lower by 1e-4 (Keras' absolute min_delta),
+down to 1e-6.
 
 Reference: Anvari, K., Benndorf, J., Gerber, ... (2025), Scientific Reports 15, 35004.
 """
@@ -19,8 +22,10 @@ import numpy as np
 
 from ..errors import CancelledError, InputError, require
 
-#: training settings of the paper's network (they override the regressor's)
-ANVARI_SETTINGS = {"learning_rate": 1e-4, "batch_size": 8, "max_epochs": 200, "patience": 30}
+#: training settings of the paper's network (they override the regressor's); ``adam_eps``, ``plateau_threshold``
+#: (mode, threshold) and ``min_lr`` are Keras' values where they differ from torch's defaults (1e-8, rel 1e-4, 0)
+ANVARI_SETTINGS = {"learning_rate": 1e-4, "batch_size": 8, "max_epochs": 200, "patience": 30, "adam_eps": 1e-7,
+                   "plateau_threshold": ("abs", 1e-4), "min_lr": 1e-6}
 _PREDICT_BATCH = 2048  # rows per network call (the CPU LSTM is fastest near 2k rows; benchmarks/NOTES.md)
 
 
@@ -56,13 +61,24 @@ def build_network(architecture, n_seq, n_static, hidden, dropout):
         def __init__(self):
             super().__init__()
             self.conv = nn.Conv1d(n_seq + n_static, 32, 1)
+            self.act = nn.LeakyReLU(0.3)  # Keras LeakyReLU() default
             self.drop = nn.Dropout(0.2)
             self.lstm = nn.LSTM(32, 32, batch_first=True, bidirectional=True)
             self.head = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 1))
+            for layer in (self.conv, self.head[0], self.head[2]):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+            for d in ("", "_reverse"):
+                nn.init.xavier_uniform_(getattr(self.lstm, f"weight_ih_l0{d}"))
+                nn.init.orthogonal_(getattr(self.lstm, f"weight_hh_l0{d}"))
+                nn.init.zeros_(getattr(self.lstm, f"bias_hh_l0{d}"))
+                bias = getattr(self.lstm, f"bias_ih_l0{d}")
+                nn.init.zeros_(bias)
+                nn.init.ones_(bias[32:64])  # gates i, f, g, o: Keras unit_forget_bias
 
         def forward(self, seq, static):
             x = torch.cat([seq, static[:, None, :].expand(-1, seq.shape[1], -1)], dim=2)
-            h = self.drop(nn.functional.leaky_relu(self.conv(x.transpose(1, 2)), 0.3)).transpose(1, 2)
+            h = self.drop(self.act(self.conv(x.transpose(1, 2)))).transpose(1, 2)
             _, (hn, _) = self.lstm(h)
             return self.head(self.drop(torch.cat([hn[0], hn[1]], dim=1)))[:, 0]
 
@@ -96,8 +112,7 @@ def train_member(net, seq, static, target, train, valid, settings, seed, progres
     InputError when the loss becomes NaN/inf (training diverged); CancelledError on cancel.
     """
     torch = torch_module()
-    opt = torch.optim.Adam(net.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"])
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=10)
+    opt, plateau = optimizers(net, settings)
     gen = torch.Generator().manual_seed(int(seed))
     train_t, valid_t = torch.from_numpy(np.asarray(train)), torch.from_numpy(np.asarray(valid))
     loss_fn = torch.nn.MSELoss()
@@ -140,6 +155,18 @@ def train_member(net, seq, static, target, train, valid, settings, seed, progres
     net.eval()
     history["best_epoch"] = best_epoch
     return history
+
+
+def optimizers(net, settings):
+    """Adam on ``net``'s parameters and its ReduceLROnPlateau (× 0.5 after 10 epochs without improvement) for
+    ``settings`` (learning_rate, weight_decay; optional adam_eps, plateau_threshold, min_lr)."""
+    torch = torch_module()
+    opt = torch.optim.Adam(net.parameters(), lr=settings["learning_rate"], weight_decay=settings["weight_decay"],
+                           eps=settings.get("adam_eps", 1e-8))
+    mode, threshold = settings.get("plateau_threshold", ("rel", 1e-4))
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=10, threshold=threshold,
+                                                         threshold_mode=mode, min_lr=settings.get("min_lr", 0.0))
+    return opt, plateau
 
 
 def _loss(net, loss_fn, seq, static, target, rows):

@@ -331,6 +331,48 @@ def test_anvari2025_architecture_runs_with_honest_inputs(meuse):
     assert np.all(np.isfinite(reg.predict(c[:5] + 10.0)))
 
 
+def test_anvari2025_is_the_papers_network_and_training():
+    """architecture="anvari2025" is the network and training of Anvari et al. (2025) as the authors' notebook
+    (GCNN-RNN-Geostatistical-Deep-Learning-Framework, GCNN-RNN.ipynb) and issue 17 list them: Conv1D(32, kernel 1,
+    L2 1e-4) -> LeakyReLU -> Dropout 0.2 -> BiLSTM(32) -> Dropout 0.2 -> Dense 32 ReLU -> Dense 1; Adam 1e-4, MSE,
+    batch 8, <= 200 epochs, early stopping (patience 30, best weights), ReduceLROnPlateau (patience 10, x 0.5,
+    min_lr 1e-6), whatever the regressor's own training parameters."""
+    from torch import nn
+
+    from remine.core.geostat._hybridnet import build_network, forward, optimizers, train_member
+
+    net = build_network("anvari2025", 9, 12, 16, 0.1)  # the regressor's hidden and dropout do not apply
+    assert (net.conv.in_channels, net.conv.out_channels, net.conv.kernel_size) == (9 + 12, 32, (1,))
+    with torch.no_grad():
+        assert float(net.penalty()) == pytest.approx(1e-4 * float((net.conv.weight ** 2).sum()))  # Keras l2(1e-4)
+    assert isinstance(net.act, nn.LeakyReLU) and net.act.negative_slope == 0.3  # Keras LeakyReLU() default
+    assert isinstance(net.drop, nn.Dropout) and net.drop.p == 0.2
+    lstm = net.lstm
+    assert (lstm.input_size, lstm.hidden_size, lstm.num_layers, lstm.bidirectional) == (32, 32, 1, True)
+    dense, relu, out = net.head
+    assert (dense.in_features, dense.out_features, out.in_features, out.out_features) == (64, 32, 32, 1)
+    assert isinstance(relu, nn.ReLU)
+    assert torch.all(lstm.bias_ih_l0[32:64] == 1) and torch.all(lstm.bias_hh_l0 == 0)  # Keras unit_forget_bias
+    reg = HybridKrigingRegressor(architecture="anvari2025", max_epochs=300, learning_rate=5e-3, batch_size=32,
+                                 patience=5, weight_decay=1e-2)
+    settings = reg._settings()
+    assert {k: settings[k] for k in ("learning_rate", "batch_size", "max_epochs", "patience", "weight_decay")} == \
+        {"learning_rate": 1e-4, "batch_size": 8, "max_epochs": 200, "patience": 30, "weight_decay": 0.0}
+    opt, plateau = optimizers(net, settings)
+    assert type(opt) is torch.optim.Adam and opt.defaults["lr"] == 1e-4 and opt.defaults["eps"] == 1e-7
+    assert (plateau.factor, plateau.patience, plateau.min_lrs, plateau.threshold_mode, plateau.threshold) == \
+        (0.5, 10, [1e-6], "abs", 1e-4)
+    # trained on noise: the validation loss is the MSE of the kept (best) weights, 30 epochs after the best
+    g = torch.Generator().manual_seed(0)
+    seq, static, y = torch.randn(48, 4, 9, generator=g), torch.randn(48, 12, generator=g), torch.randn(48, generator=g)
+    torch.manual_seed(0)
+    net = build_network("anvari2025", 9, 12, 16, 0.1)
+    hist = train_member(net, seq, static, y, np.arange(32), np.arange(32, 48), settings, 0)
+    assert hist["best_epoch"] > 0 and len(hist["loss"]) == min(200, hist["best_epoch"] + 30)
+    mse = np.mean((forward(net, seq[32:].numpy(), static[32:].numpy()) - y[32:].numpy()) ** 2)
+    assert mse == pytest.approx(hist["val_loss"][hist["best_epoch"] - 1], rel=1e-5)
+
+
 def test_bad_inputs(meuse):
     c, v, cov = meuse
     with pytest.raises(InputError, match="5 valid points for n_neighbors=16; expected at least"):
