@@ -141,3 +141,22 @@ def test_own_modules_are_imported_at_the_top():
               for t, line, at_top in edges if not at_top and (m, t) not in lazy
               and not m.startswith(("remine.processing_provider.algorithms.", "remine.plugin."))]
     assert not hidden, hidden
+
+
+def test_pyvista_only_in_its_own_processes():
+    """PyVista/VTK in the QGIS process crash QGIS on close (pyvista/pyvistaqt#69): only the render worker and the 3D
+    viewer import them, inside functions, and both run as scripts in processes of their own (core.volume.render,
+    core.volume.view; the plugin imports view to start its process)."""
+    users = set()
+    for path in python_files():
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        in_functions = {id(n) for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        for n in ast.walk(fn)}
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] in ("pyvista", "pyvistaqt", "vtk", "vtkmodules") for n in names):
+                users.add((os.path.relpath(path, ROOT), id(node) not in in_functions))
+    assert users == {(os.path.join("core", "volume", "render_worker.py"), False),
+                     (os.path.join("core", "volume", "view.py"), False)}
