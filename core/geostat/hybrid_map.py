@@ -3,14 +3,16 @@
 The one-call function behind ``remine:hybridkriging``: read the points, sample the covariate rasters at them,
 compare the hybrid with OK/KED on identical spatial folds (HTML report), fit the hybrid on all samples and
 write the prediction and its calibrated standard deviation block by block (Cancel between blocks and members;
-a cancelled or failed run leaves no output file).
+a cancelled or failed run leaves no output file). Grid cells where a covariate is nodata (or outside its raster)
+get NaN in both outputs; they are counted and reported with a RemineWarning.
 """
 import functools
+import warnings
 
 import numpy as np
 
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
-from ..errors import InputError
+from ..errors import InputError, RemineWarning
 from ..points import check_projected, check_same_crs, read_points
 from ..progress import as_progress
 from ..raster import check_output_path, raster_info
@@ -21,29 +23,33 @@ from .hybrid_report import write_comparison_report
 from .raster import grid_from_extent
 
 
-def _hybrid_block(arrays, info, regressor, categorical):
-    """Block function: estimate and standard deviation at the block's cell centres."""
+def _hybrid_block(arrays, info, regressor, names, categorical):
+    """Block function: estimate and standard deviation at the block's cell centres, and the count of cells
+    without a covariate value (``{"no_covariate": n}``)."""
     x, y = info.xy()
     targets = np.column_stack([x.ravel(), y.ravel()])
-    cov = None
+    cov, missing = None, 0
     if arrays:
         table = np.concatenate([a.reshape(a.shape[0], -1) for a in arrays], axis=0).T.astype(float)
-        cov = _with_categories(table, categorical)
+        missing = int(np.sum(~np.all(np.isfinite(table), axis=1)))
+        cov = _with_categories(table, names, categorical)
     est, std = regressor.predict(targets, cov, return_std=True)
     shape = (1,) + x.shape
-    return [est.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32)]
+    return [est.reshape(shape).astype(np.float32), std.reshape(shape).astype(np.float32)], {"no_covariate": missing}
 
 
-def _with_categories(table, categorical):
-    """Covariate table with class-map columns as integer labels (strings), so that they are one-hot encoded."""
+def _with_categories(table, names, categorical):
+    """Covariate table with class-map columns as integer labels (strings), so that they are one-hot encoded; a
+    DataFrame whose columns are the raster bands' ``names`` (made unique by position where repeated)."""
     if not categorical:
         return table
     import pandas as pd
 
-    frame = pd.DataFrame(table, columns=[f"c{j}" for j in range(table.shape[1])])
+    columns = [n if names.count(n) == 1 else f"{n} #{j + 1}" for j, n in enumerate(names)]
+    frame = pd.DataFrame(table, columns=columns)
     for j in categorical:
         col = table[:, j]
-        frame[f"c{j}"] = np.where(np.isfinite(col), np.nan_to_num(col).astype(np.int64).astype(str), None)
+        frame[columns[j]] = np.where(np.isfinite(col), np.nan_to_num(col).astype(np.int64).astype(str), None)
     return frame
 
 
@@ -86,7 +92,9 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     Returns
     -------
     dict: ``prediction``, ``std``, ``report`` (paths or None), ``n_points``, ``comparison`` (DataFrame or None),
-    ``verdict`` (str or None), ``std_scale``, ``oof_coverage``, ``epochs`` (per member).
+    ``verdict`` (str or None), ``std_scale``, ``oof_coverage``, ``epochs`` (per member), ``features`` (the
+    encoded covariate columns: one per band, one per class of a class map), ``n_no_covariate`` (grid cells
+    without a covariate value: NaN in both outputs, RemineWarning when any).
     """
     progress = as_progress(progress)
     covariates = list(covariates or [])
@@ -105,11 +113,11 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     grid = _grid(template, covariates, extent, pixel_size, crs if crs is not None else pts.crs)
     check_same_crs(pts.crs, grid.crs)
     coords = pts.coords[:, :2]
-    cov, categorical = None, []
+    cov, names, categorical = None, [], []
     if covariates:
-        table, _, categorical = raster_covariates(covariates, coords)
+        table, names, categorical = raster_covariates(covariates, coords)
         check_complete(table, "points", pts.ids)
-        cov = _with_categories(table, categorical)
+        cov = _with_categories(table, names, categorical)
     params = {"n_neighbors": int(n_neighbors), "n_ensemble": int(n_ensemble), "max_epochs": int(max_epochs),
               "random_state": int(seed)}
     comparison = None
@@ -129,10 +137,15 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
                BlockOutput(std_path, 1, band_names=[f"{field} standard deviation"])]
     n_in = sum(raster_info(p).count for p in covariates)
     per_cell = 8.0 * int(n_neighbors) * (6 + 2 * max(n_in, 1)) * 3 + 2048.0  # sequences, copies, kriging
-    func = with_work_bytes(functools.partial(_hybrid_block, regressor=reg, categorical=categorical),
+    func = with_work_bytes(functools.partial(_hybrid_block, regressor=reg, names=names, categorical=categorical),
                            per_cell - io_bytes_per_pixel(n_in, outputs))  # per_cell counts the block's bytes too
+    tally = {"no_covariate": 0}
     paths = map_blocks(func, covariates, outputs, max_bytes=max_bytes, progress=progress.sub(0.85, 1.0), grid=grid,
-                       scheduler=scheduler)
+                       scheduler=scheduler, tally=tally)
+    if tally["no_covariate"]:
+        warnings.warn(f"{tally['no_covariate']} of {grid.width * grid.height} grid cells have no covariate value "
+                      "(outside the covariate rasters or on nodata): the prediction and standard deviation are NaN "
+                      "there", RemineWarning, stacklevel=2)
     if report_path:
         write_comparison_report(comparison, report_path, f"Hybrid kriging of {field} against kriging",
                                 final_histories=reg.histories_, notes=notes)
@@ -140,4 +153,6 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     return {"prediction": paths[0], "std": paths[1], "report": report_path, "n_points": len(reg.values_),
             "comparison": comparison, "verdict": s["verdict"] if s else None,
             "beats_kriging": s["beats_kriging"] if s else None, "std_scale": reg.std_scale_,
-            "oof_coverage": reg.oof_coverage_, "epochs": [h["best_epoch"] for h in reg.histories_]}
+            "oof_coverage": reg.oof_coverage_, "epochs": [h["best_epoch"] for h in reg.histories_],
+            "features": reg.encoder_.feature_names_ if reg.encoder_ is not None else [],
+            "n_no_covariate": tally["no_covariate"]}

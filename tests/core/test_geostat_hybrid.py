@@ -324,6 +324,35 @@ def test_compare_against_truth():
         compare_with_kriging(c, v, k=3, covariates=a, truth=(t, z), hybrid_params=params)
 
 
+def test_class_map_covariate_one_hot_through_rasters_and_nodata_cells_warned(demo_scene, tmp_path):
+    """A class map (the demo's truth_class: uint8, colour table, 0 = nodata) is categorical in raster_covariates and
+    one-hot encoded by hybrid_kriging_raster: one feature per class met at the samples (9 minerals), named after
+    the raster band; the maps are finite wherever the class map has a class, NaN on its 210 nodata cells (the
+    scene's corner rows + cols < 20), which are counted and reported with a RemineWarning."""
+    import rasterio
+
+    from remine.core.errors import RemineWarning
+    from remine.core.geostat.hybrid_map import hybrid_kriging_raster
+    from remine.core.points import read_points
+
+    coords = read_points(demo_scene["samples"], "Ca_ppm").coords[:, :2]
+    table, names, categorical = raster_covariates([demo_scene["truth_class"]], coords)
+    assert categorical == [0] and names == ["truth_class:dominant mineral"]
+    classes = np.unique(table[:, 0]).astype(int)
+    assert list(classes) == list(range(1, 10))
+    with pytest.warns(RemineWarning, match="210 of 90000 grid cells have no covariate value"):
+        res = hybrid_kriging_raster(demo_scene["samples"], "Ca_ppm", str(tmp_path / "ca.tif"),
+                                    str(tmp_path / "ca_std.tif"), covariates=[demo_scene["truth_class"]],
+                                    n_neighbors=8, n_ensemble=1, max_epochs=5, scheduler="")
+    assert res["features"] == [f"truth_class:dominant mineral={c}" for c in classes]
+    assert res["n_no_covariate"] == 210
+    with rasterio.open(res["prediction"]) as src, rasterio.open(res["std"]) as sd, \
+            rasterio.open(demo_scene["truth_class"]) as cls:
+        est, std, has_class = src.read(1), sd.read(1), cls.read(1) > 0
+    assert np.all(np.isfinite(est[has_class])) and np.all(std[has_class] > 0)
+    assert np.all(np.isnan(est[~has_class])) and np.all(np.isnan(std[~has_class])) and (~has_class).sum() == 210
+
+
 def test_anvari2025_architecture_runs_with_honest_inputs(meuse):
     c, v, _ = meuse
     reg = HybridKrigingRegressor(LOGZN, architecture="anvari2025", n_ensemble=1, max_epochs=2).fit(c, v)
