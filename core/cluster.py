@@ -38,7 +38,8 @@ import uuid
 from collections import deque
 
 from . import __version__
-from .errors import InputError, require
+from .dependencies import require
+from .errors import InputError
 
 ENV = "REMINE_DASK_SCHEDULER"
 #: seconds to reach the scheduler (and to see a worker) before giving up

@@ -182,3 +182,35 @@ def import_error(exc, python=sys.executable, platform=sys.platform):
         repair = "the installer QGIS came from (" + ("OSGeo4W setup or the QGIS installer" if
                                                     platform.startswith("win") else "QGIS.app, conda, …") + ")"
     return DependencyError(f"{start}; it belongs to QGIS's Python installation ({path}): repair it with {repair}")
+
+
+def require(module, package=None, extra=None):
+    """Import an optional dependency lazily.
+
+    Parameters
+    ----------
+    module : str
+        Module to import, e.g. ``"torch"``.
+    package : str, optional
+        pip package name if it differs from the module name.
+    extra : str, optional
+        remine extra that brings it (``deep``, ``dask``, ``viz``).
+
+    Raises
+    ------
+    DependencyError
+        naming the package and the command that installs it: for one of remine's packages the message of
+        :func:`remine.core.dependencies.import_error` (the dependency dialog, the pip command for this
+        interpreter), followed by the library's extra.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pkg = package or module
+        hint = f"pip install 'remine[{extra}]'" if extra else f"pip install {pkg}"
+        error = import_error(exc)
+        if error is not None:
+            raise DependencyError(f"{error}; as a Python library: {hint}") from exc
+        raise DependencyError(
+            f"optional dependency '{pkg}' is not installed (needed here); install it with: {hint}"
+        ) from exc

@@ -26,42 +26,6 @@ class RemineWarning(UserWarning):
     """Something the user should know about (resampling, dropped NaN, extrapolation...)."""
 
 
-def require(module, package=None, extra=None):
-    """Import an optional dependency lazily.
-
-    Parameters
-    ----------
-    module : str
-        Module to import, e.g. ``"torch"``.
-    package : str, optional
-        pip package name if it differs from the module name.
-    extra : str, optional
-        remine extra that brings it (``deep``, ``dask``, ``viz``).
-
-    Raises
-    ------
-    DependencyError
-        naming the package and the command that installs it: for one of remine's packages the message of
-        :func:`remine.core.dependencies.import_error` (the dependency dialog, the pip command for this
-        interpreter), followed by the library's extra.
-    """
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        from .dependencies import import_error  # here: dependencies imports this module
-
-        pkg = package or module
-        hint = f"pip install 'remine[{extra}]'" if extra else f"pip install {pkg}"
-        error = import_error(exc)
-        if error is not None:
-            raise DependencyError(f"{error}; as a Python library: {hint}") from exc
-        raise DependencyError(
-            f"optional dependency '{pkg}' is not installed (needed here); install it with: {hint}"
-        ) from exc
-
-
 def as_float_array(value, what, expected="numbers", dtype=float):
     """``numpy.asarray(value, dtype)``, or an :class:`InputError` naming ``what`` and the offending value when
     it holds text or other non-numbers (numpy's own error names neither)."""

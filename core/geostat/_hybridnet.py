@@ -20,7 +20,8 @@ Reference: Anvari, K., Benndorf, J., Gerber, ... (2025), Scientific Reports 15, 
 """
 import numpy as np
 
-from ..errors import CancelledError, InputError, require
+from ..dependencies import require
+from ..errors import CancelledError, InputError
 
 #: training settings of the paper's network (they override the regressor's); ``adam_eps``, ``plateau_threshold``
 #: (mode, threshold) and ``min_lr`` are Keras' values where they differ from torch's defaults (1e-8, rel 1e-4, 0)

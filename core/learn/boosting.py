@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import require
+from ..dependencies import require
 from .pool import in_pool
 
 _ROWS_PER_CHUNK = 8192  # rows per XGBoost call: the call overhead (~0.1 ms) is amortised

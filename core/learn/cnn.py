@@ -30,7 +30,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..errors import require
+from ..dependencies import require
 
 _PREDICT_BATCH = 4096
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..errors import InputError, require
+from ..dependencies import require
+from ..errors import InputError
 from ..progress import as_progress
 from ..raster import atomic_path, check_output_path, raster_info
 from ..spectra.preprocess import brightness_normalise, snv
