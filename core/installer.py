@@ -22,6 +22,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
 
 from .interpreter import looks_like_python
 
@@ -93,8 +94,13 @@ def cache_folder(platform=sys.platform):
 
 def constraints_file():
     """Write the running interpreter's :func:`shipped_constraints` to ``<cache>/pip-constraints.txt`` (kept, so
-    a command printed in a message still works in a shell afterwards); return its path."""
-    return write_constraints(os.path.join(cache_folder(), "pip-constraints.txt"), shipped_constraints())
+    a command printed in a message still works in a shell afterwards; a new temporary folder when the cache
+    cannot be written); return its path."""
+    pins = shipped_constraints()
+    try:
+        return write_constraints(os.path.join(cache_folder(), "pip-constraints.txt"), pins)
+    except OSError:
+        return write_constraints(os.path.join(tempfile.mkdtemp(prefix="remine-pip-"), "constraints.txt"), pins)
 
 
 def uses_system_packages(python, platform=sys.platform):

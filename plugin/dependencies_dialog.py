@@ -59,6 +59,7 @@ class DependenciesDialog(QDialog):
         self.table.verticalHeader().setVisible(False)
         layout.addWidget(self.table)
         self.summary = QLabel()
+        self.summary.setWordWrap(True)  # may name a package-manager command
         layout.addWidget(self.summary)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)

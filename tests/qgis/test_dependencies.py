@@ -213,3 +213,15 @@ def test_algorithm_with_a_broken_package_says_reinstall(remine_processing, tmp_p
         message = str(exc)
     assert "'pystac'" in message and "installed but fails to load (DLL load failed" in message, message
     assert str(broken / "__init__.py") in message and "repair it with" in message
+
+
+def test_constraints_file_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    """The error path never fails on an unwritable cache folder: the constraints go to a temporary folder."""
+    from remine.core.installer import constraints_file
+
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = constraints_file()
+    assert not path.startswith(str(blocker)) and f"numpy=={numpy.__version__}" in open(path).read().split("\n")
+    assert "pip install" in str(dependency_error("skops", python="/opt/qgis/bin/python3", platform="linux"))
