@@ -144,7 +144,8 @@ def has_pip(python):
         return False
     probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('pip') is None)"
     try:
-        return subprocess.run([python, "-c", probe], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run([python, "-c", probe], capture_output=True, timeout=60,
+                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)).returncode == 0  # Windows
     except (OSError, subprocess.SubprocessError):
         return False
 
