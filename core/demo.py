@@ -16,7 +16,7 @@ import numpy as np
 from .blocks import GridSpec
 from .data import usgs_library
 from .raster import atomic_path, write_raster
-from .raster.style import class_table, mineral_ramp, write_data_style, write_style
+from .raster.style import class_table, write_data_style, write_share_style
 from .volume.demo3d import write_volume_demo
 
 #: Minerals of the demo scene and the USGS spectrum used for each.
@@ -187,7 +187,8 @@ def _write_rasters(out_dir, grid, scene, names, wl, fwhm):
     write_raster(p["truth_grades"], scene["gr"].astype(np.float32), like=grid, band_names=list(ELEMENTS))
     write_raster(p["surface_top"], scene["top"].astype(np.float32), like=grid, band_names=["tailings top (m)"])
     write_raster(p["surface_base"], scene["base"].astype(np.float32), like=grid, band_names=["tailings base (m)"])
-    write_style(p["truth_abundance"], value_range=(0, 1), colours=mineral_ramp(names[0]))
+    # the mineral of largest mean fraction shown (kaolinite at seed 0)
+    write_share_style(p["truth_abundance"], names, "fraction", means=np.nanmean(scene["ab_out"], axis=(1, 2)))
     for key in ("truth_grades", "surface_top", "surface_base"):
         write_data_style(p[key])
     return p

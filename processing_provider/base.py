@@ -133,6 +133,10 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
     DISPLAY = ""
     GROUP = ""
     HELP = ""
+    #: output keys that load unchecked (variances, uncertainties, probabilities), so that the map shows first
+    SECONDARY_OUTPUTS = ()
+    #: ``{name core's messages use: parameter key}``: an InputError reaches the dialog with the label instead
+    CORE_NAMES = {}
 
     def __init__(self):
         super().__init__()
@@ -198,6 +202,20 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         index = self.parameterAsEnum(parameters, key, context)
         return None if index == 0 else WAVELENGTH_UNITS[index - 1]
 
+    def in_dialog_terms(self, message):
+        """``message`` with every name of CORE_NAMES (``n_neighbors=3``) as its parameter's label in quotes
+        (``“Neighbours per sequence” = 3``), in one pass (a label is never rewritten again)."""
+        if not self.CORE_NAMES:
+            return message
+        names = sorted(self.CORE_NAMES, key=len, reverse=True)
+        pattern = r"\b(" + "|".join(map(re.escape, names)) + r")\b(\s*=\s*)?"
+
+        def label(match):
+            text = self.parameterDefinition(self.CORE_NAMES[match.group(1)]).description()
+            return f"“{text}”" + (" = " if match.group(2) else "")
+
+        return re.sub(pattern, label, message)
+
     # --- execution -------------------------------------------------------------------------------
     def compute(self, parameters, context, progress):
         """Do the work with remine.core; return the outputs dict. Subclasses implement this."""
@@ -222,7 +240,9 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
             reason = f"interrupted by {progress.interrupted}" if progress.interrupted else "cancelled by the user"
             progress.info(f"{reason}: no output was written")
             raise QgsProcessingException(f"{reason}: no output was written") from None
-        except (InputError, DependencyError) as exc:
+        except InputError as exc:
+            raise QgsProcessingException(self.in_dialog_terms(str(exc))) from None
+        except DependencyError as exc:
             raise QgsProcessingException(str(exc)) from None
         except ImportError as exc:
             python, note = find_python_or_fallback()
@@ -241,8 +261,9 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
     # --- loading the outputs ---------------------------------------------------------------------
     def layer_style(self, key, path):
         """How output ``key`` (file ``path``) shows when Processing loads it: a :class:`LayerStyle` named
-        from ``self.layer_names`` (rasters get the style remine.core wrote next to them)."""
-        return LayerStyle(self.layer_names.get(key))
+        from ``self.layer_names``, unchecked when in SECONDARY_OUTPUTS (rasters get the style remine.core wrote
+        next to them)."""
+        return LayerStyle(self.layer_names.get(key), visible=key not in self.SECONDARY_OUTPUTS)
 
     def extra_layers(self):
         """``[(path, LayerStyle, QgsProcessingUtils.LayerHint)]`` of outputs that are not destination

@@ -20,6 +20,7 @@ class KrigingAlgorithm(RemineAlgorithm):
     INPUT, FIELD = "INPUT", "FIELD"
     TEMPLATE, EXTENT, PIXEL_SIZE = "TEMPLATE", "EXTENT", "PIXEL_SIZE"
     MODEL_FILE, MODEL, N_NEIGHBORS = "MODEL_FILE", "MODEL", "N_NEIGHBORS"
+    SECONDARY_OUTPUTS = ("OUTPUT_VARIANCE", "OUTPUT_STD")   # loaded unchecked: the prediction shows first
 
     def add_sample_parameters(self):
         """The sample points and their numeric field to krige."""

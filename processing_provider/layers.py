@@ -31,8 +31,9 @@ _ALIVE = []  # Processing holds post-processors by pointer only: keep the Python
 
 @dataclass
 class LayerStyle:
-    """How one output layer is shown: ``name``, optional ``group`` (with ``order``: 0 = top), visibility,
-    and for vector layers a ``categories`` field (coloured by mineral) or a ``graduated`` numeric field."""
+    """How one output layer is shown: ``name`` (``{band}`` in it: the description of the band the raster's
+    style shows), optional ``group`` (with ``order``: 0 = top), visibility, and for vector layers a
+    ``categories`` field (coloured by mineral) or a ``graduated`` numeric field."""
 
     name: Optional[str] = None
     group: Optional[str] = None
@@ -56,7 +57,8 @@ class StyledLayer(QgsProcessingLayerPostProcessorInterface):
         elif self.style.graduated and self.style.graduated in layer.fields().names():
             graduate(layer, self.style.graduated)
         if self.style.name:
-            layer.setName(self.style.name)
+            bands = layer.renderer().usesBands() if "{band}" in self.style.name and layer.renderer() else []
+            layer.setName(self.style.name.replace("{band}", band_name(self.path, bands[0]) if bands else "?"))
         project = context.project()
         node = project.layerTreeRoot().findLayer(layer.id()) if project is not None else None
         if node is not None:

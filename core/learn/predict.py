@@ -33,7 +33,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blo
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info, read_window
-from ..raster.style import MAGMA, class_table, mineral_ramp, write_data_style, write_style
+from ..raster.style import MAGMA, class_table, write_data_style, write_share_style
 from ..spectra.resample import resampling_matrix
 from ..spectra.rois import pad_nan, pixel_patches
 from .artefacts import TrainedModel, load_model
@@ -297,7 +297,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
 
     Returns
     -------
-    dict with keys "map", "probabilities", "uncertainty" (paths or None), "band_names" and, for
+    dict with keys "map", "probabilities", "uncertainty" (paths or None), "band_names", with probabilities
+    "probability_shown" (the class of largest mean probability, shown by the QGIS style) and, for
     non-negative regression targets, "n_clipped" (predictions set to 0).
     """
     progress = as_progress(progress)
@@ -346,7 +347,7 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     if paths["probabilities"]:
         written = classes if probability_classes is None else list(probability_classes)
         outputs.append(BlockOutput(paths["probabilities"], len(written), "float32",
-                                   band_names=[f"P({c})" for c in written], value_range=(0.0, 1.0)))
+                                   band_names=[f"P({c})" for c in written], statistics=True))
         products.append("proba")
     counting = limits is not None and limits[1].any()
     scratch = tempfile.TemporaryDirectory(prefix="remine-") if counting and not paths["uncertainty"] else None
@@ -377,8 +378,8 @@ def predict_raster(model, cube_path, out_path, probabilities=True, uncertainty=T
     finally:
         if scratch is not None:
             scratch.cleanup()
-    if paths["probabilities"]:  # band 1 shown, in its class's colour
-        write_style(paths["probabilities"], value_range=(0, 1), colours=mineral_ramp(written[0]))
+    if paths["probabilities"]:  # the likeliest class on average shown, in its class's colour
+        _, paths["probability_shown"] = write_share_style(paths["probabilities"], written, "probability")
     if paths["uncertainty"]:
         write_data_style(paths["uncertainty"], colours=MAGMA, from_zero=True)
     if not classification:

@@ -12,6 +12,10 @@ import os
 import zlib
 from xml.sax.saxutils import quoteattr
 
+import numpy as np
+
+from .stats import band_statistics
+
 #: viridis at 5 stops (perceptually uniform, colour-blind safe): grades, kriging predictions
 VIRIDIS = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"]
 #: magma at 5 stops: variances, uncertainties (dark = certain, bright = uncertain)
@@ -81,18 +85,21 @@ def class_style(colormap, names):
             + "\n".join(entries) + "\n</colorPalette>\n</rasterrenderer>\n" + FOOTER)
 
 
-def range_style(vmin, vmax, band=1, colours=VIRIDIS, unit=""):
+def range_style(vmin, vmax, band=1, colours=VIRIDIS, unit="", prefix=""):
     """QML text of a pseudocolour ramp from ``vmin`` to ``vmax`` on ``band``; legend labels with 4 significant
-    digits and ``unit`` (e.g. ``" %"``)."""
+    digits between ``prefix`` and ``unit`` (e.g. ``" %"``), in the class list and in the continuous ramp legend
+    of QGIS's layer panel alike."""
     n = len(colours) - 1
     items = "\n".join(f'<item value="{vmin + (vmax - vmin) * i / n:g}" color="{c}" alpha="255" '
-                      f'label={quoteattr(f"{vmin + (vmax - vmin) * i / n:.4g}{unit}")}/>'
+                      f'label={quoteattr(f"{prefix}{vmin + (vmax - vmin) * i / n:.4g}{unit}")}/>'
                       for i, c in enumerate(colours))
+    legend = (f'<rampLegendSettings useContinuousLegend="1" prefix={quoteattr(prefix)} suffix={quoteattr(unit)} '
+              'minimumLabel="" maximumLabel="" orientation="2" direction="0"/>')
     return (HEADER + f'<rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
             f'classificationMin="{vmin:g}" classificationMax="{vmax:g}">\n<rastershader>\n'
             f'<colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" '
-            f'minimumValue="{vmin:g}" maximumValue="{vmax:g}">\n{items}\n</colorrampshader>\n</rastershader>\n'
-            "</rasterrenderer>\n" + FOOTER)
+            f'minimumValue="{vmin:g}" maximumValue="{vmax:g}">\n{items}\n{legend}\n</colorrampshader>\n'
+            "</rastershader>\n</rasterrenderer>\n" + FOOTER)
 
 
 def style_path(raster_path):
@@ -100,15 +107,16 @@ def style_path(raster_path):
     return os.path.splitext(str(raster_path))[0] + ".qml"
 
 
-def write_style(raster_path, colormap=None, names=None, value_range=None, band=1, colours=VIRIDIS, unit=""):
+def write_style(raster_path, colormap=None, names=None, value_range=None, band=1, colours=VIRIDIS, unit="",
+                prefix=""):
     """Write the QGIS default style of ``raster_path`` when there is something to style; its path or None.
 
     A class map when ``colormap`` or ``names`` are given, else a ramp of ``colours`` over ``value_range``
-    (vmin, vmax) on ``band``, labelled in ``unit``."""
+    (vmin, vmax) on ``band``, labelled ``prefix`` value ``unit``."""
     if colormap or names:
         text = class_style(colormap, names)
     elif value_range is not None:
-        text = range_style(*value_range, band=band, colours=colours, unit=unit)
+        text = range_style(*value_range, band=band, colours=colours, unit=unit, prefix=prefix)
     else:
         return None
     path = style_path(raster_path)
@@ -117,10 +125,38 @@ def write_style(raster_path, colormap=None, names=None, value_range=None, band=1
     return path
 
 
+#: how shares show: ``full`` value and legend ``(prefix, unit)`` of abundances (%), probabilities, fractions
+SHARES = {"percent": (100.0, ("", " %")), "probability": (1.0, ("p = ", "")), "fraction": (1.0, ("", " (fraction)"))}
+
+
+def write_share_style(raster_path, minerals, kind="percent", means=None):
+    """Style a stack of per-mineral shares: its first ``len(minerals)`` bands hold the share of each of
+    ``minerals`` (abundance %, class probability, fraction). The band with the largest mean share is shown
+    (the mineral a user looks for first, rather than the alphabetically first one, which may be absent), on a
+    ramp from white to the mineral's colour over 0 … full share, legend labelled as ``SHARES[kind]`` says.
+
+    ``means``: mean share per mineral; default the band statistics stored with the raster
+    (``BlockOutput(statistics=True)``). Returns ``(band, mineral)`` shown (1-based band; band 1 when no
+    band has a valid cell)."""
+    if means is None:
+        stats = list(band_statistics(raster_path).values())
+        means = [s["mean"] for s in stats[:len(minerals)]]
+    means = np.asarray(means, dtype="float64")
+    band = int(np.nanargmax(means)) + 1 if np.isfinite(means).any() else 1
+    full, (prefix, unit) = SHARES[kind]
+    write_style(raster_path, value_range=(0, full), band=band, colours=mineral_ramp(minerals[band - 1]),
+                unit=unit, prefix=prefix)
+    return band, str(minerals[band - 1])
+
+
+def share_layer_name(quantity, mineral, n, noun):
+    """``"Abundance – kaolinite (largest mean of 9 minerals)"``; ``"Abundance – kaolinite"`` when ``n`` is 1."""
+    return f"{quantity} – {mineral}" + (f" (largest mean of {n} {noun})" if n > 1 else "")
+
+
 def fullest_band(raster_path):
     """``(band, description)`` of the band of ``raster_path`` with the most valid cells (1-based; the first
     on ties): the slice of a stack of elevation slices worth showing. Reads the raster whole."""
-    import numpy as np
     import rasterio
 
     with rasterio.open(raster_path) as ds:
@@ -134,7 +170,6 @@ def write_data_style(raster_path, colours=VIRIDIS, band=1, from_zero=False):
     """Write a ramp of ``colours`` over the minimum–maximum of ``band``'s finite values (from 0 with
     ``from_zero``, e.g. variances); for outputs whose range is known only once written. Reads ~1M-pixel
     row strips (bounded memory). Path or None when the band has no finite value."""
-    import numpy as np
     import rasterio
     from rasterio.windows import Window
 

@@ -12,7 +12,7 @@ from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, io_bytes_per_pixel, map_blo
 from ..errors import InputError, RemineWarning
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info, read_window
-from ..raster.style import mineral_ramp, write_style
+from ..raster.style import write_share_style
 from ..spectra import library_from_rois, read_library
 from ..spectra.library import SpectralLibrary
 from .closure import CLOSE_METHODS, close, ensemble_intervals
@@ -177,11 +177,12 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     Returns
     -------
     dict: ``path``, ``band_names``, ``minerals``, ``spectra`` ({mineral: [spectrum names]}), ``method``,
-    ``variability``, ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE).
-    Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube
-    units), then ``lower_<mineral>`` and ``upper_<mineral>`` (%), then, when a mineral has several
-    spectra, ``spectrum_<mineral>`` (1-based index in its bundle of the dominant (bundle) or chosen
-    (MESMA) spectrum, 0 = absent).
+    ``variability``, ``summary`` (mean abundance and mean interval width per mineral in %, mean RMSE),
+    ``shown`` (the mineral of largest mean abundance, shown by the QGIS style).
+    Bands: abundance per mineral (%, named after the mineral), ``rmse`` (reconstruction RMSE, cube units),
+    then ``lower_<mineral>`` and ``upper_<mineral>`` (%), then, when a mineral has several spectra,
+    ``spectrum_<mineral>`` (1-based index in its bundle of the dominant (bundle) or chosen (MESMA) spectrum,
+    0 = absent).
     Pixels with a NaN band or all zeros are nodata (NaN).
     """
     progress = as_progress(progress)
@@ -225,8 +226,8 @@ def unmix_raster(cube_path, endmembers, out_path, method="fcls", intervals=True,
     func = with_work_bytes(func, margin * io_bytes_per_pixel(len(es.band_index), [output]) + extra)
     map_blocks(func, [info], [output], max_bytes=max_bytes, progress=progress, executor=executor,
                scheduler=scheduler, bands=[list(es.band_index)], mask="nonzero")
-    write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
-    return {"path": out_path, "band_names": names, "minerals": list(es.minerals),
+    _, shown = write_share_style(out_path, es.minerals)
+    return {"path": out_path, "band_names": names, "minerals": list(es.minerals), "shown": shown,
             "spectra": dict(zip(es.minerals, es.spectrum_names)), "method": method, "variability": variability,
             "summary": _summary(out_path, es.minerals, intervals)}
 
@@ -267,8 +268,9 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
 
     Returns
     -------
-    dict: ``path``, ``band_names``, ``n_clipped`` (input values outside [0, 1] / [0, 100]: projected as
-    they are by ``"simplex"``, clipped by ``"ilr"``). Bands: closed abundance per mineral (%), with two or
+    dict: ``path``, ``band_names``, ``minerals``, ``n_clipped`` (input values outside [0, 1] / [0, 100]: projected as
+    they are by ``"simplex"``, clipped by ``"ilr"``), ``shown`` (the mineral of largest mean abundance, shown
+    by the QGIS style). Bands: closed abundance per mineral (%), with two or
     more members ``lower_<mineral>`` and ``upper_<mineral>`` (quantiles across members after closure), and
     ``n_clipped`` (per pixel count).
     """
@@ -303,13 +305,13 @@ def close_raster(paths, out_path, minerals=None, method="simplex", input_percent
     func = functools.partial(_close_block, method=method, level=level, scale=100.0 if input_percent else 1.0)
     map_blocks(func, infos, [BlockOutput(out_path, len(names), band_names=names, statistics=True)],
                max_bytes=max_bytes, progress=progress, executor=executor, scheduler=scheduler)
-    write_style(out_path, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")
+    _, shown = write_share_style(out_path, minerals)
     n_clipped = int(round(band_statistics(out_path)["n_clipped"]["sum"]))
     if n_clipped:
         treatment = "projected onto the simplex as they are" if method == "simplex" else "clipped before closure"
         warnings.warn(f"{n_clipped} input value(s) outside [0, {100 if input_percent else 1}] were {treatment}",
                       RemineWarning, stacklevel=2)
-    return {"path": out_path, "band_names": names, "n_clipped": n_clipped}
+    return {"path": out_path, "band_names": names, "n_clipped": n_clipped, "minerals": minerals, "shown": shown}
 
 
 def _summary(path, minerals, intervals):

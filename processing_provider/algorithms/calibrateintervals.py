@@ -7,7 +7,7 @@ from qgis.core import (
 )
 
 from ...core.raster import raster_info
-from ...core.raster.style import mineral_ramp, write_style
+from ...core.raster.style import share_layer_name, write_share_style
 from ...core.report.uncertainty import interval_uncertainty
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, VECTOR_POINT
@@ -59,8 +59,9 @@ Springer; Romano, Y., Patterson, E. &amp; Candès, E. (2019), Conformalized quan
         result = calibrate_interval_raster(self.parameterAsRasterLayer(parameters, self.INPUT, context).source(),
                                            refs, out, level=level, progress=progress)
         names = raster_info(out).band_names
-        write_style(out, value_range=(0, 100), colours=mineral_ramp(names[0]), unit=" %")  # as unmix's abundances
-        self.layer_names[self.OUTPUT] = f"Calibrated abundance – {names[0]}"
+        minerals = [n for n in names if f"lower_{n}" in names]   # the leading bands, as unmix writes them
+        _, shown = write_share_style(out, minerals)                # as unmix's abundances
+        self.layer_names[self.OUTPUT] = share_layer_name("Calibrated abundance", shown, len(minerals), "minerals")
         progress.info(f"interval scale {result['scale']:.3g} from {result['n_references']} references "
                       f"(coverage {result['coverage_before']:.3f} -> {result['coverage_after']:.3f})")
         self.metrics.update(result)

@@ -7,6 +7,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
+from ...core.raster.style import share_layer_name
 from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.closure import CLOSE_METHODS
 from ..base import RemineAlgorithm
@@ -70,7 +71,8 @@ and <i>upper_&lt;mineral&gt;</i> (%), and <i>n_clipped</i>. Styled 0–100 %.</l
                               method=CLOSE_METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
                               input_percent=self.parameterAsEnum(parameters, self.SCALE, context) == 0,
                               level=self.parameterAsDouble(parameters, self.LEVEL, context), progress=progress)
-        self.layer_names[self.OUTPUT] = f"Closed abundance – {result['band_names'][0]}"
+        self.layer_names[self.OUTPUT] = share_layer_name("Closed abundance", result["shown"],
+                                                         len(result["minerals"]), "minerals")
         self.metrics.update(n_members=len(paths), n_clipped=result["n_clipped"], bands=result["band_names"])
         if len(paths) > 1:
             self.uncertainty = interval_uncertainty("ensemble quantiles",

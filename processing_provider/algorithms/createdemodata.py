@@ -47,7 +47,7 @@ version, public domain."""
     #: file -> (layer name, position in the group from the top, shown)
     LAYERS = {"samples": ("Samples – Zn (ppm)", 0, True), "rois": ("ROIs (mineral)", 1, True),
               "truth_class": ("Truth – dominant mineral", 2, True),
-              "truth_abundance": ("Truth abundance – kaolinite (fraction)", 3, False),
+              "truth_abundance": ("Truth abundance – {band} (largest mean of 9 minerals, fraction)", 3, False),
               "truth_grades": ("Truth grade – Zn (ppm)", 4, False), "surface_top": ("Tailings top (m)", 5, False),
               "surface_base": ("Tailings base (m)", 6, False), "cube": ("Reflectance cube (224 bands)", 7, False)}
 

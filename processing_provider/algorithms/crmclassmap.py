@@ -42,6 +42,7 @@ materials in mine tailings; Fawcett (2006) An introduction to ROC analysis, Patt
 
     TARGET, THRESHOLD, UPPER = "TARGET_FIELD", "THRESHOLD", "UPPER_THRESHOLD"
     OUTPUT_CLASS, OUTPUT_PROBABILITY = "OUTPUT_CLASS", "OUTPUT_PROBABILITY"
+    SECONDARY_OUTPUTS = (OUTPUT_PROBABILITY,)   # loaded unchecked: the class map shows first
     AUC, YOUDEN_CUT = "AUC", "YOUDEN_CUT"
 
     def methods(self):

@@ -50,6 +50,7 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
 
     COVARIATES, N_ENSEMBLE, MAX_EPOCHS, FOLDS, SEED = "COVARIATES", "N_ENSEMBLE", "MAX_EPOCHS", "FOLDS", "SEED"
     OUTPUT, OUTPUT_STD, OUTPUT_REPORT = "OUTPUT", "OUTPUT_STD", "OUTPUT_REPORT"
+    CORE_NAMES = {"n_neighbors": "N_NEIGHBORS", "n_ensemble": "N_ENSEMBLE", "n_folds": "FOLDS"}
 
     def initAlgorithm(self, config=None):
         self.add_sample_parameters()

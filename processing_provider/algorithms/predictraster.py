@@ -7,6 +7,7 @@ from qgis.core import (
 )
 
 from ...core.learn import predict_raster
+from ...core.raster.style import share_layer_name
 from ...core.report.uncertainty import band_uncertainty
 from ..base import RemineAlgorithm
 from ..compat import INTEGER
@@ -42,6 +43,7 @@ Lei, J. et al. (2018) Distribution-free predictive inference for regression, JAS
 
     MODEL, INPUT, MEMORY = "MODEL", "INPUT", "MAX_MEMORY_MB"
     OUTPUT, PROBABILITIES, UNCERTAINTY = "OUTPUT", "PROBABILITIES", "UNCERTAINTY"
+    SECONDARY_OUTPUTS = (PROBABILITIES, UNCERTAINTY)   # loaded unchecked: the map shows first
 
     def initAlgorithm(self, config=None):
         self.addParameter(QgsProcessingParameterFile(self.MODEL, "Model (.rmodel)", extension="rmodel"))
@@ -69,7 +71,8 @@ Lei, J. et al. (2018) Distribution-free predictive inference for regression, JAS
         self.layer_names = {self.OUTPUT: "Predicted class" if names["map"] == ["class"] else
                             f"Predicted {names['map'][0]}"}
         if names["probabilities"]:
-            self.layer_names[self.PROBABILITIES] = f"Probability – {names['probabilities'][0][2:-1]}"
+            self.layer_names[self.PROBABILITIES] = share_layer_name("Probability", paths["probability_shown"],
+                                                                    len(names["probabilities"]), "classes")
         if names["uncertainty"]:
             self.layer_names[self.UNCERTAINTY] = f"Uncertainty – {names['uncertainty'][0]}"
         if paths["uncertainty"]:

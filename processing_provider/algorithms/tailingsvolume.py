@@ -38,6 +38,8 @@ class TailingsVolume(RemineAlgorithm):
     NAME = "tailingsvolume"
     DISPLAY = "3D tailings volume (voxels, kriging, simulation, grade–tonnage)"
     GROUP = "Geostatistics"
+    CORE_NAMES = {"samples: depth field": "DEPTH_FIELD", "samples: z field": "Z_FIELD", "samples": "SAMPLES",
+                  "cut-offs": "CUTOFFS", "n_realisations": "N_REALISATIONS"}
     HELP = """Builds the 3D model of a tailings body: how many tonnes of which grade lie where, and how sure we are.
 
 <b>Inputs</b>

@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
+from ...core.raster.style import share_layer_name
 from ...core.report.uncertainty import interval_uncertainty
 from ...core.unmix.options import ENDMEMBER_SOURCES, INTERVAL_METHODS, METHODS, VARIABILITY
 from ..base import RemineAlgorithm
@@ -50,7 +51,7 @@ Help).</li></ul>
 <b>Outputs</b>
 <ul><li><b>Abundances</b>: GeoTIFF, one band per mineral (%), <i>rmse</i>, <i>lower_&lt;mineral&gt;</i> and
 <i>upper_&lt;mineral&gt;</i> (%), then <i>spectrum_&lt;mineral&gt;</i> for bundles. Nodata and all-zero pixels
-are NaN. Loads as the first mineral's band, 0–100 %.</li></ul>
+are NaN. Loads as the band of the mineral with the largest mean, 0–100 %.</li></ul>
 <b>Reference</b>: Heinz, D. C. &amp; Chang, C.-I (2001), IEEE TGRS 39(3), 529–545 (FCLS); Somers, B. et al.
 (2012), Remote Sens. Environ. 120 (bundles); Roberts, D. A. et al. (1998), Remote Sens. Environ. 65, 267–279
 (MESMA)."""
@@ -129,7 +130,8 @@ are NaN. Loads as the first mineral's band, 0–100 %.</li></ul>
                               variability=VARIABILITY[self.parameterAsEnum(parameters, self.VARIABILITY_KEY,
                                                                            context)],
                               group_field=group_field)
-        self.layer_names[self.OUTPUT] = f"Abundance – {result['band_names'][0]}"
+        self.layer_names[self.OUTPUT] = share_layer_name("Abundance", result["shown"], len(result["minerals"]),
+                                                         "minerals")
         self.metrics.update(method=result["method"], variability=result["variability"], group_field=group_field,
                             minerals=result["minerals"],
                             spectra=result["spectra"],

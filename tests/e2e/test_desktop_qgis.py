@@ -4,6 +4,7 @@ every algorithm registered, Install missing, then an algorithm runs). Each run s
 folder."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -44,9 +45,20 @@ def remine_menu():
 
 def layer_facts(layer):
     facts = {"name": layer.name(), "renderer": layer.renderer().type() if layer.renderer() else None}
+    node = QgsProject.instance().layerTreeRoot().findLayer(layer.id())
+    facts["checked"] = node.itemVisibilityChecked() if node is not None else None
     if hasattr(layer, "legendSymbologyItems"):
         facts["legend"] = [label for label, _ in layer.legendSymbologyItems()]
         facts["band"] = layer.renderer().usesBands()
+    if facts["renderer"] == "paletted":
+        facts["classes"] = {c.label: c.color.name() for c in layer.renderer().classes()}
+    if facts["renderer"] == "singlebandpseudocolor":   # the ramp's top colour, the layer panel's ramp legend
+        shader = layer.renderer().shader().rasterShaderFunction()
+        facts["top"] = shader.colorRampItemList()[-1].color.name()
+        facts["ramp_legend"] = [shader.legendSettings().prefix(), shader.legendSettings().suffix()]
+        from osgeo import gdal
+        dataset = gdal.Open(layer.source())
+        facts["band_name"] = dataset.GetRasterBand(facts["band"][0]).GetDescription()
     return facts
 
 def guarded():
@@ -148,10 +160,21 @@ def test_outputs_load_styled_and_named(tmp_path):
     abundance = [layer for layer in got["loaded"] if layer["name"].startswith("Abundance – ")]
     assert len(abundance) == 2, loaded   # toolbox run and model run
     for layer in abundance:
-        assert layer["renderer"] == "singlebandpseudocolor" and layer["band"] == [1]
-        assert layer["legend"][0] == "0 %" and layer["legend"][-1] == "100 %"
-    assert loaded["Zn kriged (ppm)"]["renderer"] == "singlebandpseudocolor"
-    assert loaded["Zn kriging variance (ppm²)"]["renderer"] == "singlebandpseudocolor"
+        # one band shown, the mineral of largest mean (not band 1, alunite, ~0 % in this piece), named so, in the
+        # colour the mineral has in the truth class map; the layer panel's ramp legend in %
+        mineral = layer["band_name"]
+        assert layer["renderer"] == "singlebandpseudocolor" and layer["band"] != [1] and layer["checked"]
+        assert re.fullmatch(f"Abundance – {mineral} \\(largest mean of [0-9]+ minerals\\)", layer["name"])
+        assert layer["top"] == truth["classes"][mineral]
+        assert layer["legend"][0] == "0 %" and layer["legend"][-1] == "100 %" and layer["ramp_legend"] == ["", " %"]
+    truth_fraction = next(g for g in got["group"] if g["name"].startswith("Truth abundance – "))
+    assert truth_fraction["name"] == (f"Truth abundance – {truth_fraction['band_name']} "
+                                      "(largest mean of 9 minerals, fraction)")
+    assert truth_fraction["top"] == truth["classes"][truth_fraction["band_name"]]
+    assert truth_fraction["ramp_legend"] == ["", " (fraction)"]
+    kriged, variance = loaded["Zn kriged (ppm)"], loaded["Zn kriging variance (ppm²)"]
+    assert kriged["renderer"] == variance["renderer"] == "singlebandpseudocolor"
+    assert kriged["checked"] and not variance["checked"]   # the variance loads unchecked: the prediction shows
     assert got["last_report"] == str(tmp_path / "zn_cv.html")   # Plugins > remine > Open last report
     assert not got["dialog_modal"]
     for png in ("styled_outputs.png", "unmix_dialog.png"):

@@ -3,6 +3,7 @@ from the toolbox; the truth and predicted class maps give each mineral one code,
 plugin menu's "Open 3D view…" opens PyVista in its own process while QGIS keeps running, and says so
 without a display. Each run saves screenshots in its tmp folder."""
 import os
+import re
 
 import pytest
 from conftest import qgis_process_env
@@ -72,6 +73,9 @@ def probe():
     dialog.close()
     by_name = lambda name: [l for l in project.mapLayers().values() if l.name() == name]
     OUT["batch"] = [dict(layer_facts(l), source=l.source()) for k, l in project.mapLayers().items() if k not in demo]
+    for facts in OUT["batch"]:   # the class map of the same row (classK.tif next to probaK.tif)
+        twin = [l for l in by_name("Predicted class") if l.source() == facts["source"].replace("proba", "class")]
+        facts["predicted"] = classes(twin[0]) if twin else None
     truth = by_name("Truth – dominant mineral")[0]
     OUT["truth"] = classes(truth)
     OUT["predicted"] = [classes(l) for l in by_name("Predicted class")]
@@ -94,15 +98,24 @@ def test_batch_results_load_styled_and_share_mineral_codes(tmp_path, demo_scene,
     env = qgis_process_env()
     env["HOME"] = str(tmp_path / "home")
     got = run_desktop(tmp_path, BATCH.format(model=mineral_model, crops=[list(c) for c in CROPS]), env)
-    loaded = sorted((layer["name"], layer["renderer"], os.path.basename(layer["source"])) for layer in got["batch"])
+    loaded = sorted((re.sub(r"– \w+ \(", "– * (", layer["name"]), layer["renderer"],
+                     os.path.basename(layer["source"])) for layer in got["batch"])
     assert loaded == [("Predicted class", "paletted", "class0.tif"), ("Predicted class", "paletted", "class1.tif"),
-                      ("Probability – alunite", "singlebandpseudocolor", "proba0.tif"),
-                      ("Probability – alunite", "singlebandpseudocolor", "proba1.tif")]
+                      ("Probability – * (largest mean of 9 classes)", "singlebandpseudocolor", "proba0.tif"),
+                      ("Probability – * (largest mean of 9 classes)", "singlebandpseudocolor", "proba1.tif")]
     assert "Batch execution completed" in got["log"] and "not correctly generated" not in got["log"], got["log"]
-    for layer in got["batch"]:
-        if layer["renderer"] == "singlebandpseudocolor":
-            assert layer["band"] == [1] and layer["legend"][0] == "0" and layer["legend"][-1] == "1"
     truth, minerals = got["truth"], sorted(got["rois"])
+    for layer in got["batch"]:
+        # the map shows first; the probabilities of the likeliest class on average (band "P(<mineral>)"),
+        # named after it, on a ramp whose top is the mineral's colour in the truth and predicted maps
+        assert layer["checked"] == (layer["renderer"] == "paletted"), layer
+        if layer["renderer"] == "singlebandpseudocolor":
+            mineral = layer["band_name"][2:-1]
+            assert layer["name"].startswith(f"Probability – {mineral} (") and mineral in minerals
+            assert layer["top"] == truth[mineral][1] == layer["predicted"][mineral][1]
+            assert layer["legend"][0] == "p = 0" and layer["legend"][-1] == "p = 1"
+            assert layer["ramp_legend"] == ["p = ", ""]
+    assert {layer["band"][0] for layer in got["batch"] if layer["renderer"] == "singlebandpseudocolor"} != {1}
     assert len(minerals) == 9 and sorted(truth) == minerals          # no "no data" entry in the legend
     assert [truth[m][0] for m in minerals] == list(range(1, 10))
     assert len(got["predicted"]) == 2

@@ -49,3 +49,18 @@ def test_error_uses_the_dialog_labels(remine_processing, demo_scene, tmp_path):
         processing.run("remine:unmix", {"INPUT": demo_scene["cube"], "ENDMEMBER_SOURCE": 0,
                                         "OUTPUT": str(tmp_path / "ab.tif")})
     assert not (tmp_path / "ab.tif").exists()
+    # core's own checks, worded with core's argument names, reach the dialog with its labels
+    with pytest.raises(QgsProcessingException) as hybrid:   # 250 demo samples: too few for 400 neighbours
+        processing.run("remine:hybridkriging", {"INPUT": demo_scene["samples"], "FIELD": "Zn_ppm",
+                                                "TEMPLATE": demo_scene["truth_grades"], "N_NEIGHBORS": 400,
+                                                "OUTPUT": str(tmp_path / "zn.tif"),
+                                                "OUTPUT_STD": str(tmp_path / "sd.tif"),
+                                                "OUTPUT_REPORT": str(tmp_path / "zn.html")})
+    assert "“Neighbours per sequence” = 400" in str(hybrid.value) and "n_neighbors" not in str(hybrid.value)
+    with pytest.raises(QgsProcessingException) as volume:
+        processing.run("remine:tailingsvolume", {"TOP": demo_scene["surface_top"], "BASE": demo_scene["surface_base"],
+                                                 "SAMPLES": demo_scene["samples"], "GRADE_FIELD": "Zn_ppm",
+                                                 "DEPTH_FIELD": "depth", "OUTPUT_FOLDER": str(tmp_path / "volume")})
+    assert str(volume.value).startswith("“Depth field (m below the top)” 'depth' not found"), str(volume.value)
+    assert "depth_m" in str(volume.value)                      # the fields there are
+    assert not {p.name for p in tmp_path.iterdir()} & {"zn.tif", "sd.tif", "zn.html", "volume"}
