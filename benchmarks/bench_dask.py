@@ -1,6 +1,7 @@
 """remine on a Dask cluster against the local executor: predict_raster of a >= 2 GB cube, krige_raster onto a
-10^7-cell grid, and the volume's 3D kriging (krige_grid) and 50 SGS realisations (simulate) of bench_volume's
-10^6 voxels (2,000 samples, 32 neighbours).
+10^7-cell grid, and the volume's 3D kriging (krige_grid) and 50 SGS realisations of bench_volume's 10^6 voxels
+(2,000 samples, 32 neighbours) reduced to the grade-tonnage report's needs (simulate_summary, as
+tailings_volume runs it: on a cluster the realisations stay on the workers).
 
 Goal (issue 20): a cluster of 2 single-thread worker processes (``dask scheduler`` + ``dask worker --nworkers 2
 --nthreads 1``, started here) reaches >= 0.8x the throughput of the local executor, with the client's peak RSS
@@ -10,7 +11,8 @@ passes the client as ``executor``, so that the bytes the client sends are counte
 same GeoTIFFs, compared pixel for pixel. The volume tasks take a scheduler address (they connect once per
 call: that connection and version check are inside their timing, and timed alone as
 ``connect_and_version_check_seconds``); their arrays are compared value for value, and the bytes they move are
-given from their sizes (shared arguments pickled once, results per task).
+given from their sizes (shared arguments pickled once, results per task) and, for the simulation, measured
+between the workers (their transfer logs) and to the client (the reductions it receives).
 
 Usage: python benchmarks/bench_dask.py [--out result.json] [--gb 2.05] [--cells 1e7] [--repeats 2]
        [--tasks predict,krige,krige3d,sgs]
@@ -91,6 +93,17 @@ def traffic(client):
             + sum(client.run(at_worker).values()))
 
 
+def received(since, dask_worker=None):
+    """Bytes this worker fetched from its peers since ``since`` (time.time()), from its transfer log."""
+    return sum(e["total"] for e in dask_worker.transfer_incoming_log if e["start"] >= since)
+
+
+def vm_hwm_mb():
+    """Peak resident set (MB) of the process it runs in (a worker: sent by value, no import of _common)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
+
+
 def work(task, d, out, executor, progress=None):
     """Run ``task`` ("predict", "krige", "krige3d" or "sgs") once on ``executor`` (None: the local pipeline;
     for the volume tasks, their scheduler address)."""
@@ -113,6 +126,7 @@ def work(task, d, out, executor, progress=None):
 
 VOLUME = ("krige3d", "sgs")
 REALISATIONS = 50
+DENSITY = 1.8
 
 
 def volume_work(task, out, scheduler, progress=None, layers=None):
@@ -121,7 +135,7 @@ def volume_work(task, out, scheduler, progress=None, layers=None):
     from bench_volume import make_data, make_grid, model
 
     from remine.core.volume.estimate import krige_grid
-    from remine.core.volume.sgs import NormalScore, simulate
+    from remine.core.volume.sgs import NormalScore, simulate_summary
 
     pts, v = make_data()
     grid = make_grid()
@@ -132,9 +146,16 @@ def volume_work(task, out, scheduler, progress=None, layers=None):
         result = np.stack(krige_grid(grid, pts, v, m, an, n_neighbors=NEIGHBOURS, scheduler=scheduler or "",
                                      progress=progress))
     else:
-        result = simulate(grid, pts, v, m, an, n_realisations=REALISATIONS, n_neighbors=NEIGHBOURS,
-                          transform=NormalScore(v), scheduler=scheduler or "", progress=progress)["realisations"]
+        res = simulate_summary(grid, pts, v, m, an, cutoffs=cutoffs(v), density=DENSITY,
+                               n_realisations=REALISATIONS, n_neighbors=NEIGHBOURS, transform=NormalScore(v),
+                               scheduler=scheduler or "", progress=progress)
+        result = np.concatenate([res["curves"].ravel(), res["above"].ravel(), res["mean"].ravel()])
     np.save(out + ".npy", result)
+
+
+def cutoffs(v):
+    """The pipeline's default cut-offs: the data's 10/30/50/70/90 % quantiles, 3 digits."""
+    return sorted({float(f"{q:.3g}") for q in np.quantile(v, [0.1, 0.3, 0.5, 0.7, 0.9])})
 
 
 def volume_bytes(task):
@@ -160,15 +181,19 @@ def volume_bytes(task):
         shared = (OrdinaryKriging(m, n_neighbors=NEIGHBOURS, anisotropy=an).fit(pts, v), grid)
         tasks = len(plan_blocks(grid))
         per_task = 16 * cells / tasks
-    else:  # the shared path, ranks and cell slots (24 B per cell) and the covariance table; a run's weights back
+    else:  # the shared path, ranks and cell slots (24 B per cell), the covariance table and the cells' tonnes;
+        # a run's weights go to the other workers, the chains' reductions to the client
         ns = NormalScore(v)
         d_flat = assign_data(grid, pts, ns.transform(v))[0]
         path = np.arange(cells - len(d_flat), dtype=np.int64)
         table = _cov_table(grid, *_template(grid, an_matrix(an), m.practical_range(), _MAX_TEMPLATE)[:1],
                            an_matrix(an), m)[0]
-        shared = (path, np.empty(grid.shape, np.int64), np.empty(grid.shape, np.int64), table)
+        shared = (path, np.empty(grid.shape, np.int64), np.empty(grid.shape, np.int64), table, np.empty(cells), ns)
         tasks = -(-len(path) // _RUN)
-        per_task = len(path) / tasks * (8 * NEIGHBOURS + 8)
+        n_cut = len(cutoffs(v))
+        return {"tasks": tasks, "shared_bytes_pickled": len(cloudpickle.dumps(shared)),
+                "weights_bytes_per_run": len(path) / tasks * (8 * NEIGHBOURS + 12),
+                "to_client_bytes": 8 * cells + 4 * n_cut * cells + 16 * REALISATIONS * n_cut}
     return {"tasks": tasks, "shared_bytes_pickled": len(cloudpickle.dumps(shared)),
             "result_bytes_per_task": per_task}
 
@@ -217,7 +242,7 @@ def side(task, which, d, out, repeats, scheduler_file=None):
         blocks = Blocks()
         before = traffic(client) if client and task not in VOLUME else 0
         wc = sum(client.run(time.process_time).values()) if client else 0.0
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, since = time.perf_counter(), time.process_time(), time.time()
         work(task, d, out, executor, blocks.progress)
         if time.perf_counter() - t0 < seconds:
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -225,10 +250,13 @@ def side(task, which, d, out, repeats, scheduler_file=None):
                 worker_cpu = sum(client.run(time.process_time).values()) - wc
                 if task not in VOLUME:
                     result["scheduler_bytes_per_block"] = (traffic(client) - before) / blocks.count
+                else:
+                    result["worker_to_worker_bytes"] = sum(client.run(received, since).values())
             result["blocks"] = blocks.count
     result.update(seconds=seconds, cpu_seconds=cpu, peak_rss_mb=round(_common.peak_rss_mb(), 1))
     if client:
         result["worker_cpu_seconds"] = worker_cpu
+        result["worker_peak_rss_mb"] = sorted(client.run(vm_hwm_mb).values())
         if task in VOLUME:
             result.update(volume_bytes(task))
         client.close()

@@ -5,8 +5,9 @@ One switch sends the block work to a cluster: a scheduler address (``tcp://host:
 ``unmix_raster``, ``krige_raster``, ``continuum_removal_raster``, ``resample_raster``, ...), else the
 address set for the current context by :func:`using` (QGIS: remine's setting in the Processing options),
 else the environment variable ``REMINE_DASK_SCHEDULER``. Without one, nothing changes. The 3D volume's work,
-which has no raster to read (blocks of voxels of ``krige_grid``, runs of the simulation path of ``simulate``),
-goes through :func:`tasks` with the same switch, checks and failure handling.
+which has no raster to read (blocks of voxels of ``krige_grid``; runs of the simulation path, and chains of
+tasks that simulate groups of realisations on the workers, of ``simulate``), goes through :func:`tasks` with the
+same switch, checks and failure handling.
 
 On a cluster:
 
@@ -324,17 +325,74 @@ class DaskExecutor:
             client.cancel([f for _, f in pending] + [shared_future], force=True)
 
     def _next(self, pending, describe):
+        item, future = pending.popleft()
+        return item, self._wait(future, lambda: describe(item), fetch=True)
+
+    def _wait(self, future, what, fetch=False):
+        """Wait for ``future``, checking Cancel; its result when ``fetch`` (else None: it stays on its worker).
+        ClusterError when its task killed its workers (``what()``: the text naming the task); the task's own
+        exception when it failed."""
         from distributed import KilledWorker
 
-        item, future = pending.popleft()
+        self.progress.check()
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
         while not done.wait(POLL_S):
             self.progress.check()
+        if not fetch and future.status == "finished":
+            return None
         try:
-            return item, future.result()
+            return future.result()
         except KilledWorker as exc:
-            raise ClusterError(self._lost(describe(item), exc)) from None
+            raise ClusterError(self._lost(what(), exc)) from None
+
+    def chains(self, func, shared, items, inits, step, finish, fold, describe, after):
+        """:meth:`TaskRunner.chains` on the workers: ``func(shared, *item)`` once per item (as :meth:`results`);
+        chain ``g`` starts with ``init(*args)`` of ``inits[g]`` on worker thread ``g`` (round robin; another worker
+        when that one is lost), steps through the items' results in order on the worker holding its state (the
+        results travel between workers, the states stay) and finishes there; at most two items per worker thread
+        are ahead of the slowest chain. The finished values are folded in chain order on the workers (``fold``:
+        ``(func, start)``; the last fold's result is fetched) or, without, fetched one by one."""
+        client = self.client
+        run = uuid.uuid4().hex[:8]
+        slots = [a for a, (n, _) in sorted(self.workers.items()) for _ in range(n)] or [None]
+
+        def submit(func, *args, key, chain=None):
+            where = None if chain is None or slots[0] is None else [slots[chain % len(slots)]]
+            return client.submit(func, *args, key=f"remine-{key}-{run}", workers=where,
+                                 allow_other_workers=where is not None, pure=False)
+
+        held = {"shared": submit(_shared, shared, key="shared")}
+        held["states"] = [submit(init, *args, key=f"chain{g}-init", chain=g) for g, (init, args) in enumerate(inits)]
+        window = deque()
+        try:
+            for k, item in enumerate(items):
+                result = submit(func, held["shared"], *item, key=f"block-{k}")
+                held["states"] = [submit(step, state, result, key=f"chain{g}-{k}", chain=g)
+                                  for g, state in enumerate(held["states"])]
+                window.append((k, item, held["states"]))
+                if len(window) >= 2 * self.nthreads:
+                    self._settle(window.popleft(), describe, after)
+            while window:
+                self._settle(window.popleft(), describe, after)
+            held["states"] = [submit(finish, held["shared"], state, key=f"chain{g}-finish", chain=g)
+                              for g, state in enumerate(held["states"])]
+            if fold is None:
+                return [self._wait(f, lambda: "the end of a chain", fetch=True) for f in held["states"]]
+            acc = fold[1]
+            for g, state in enumerate(held["states"]):
+                acc = held["fold"] = submit(fold[0], acc, state, key=f"fold{g}", chain=g)
+            return self._wait(acc, lambda: "the fold of the chains' results", fetch=True)
+        finally:  # cancel, error or the end: nothing of this run stays queued on the cluster
+            futures = [f for f in held.values() if not isinstance(f, list)] + held["states"]
+            client.cancel(futures + [f for _, _, states in window for f in states], force=True)
+
+    def _settle(self, entry, describe, after):
+        """Wait until every chain has stepped through item ``k`` of ``entry`` = ``(k, item, states)``; after(k)."""
+        k, item, states = entry
+        for g, state in enumerate(states):
+            self._wait(state, lambda g=g: f"chain {g} at {describe(item)}")
+        after(k)
 
     def _lost(self, what, exc):
         """Message for the task computing ``what`` (a text) whose workers died while computing it."""
@@ -392,3 +450,36 @@ class TaskRunner:
         self.executor.progress = progress
         for _, result in self.executor.results(func, shared, items, describe):
             yield result
+
+    def chains(self, func, shared, items, inits, step, finish, progress, fold=None, after=None,
+               task="a task of this run", task_bytes=0, budget="the memory budget (max_bytes)", describe=str):
+        """Computes ``func(shared, *item)`` once per item and applies the results, in item order, to the states
+        of several chains: ``state = init(*args)`` for each ``(init, args)`` of ``inits``, then
+        ``state = step(state, result)`` for each item's result, then ``finish(shared, state)``. With ``fold`` =
+        ``(fold_func, start)`` returns ``fold_func(... fold_func(start, finished_0) ..., finished_last)``, else the
+        list of finished values. ``after(k)`` runs once every chain has stepped through item ``k``.
+
+        Here the chains step one after the other, each item computed once (with ``progress=`` its share, as
+        :meth:`map`). On a cluster each chain lives on one worker thread: its state never comes to the caller,
+        only what ``fold`` (or ``finish``) makes of it; ``task_bytes`` is the memory of one item's task and one
+        chain's state together (see :meth:`map` for ``task``, ``budget`` and ``describe``). A chain that loses its
+        worker is recomputed elsewhere from its init (Dask's lineage)."""
+        after = after or (lambda k: None)
+        items = list(items)
+        if self.executor is None:
+            states = [init(*args) for init, args in inits]
+            for n, item in enumerate(items):
+                progress.check()
+                result = func(shared, *item, progress=progress.sub(n / len(items), (n + 1) / len(items)))
+                states = [step(state, result) for state in states]
+                after(n)
+            done = [finish(shared, state) for state in states]
+            if fold is None:
+                return done
+            acc = fold[1]
+            for value in done:
+                acc = fold[0](acc, value)
+            return acc
+        self.executor.check_memory(task, task_bytes, budget)
+        self.executor.progress = progress
+        return self.executor.chains(func, shared, items, inits, step, finish, fold, describe, after)

@@ -17,8 +17,8 @@ from ..progress import as_progress
 from .estimate import check_samples, hybrid_grid, krige_grid
 from .grid import VoxelGrid, read_surface
 from .render import render_volume, write_footprint, write_slices
-from .sgs import NormalScore, simulate
-from .tonnage import grade_tonnage, probability_above
+from .sgs import NormalScore, simulate_summary
+from .tonnage import grade_tonnage, probability_from_counts
 from .variogram3d import fit_anisotropic_3d
 
 DEFAULT_COLUMNS = 2500  # default voxel size: about this many columns over the raster
@@ -188,24 +188,24 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
         est, var = krige_grid(grid, coords, values, model, aniso, n_neighbors=n_neighbors, scheduler=scheduler,
                               progress=progress.sub(0.1, 0.3))
     quantiles = np.quantile(values, [0.1, 0.3, 0.5, 0.7, 0.9])
-    cut = sorted(cutoffs) if cutoffs else sorted({float(f"{q:.3g}") for q in quantiles})
-    reals = None
+    cut = sorted({float(c) for c in cutoffs} if cutoffs else {float(f"{q:.3g}") for q in quantiles})
+    curves = prob = None
     arrays = {grade_field: est, f"{estimator}_variance": var}
     if n_realisations:
         progress.check()
         ns = NormalScore(values)
         ns_model, ns_aniso, _ = fit_anisotropic_3d(coords, ns.transform(values))
-        res = simulate(grid, coords, values, ns_model, ns_aniso, n_realisations=n_realisations,
-                       n_neighbors=n_neighbors, seed=seed, transform=ns, progress=progress.sub(0.3, 0.75),
-                       scheduler=scheduler)
-        reals = res["realisations"]
-        arrays["simulated_mean"] = grid.full(reals.mean(axis=0))
+        sim = simulate_summary(grid, coords, values, ns_model, ns_aniso, cutoffs=cut, density=density,
+                               n_realisations=n_realisations, n_neighbors=n_neighbors, seed=seed, transform=ns,
+                               progress=progress.sub(0.3, 0.75), scheduler=scheduler)
+        curves, prob = sim["curves"], probability_from_counts(grid, sim["above"], n_realisations)
+        arrays["simulated_mean"] = grid.full(sim["mean"])
     progress.report(0.75, "grade–tonnage")
-    table = grade_tonnage(grid, est, density, cut, realisations=reals, metal_factor=metal_factor)
+    table = grade_tonnage(grid, est, density, cut, curves=curves, metal_factor=metal_factor)
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".volume-", dir=out_dir)
     try:
-        paths = _write_outputs(work, grid, table, est, var, reals, cut, arrays, density, coords, values,
+        paths = _write_outputs(work, grid, table, est, var, prob, cut, arrays, density, coords, values,
                                grade_field, render, progress, estimator)
         summary = {"volume_m3": grid.volume_m3, "tonnes": float(grid.volume_m3 * density), "grid": list(grid.shape),
                    "voxel_m": [dx, dx, dz], "n_samples": len(values), "cutoffs": cut,
@@ -230,9 +230,10 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     return {**final, "summary": summary, "table": table}
 
 
-def _write_outputs(work, grid, table, est, var, reals, cut, arrays, density, coords, values, grade_field, render,
+def _write_outputs(work, grid, table, est, var, prob, cut, arrays, density, coords, values, grade_field, render,
                    progress, estimator):
-    """Every output file into the folder ``work``; returns {key: path or list of paths}."""
+    """Every output file into the folder ``work`` (``prob``: probabilities above the cut-offs (cutoffs, nz, ny,
+    nx), or None); returns {key: path or list of paths}."""
     paths = {"tonnage_csv": os.path.join(work, "grade_tonnage.csv")}
     table.to_csv(paths["tonnage_csv"], index=False)
     paths["tonnage_plot"] = tonnage_plot(table, os.path.join(work, "grade_tonnage.png"), grade_field,
@@ -240,8 +241,7 @@ def _write_outputs(work, grid, table, est, var, reals, cut, arrays, density, coo
     paths["grade_slices"] = write_slices(grid, est, os.path.join(work, "grade_slices.tif"), grade_field)
     paths["variance_slices"] = write_slices(grid, var, os.path.join(work, "variance_slices.tif"), "variance")
     paths["probability"] = []
-    if reals is not None:
-        prob = probability_above(grid, reals, cut)
+    if prob is not None:
         for c, p in zip(cut, prob):
             name = f"p_above_{c:g}"
             arrays[name] = p

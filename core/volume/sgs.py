@@ -14,19 +14,21 @@ Method (Deutsch & Journel 1998, GSLIB ``sgsim``):
 5. back-transform.
 
 Because the path is shared, the neighbourhood of a cell depends only on the path, not on the values: the
-kriging weights of a run of cells (``_RUN`` cells of the path) are computed once, in parallel, then applied to
-all realisations in path order (one (realisations,) vector operation per neighbour). Every realisation draws
+kriging weights of a run of cells (``_RUN`` cells of the path) are computed once, then applied to the
+realisations in path order (one vector operation over the realisations per neighbour). Every realisation draws
 its noise from its own random stream (child ``j`` of the seed's ``SeedSequence``), so realisation ``j`` is the
-same whatever the number of realisations.
+same whatever the number of realisations and however they are grouped.
 
-The runs' weights are independent tasks (:func:`remine.core.cluster.tasks`): here, one after the other with
-every core; on a Dask cluster, spread over the workers while the caller applies each run, in path order, as it
-arrives. The weights are most of the work, so they are computed once rather than by each worker for its own
-group of realisations (docs/scaling.md has the figures). Memory: the scores and grades of all realisations,
-``8 × r × m`` bytes, on the caller; ``24 × cells`` bytes of path and ranks plus one run's weights
-(``8 × _RUN × n_neighbors`` bytes) on a worker.
+The runs' weights are independent tasks and the realisations chains of tasks
+(:meth:`remine.core.cluster.TaskRunner.chains`): here, one chain of all realisations, each run's weights
+computed with every core; on a Dask cluster, one group of realisations per worker thread, simulated on that
+worker (its normal scores never leave it; each run's weights, computed once on some worker, travel to the
+others), back-transformed there and, for :func:`simulate_summary`, reduced there to what the grade–tonnage report
+needs (per-realisation tonnage curves, per-cell counts above the cut-offs, per-cell grade sums). Memory: ``8 × r
+× m`` bytes of scores and grades where the realisations are (here: the caller; on a cluster: ``8 × m × r / N``
+per worker thread, and ``(8 + 4 × cut-offs) × m`` bytes of reductions on the caller); ``24 × cells`` bytes of
+path, ranks and slots plus one run's weights (``8 × _RUN × n_neighbors`` bytes) where the weights are computed.
 """
-import contextlib
 import math
 
 import numpy as np
@@ -36,6 +38,7 @@ from .. import cluster
 from ..errors import InputError
 from ..geostat.anisotropy import as_anisotropy
 from ..progress import as_progress
+from .tonnage import above_counts, cell_tonnes, realisation_curves
 
 _RUN = 1 << 15  # path cells whose kriging weights are computed together
 _MAX_TEMPLATE = 60000  # offsets in the search template
@@ -327,21 +330,133 @@ def assign_data(grid, coords, scores):
 
 
 def _run_weights(shared, start, end, progress=None):
-    """Neighbour slots ``(q, k)`` int32 (−1: none), simple-kriging weights ``(q, k)`` float32 (as applied) and
-    standard deviations ``(q,)`` of the path cells ``start:end``; ``shared`` = (path, rank, slot, template
-    offsets and vectors, k, model arrays, covariance table and its reach)."""
-    path, rank, slot, offs, iso, k, codes, psills, ranges, nugget, table, lim = shared
+    """Target slots ``(q,)`` int32, neighbour slots ``(q, k)`` int32 (−1: none), simple-kriging weights
+    ``(q, k)`` float32 (as applied) and standard deviations ``(q,)`` of the path cells ``start:end``;
+    ``shared[0]`` = (path, rank, slot, template offsets and vectors, k, model arrays, covariance table and its
+    reach)."""
+    path, rank, slot, offs, iso, k, codes, psills, ranges, nugget, table, lim = shared[0]
     run = path[start:end]
     nbr, wts, sd = np.empty((len(run), k), np.int64), np.empty((len(run), k)), np.empty(len(run))
     _weights(run, rank, slot, offs, iso, k, codes, psills, ranges, nugget, table, lim, nbr, wts, sd)
-    return nbr.astype(np.int32), wts.astype(np.float32), sd
+    return slot.ravel()[run].astype(np.int32), nbr.astype(np.int32), wts.astype(np.float32), sd
+
+
+def _start(m, data_slots, data_scores, entropy, first, stop):
+    """State of the realisations ``first:stop``: their normal scores ``(m, r)`` float32, the data's set, and
+    their random streams (realisation ``j`` draws from child ``j`` of the seed's ``SeedSequence``)."""
+    y = np.empty((m, stop - first), np.float32)
+    y[data_slots] = data_scores[:, None].astype(np.float32)
+    return y, [np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(j,))) for j in range(first, stop)]
+
+
+def _step(state, weights):
+    """Simulate one run of the path (:func:`_run_weights`) in every realisation of ``state``, in place."""
+    y, streams = state
+    targets, nbr, wts, sd = weights
+    noise = np.empty((len(streams), len(targets)), np.float32)
+    for j, stream in enumerate(streams):
+        stream.standard_normal(out=noise[j], dtype=np.float32)
+    _apply(targets, nbr, wts, sd, noise, y)
+    return state
+
+
+def _grades(shared, state):
+    """Back-transformed grades ``(r, m)`` float32 of the realisations of ``state`` (``shared[1][0]``: the
+    NormalScore)."""
+    ns, y = shared[1][0], state[0]
+    reals = np.empty((y.shape[1], y.shape[0]), np.float32)
+    edges = np.linspace(ns.y_table[0], ns.y_table[-1], 4 * len(ns.y_table) + 1)[:-1]
+    start = np.maximum(np.searchsorted(ns.y_table, edges, side="right") - 1, 0)
+    _back(y, ns.y_table, ns.z_table.astype(np.float64), start, reals)
+    tails = np.isnan(reals)
+    reals[tails] = ns.back(y.T[tails])
+    return reals
+
+
+def _reduce(shared, state):
+    """A group's grades ``(r, m)`` float32, their :func:`realisation_curves` ``(r, 2, cutoffs)`` and
+    :func:`above_counts` ``(cutoffs, m)`` (``shared[1]`` = (NormalScore, cell tonnes (m,), cut-offs))."""
+    _, tonnes, cut = shared[1]
+    grades = _grades(shared, state)
+    return grades, realisation_curves(tonnes, grades, cut), above_counts(grades, cut)
+
+
+def _fold(acc, group):
+    """Adds a group's :func:`_reduce` to ``acc`` = (grade sums (m,) float64, curves (r, 2, cutoffs), counts
+    (cutoffs, m)) or None, realisation after realisation: the sums are the same for any grouping."""
+    grades, curves, counts = group
+    if acc is None:
+        acc = (np.zeros(grades.shape[1]), curves[:0], np.zeros_like(counts))
+    total, all_curves, all_counts = acc
+    for g in grades:
+        total += g
+    all_counts += counts
+    return total, np.concatenate([all_curves, curves]), all_counts
+
+
+class _Setup:
+    """What a simulation needs before its first run: normal scores, data cells, path, template, shared
+    arguments of the weights tasks (see :func:`simulate` for the parameters)."""
+
+    def __init__(self, grid, coords, values, model, anisotropy, n_realisations, n_neighbors, seed, levels, transform):
+        if n_realisations < 1 or n_neighbors < 1:
+            raise InputError(f"n_realisations={n_realisations}, n_neighbors={n_neighbors}; expected >= 1")
+        self.ns = ns = transform or NormalScore(values)
+        codes, psills, ranges, nugget = _structures(model)
+        aniso = as_anisotropy(anisotropy)
+        M = aniso.matrix(3) if aniso is not None else np.eye(3)
+        offs, iso = _template(grid, M, model.practical_range(), _MAX_TEMPLATE)
+        table, lim = _cov_table(grid, offs, M, model)
+        root = np.random.SeedSequence(seed)
+        act = grid.active
+        slot = np.full(grid.shape, -1, np.int64)
+        self.m = int(act.sum())
+        slot[act] = np.arange(self.m)
+        self.d_flat, d_score, self.d_index, self.unused = assign_data(grid, coords, ns.transform(values))
+        free = act.copy()
+        free.ravel()[self.d_flat] = False
+        self.path = path = _multigrid_path(grid, free, np.random.default_rng(root), levels)
+        rank = np.full(grid.shape, np.iinfo(np.int64).max, np.int64)
+        rank.ravel()[self.d_flat] = -1
+        rank.ravel()[path] = np.arange(len(path))
+        self.runs = [(s, min(s + _RUN, len(path))) for s in range(0, len(path), _RUN)]
+        self.kernel = (path, rank, slot, offs, iso, n_neighbors, codes, psills, ranges, nugget, table, lim)
+        self.n = n_realisations
+        self.start = (self.m, slot.ravel()[self.d_flat], d_score, root.entropy)
+        self.weights_bytes = 24 * grid.fraction.size + table.nbytes + 24 * _RUN * n_neighbors
+
+    def groups(self, threads):
+        """``(init, args)`` of the chains: the realisations cut into ``min(r, threads)`` contiguous groups."""
+        g = min(self.n, threads)
+        cuts = [self.n * i // g for i in range(g + 1)]
+        return [(_start, self.start + (a, b)) for a, b in zip(cuts[:-1], cuts[1:])]
+
+    def run(self, runner, finish, fold, extra, progress, per_realisation, per_group=0):
+        """The chains of ``runner`` (:meth:`remine.core.cluster.TaskRunner.chains`) over the path's runs;
+        ``extra``: ``shared[1]`` of ``finish``; ``per_realisation``, ``per_group``: bytes of a chain's state and
+        results on a worker per realisation and per chain."""
+        inits = self.groups(runner.threads)
+        largest = max(b - a for a, b in (args[-2:] for _, args in inits))
+        done = runner.chains(
+            _run_weights, (self.kernel, extra), self.runs, inits, _step, finish, progress, fold=fold,
+            after=lambda k: progress.report(0.9 * self.runs[k][1] / max(len(self.path), 1),
+                                            f"block {k + 1}/{len(self.runs)} of the path (simulating)"),
+            task=f"a group of {largest} realisations of this simulation with a run of its path ({_RUN:,} cells)",
+            task_bytes=self.weights_bytes + largest * (per_realisation + 4 * _RUN) + per_group,
+            budget="the voxel count (voxel size and height) or the realisations per worker thread",
+            describe=lambda r: f"the kriging weights of path cells {r[0]}-{r[1] - 1}")
+        progress.report(1.0)
+        return done
+
+    def result(self, **values):
+        return {**values, "data_cells": self.d_flat, "data_index": self.d_index, "unused_data": self.unused,
+                "transform": self.ns}
 
 
 def simulate(grid, coords, values, model, anisotropy=None, n_realisations=50, n_neighbors=32, seed=0,
              levels=3, transform=None, progress=None, scheduler=None):
-    """Conditional SGS realisations of a grade on the active cells of ``grid``; the kriging weights of the
-    path are computed here or on the Dask cluster of ``scheduler`` (see
-    :func:`remine.core.cluster.scheduler_address`), with the same values.
+    """Conditional SGS realisations of a grade on the active cells of ``grid``, here or on the Dask cluster of
+    ``scheduler`` (see :func:`remine.core.cluster.scheduler_address`), with the same values.
 
     Parameters
     ----------
@@ -359,50 +474,36 @@ def simulate(grid, coords, values, model, anisotropy=None, n_realisations=50, n_
     dict: ``realisations`` (r, m) float32 grades of the active cells (``grid.full`` spreads them),
     ``data_cells`` (flat indices of the cells holding data), ``data_index`` (the datum each holds),
     ``unused_data`` (data sharing a cell with a nearer one), ``transform`` (NormalScore).
+    On a cluster the realisations come back to the caller: :func:`simulate_summary` keeps them on the workers.
     """
     progress = as_progress(progress)
-    if n_realisations < 1 or n_neighbors < 1:
-        raise InputError(f"n_realisations={n_realisations}, n_neighbors={n_neighbors}; expected >= 1")
-    ns = transform or NormalScore(values)
-    codes, psills, ranges, nugget = _structures(model)
-    aniso = as_anisotropy(anisotropy)
-    M = aniso.matrix(3) if aniso is not None else np.eye(3)
-    offs, iso = _template(grid, M, model.practical_range(), _MAX_TEMPLATE)
-    table, lim = _cov_table(grid, offs, M, model)
-    root = np.random.SeedSequence(seed)
-    act = grid.active
-    slot = np.full(grid.shape, -1, np.int64)
-    slot[act] = np.arange(int(act.sum()))
-    d_flat, d_score, d_index, unused = assign_data(grid, coords, ns.transform(values))
-    free = act.copy()
-    free.ravel()[d_flat] = False
-    path = _multigrid_path(grid, free, np.random.default_rng(root), levels)
-    streams = [np.random.default_rng(child) for child in root.spawn(n_realisations)]
-    rank = np.full(grid.shape, np.iinfo(np.int64).max, np.int64)
-    rank.ravel()[d_flat] = -1
-    rank.ravel()[path] = np.arange(len(path))
-    y = np.empty((int(act.sum()), n_realisations), np.float32)
-    y[slot.ravel()[d_flat]] = d_score[:, None].astype(np.float32)
-    noise = np.empty((n_realisations, _RUN), np.float32)
-    runs = [(s, min(s + _RUN, len(path))) for s in range(0, len(path), _RUN)]
-    shared = (path, rank, slot, offs, iso, n_neighbors, codes, psills, ranges, nugget, table, lim)
-    with cluster.tasks(scheduler) as runner, contextlib.closing(runner.map(
-            _run_weights, shared, runs, progress, task=f"a run of this simulation ({_RUN:,} cells of the path)",
-            task_bytes=24 * grid.fraction.size + table.nbytes + 24 * _RUN * n_neighbors,
-            budget="the voxel count (voxel size and height)",
-            describe=lambda r: f"the kriging weights of path cells {r[0]}-{r[1] - 1}")) as weights:
-        for n, ((s, e), (nbr, wts, sd)) in enumerate(zip(runs, weights)):
-            for j, stream in enumerate(streams):
-                stream.standard_normal(out=noise[j, :e - s], dtype=np.float32)
-            _apply(slot.ravel()[path[s:e]], nbr, wts, sd, noise[:, :e - s], y)
-            progress.report(0.9 * e / max(len(path), 1), f"block {n + 1}/{len(runs)} of the path (simulating)")
-    del rank, slot, noise
-    reals = np.empty((n_realisations, y.shape[0]), np.float32)
-    edges = np.linspace(ns.y_table[0], ns.y_table[-1], 4 * len(ns.y_table) + 1)[:-1]
-    start = np.maximum(np.searchsorted(ns.y_table, edges, side="right") - 1, 0)
-    _back(y, ns.y_table, ns.z_table.astype(np.float64), start, reals)
-    tails = np.isnan(reals)
-    reals[tails] = ns.back(y.T[tails])
-    progress.report(1.0)
-    return {"realisations": reals, "data_cells": d_flat, "data_index": d_index, "unused_data": unused,
-            "transform": ns}
+    setup = _Setup(grid, coords, values, model, anisotropy, n_realisations, n_neighbors, seed, levels, transform)
+    with cluster.tasks(scheduler) as runner:
+        groups = setup.run(runner, _grades, None, (setup.ns,), progress, 8 * setup.m)
+    return setup.result(realisations=groups[0] if len(groups) == 1 else np.concatenate(groups))
+
+
+def simulate_summary(grid, coords, values, model, anisotropy=None, cutoffs=(), density=1.0, n_realisations=50,
+                     n_neighbors=32, seed=0, levels=3, transform=None, progress=None, scheduler=None):
+    """What the grade–tonnage report needs of the :func:`simulate` realisations, reduced where they are
+    simulated (on a cluster: on the workers, group by group), so that the caller never holds them.
+
+    Parameters: as :func:`simulate`, plus ``cutoffs`` (grades) and ``density`` (t/m³, a number or (nz, ny, nx)).
+
+    Returns
+    -------
+    dict: ``curves`` (r, 2, cutoffs) float64 – tonnes and tonne-weighted grade sums above each sorted unique
+    cut-off, per realisation (``grade_tonnage(..., curves=)``); ``above`` (cutoffs, m) int32 – realisations
+    with grade ≥ each cut-off per active cell (:func:`~remine.core.volume.tonnage.probability_from_counts`);
+    ``mean`` (m,) float32 – the mean grade of the realisations per cell (float64 sums, realisation after
+    realisation); ``cutoffs``; and ``data_cells``, ``data_index``, ``unused_data``, ``transform`` as
+    :func:`simulate`. The same values here and on any cluster.
+    """
+    progress = as_progress(progress)
+    cut = np.unique(np.asarray(cutoffs, float).ravel())
+    setup = _Setup(grid, coords, values, model, anisotropy, n_realisations, n_neighbors, seed, levels, transform)
+    extra = (setup.ns, cell_tonnes(grid, density), cut)
+    with cluster.tasks(scheduler) as runner:
+        total, curves, above = setup.run(runner, _reduce, (_fold, None), extra, progress, 8 * setup.m,
+                                         (8 + 8 * len(cut)) * setup.m)
+    return setup.result(curves=curves, above=above, mean=(total / n_realisations).astype(np.float32), cutoffs=cut)

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import InputError, RemineWarning
 
 
-def _cell_tonnes(grid, density):
+def cell_tonnes(grid, density):
     """Tonnes ``(m,)`` of the active cells."""
     act = grid.active
     d = np.asarray(density, float)
@@ -49,7 +49,27 @@ def _curve(tonnes, grade, cutoffs):
     return tons, gsum
 
 
-def grade_tonnage(grid, grade, density, cutoffs, realisations=None, metal_factor=1e-6, percentiles=(10, 50, 90)):
+def realisation_curves(tonnes, realisations, cutoffs):
+    """Per realisation, tonnes and tonne-weighted grade sums above each cut-off: ndarray (r, 2, cutoffs) from
+    cell tonnes ``(m,)``, grades ``(r, m)`` and sorted unique ``cutoffs`` (what :func:`grade_tonnage` reduces to
+    P10/P50/P90; a group of realisations can be reduced on its own)."""
+    curves = [_curve(tonnes, r.astype(float), cutoffs) for r in realisations]
+    return np.array(curves).reshape(len(curves), 2, len(cutoffs))
+
+
+def above_counts(realisations, cutoffs):
+    """Number of realisations with grade ≥ each cut-off, per cell: ndarray (cutoffs, m) int32 from grades
+    ``(r, m)`` (sums over groups of realisations add up)."""
+    reals = np.asarray(realisations)
+    out = np.zeros((len(cutoffs), reals.shape[-1]), np.int32)
+    for i, c in enumerate(cutoffs):
+        for r in reals:
+            out[i] += r >= c
+    return out
+
+
+def grade_tonnage(grid, grade, density, cutoffs, realisations=None, metal_factor=1e-6, percentiles=(10, 50, 90),
+                  curves=None):
     """Tonnes, mean grade and contained metal above each cut-off.
 
     Parameters
@@ -62,6 +82,8 @@ def grade_tonnage(grid, grade, density, cutoffs, realisations=None, metal_factor
     realisations : ndarray (r, nz, ny, nx) or (r, m), optional – simulated grades.
     metal_factor : float – metal per tonne per grade unit (1e-6 for ppm → tonnes of metal).
     percentiles : the percentiles reported over the realisations (P10, P50, P90).
+    curves : ndarray (r, 2, cutoffs), optional – instead of ``realisations``, their :func:`realisation_curves`
+        above the sorted unique cut-offs (what the simulation returns when it reduces on a cluster).
 
     Returns
     -------
@@ -75,7 +97,7 @@ def grade_tonnage(grid, grade, density, cutoffs, realisations=None, metal_factor
     if len(cut) == 0 or not np.all(np.isfinite(cut)):
         raise InputError(f"cut-offs {list(cutoffs)}; expected one or more finite grades")
     cut = np.unique(cut)
-    tonnes = _cell_tonnes(grid, density)
+    tonnes = cell_tonnes(grid, density)
     g = _active_values(grid, grade, "grade").astype(float)
     missing = ~np.isfinite(g)
     if missing.any():
@@ -88,7 +110,11 @@ def grade_tonnage(grid, grade, density, cutoffs, realisations=None, metal_factor
         reals = _active_values(grid, realisations, "realisations")
         if reals.ndim != 2:
             raise InputError(f"realisations of shape {np.shape(realisations)}; expected (r, nz, ny, nx) or (r, m)")
-        curves = np.array([_curve(tonnes, r.astype(float), cut) for r in reals])  # (r, 2, cutoffs)
+        curves = realisation_curves(tonnes, reals, cut)
+    if curves is not None:
+        curves = np.asarray(curves, float)
+        if curves.ndim != 3 or curves.shape[1:] != (2, len(cut)):
+            raise InputError(f"realisation curves of shape {curves.shape}; expected (r, 2, {len(cut)})")
         rt, rg = curves[:, 0], curves[:, 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             rmean = np.where(rt > 0, rg / rt, np.nan)
@@ -105,8 +131,11 @@ def probability_above(grid, realisations, cutoffs):
     """Fraction of realisations with grade ≥ each cut-off, per cell: ndarray (cutoffs, nz, ny, nx) float32
     (NaN outside the body)."""
     reals = _active_values(grid, realisations, "realisations")
-    cut = np.asarray(cutoffs, float).ravel()
-    out = np.full((len(cut),) + grid.shape, np.nan, np.float32)
-    for i, c in enumerate(cut):
-        out[i][grid.active] = (reals >= c).mean(axis=0)
+    return probability_from_counts(grid, above_counts(reals, np.asarray(cutoffs, float).ravel()), len(reals))
+
+
+def probability_from_counts(grid, counts, n_realisations):
+    """:func:`probability_above` from :func:`above_counts` ``(cutoffs, m)`` of ``n_realisations``."""
+    out = np.full((len(counts),) + grid.shape, np.nan, np.float32)
+    out[:, grid.active] = np.asarray(counts) / n_realisations
     return out

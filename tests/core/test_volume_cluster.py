@@ -1,22 +1,29 @@
 """The 3D kriging and the simulations of the volume on a real Dask cluster (LocalCluster, 2 worker processes):
-the same values as the local run (blocks of voxels; the simulation's kriging weights by runs of the path), a
-realisation independent of how many are drawn, Cancel leaves no output and nothing queued, a killed worker does
-not change the result."""
+the same values as the local run (blocks of voxels; the simulation's kriging weights by runs of the path, its
+realisations in one group per worker thread, simulated where they stay), a realisation independent of how many
+are drawn, the reductions the pipeline needs made on the workers (the client's memory does not grow with the
+realisations), Cancel leaves no output and nothing queued, a killed worker does not change the result."""
 import os
 import signal
 import time
+import tracemalloc
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
+import rasterio
+from affine import Affine
 
 from remine.core import cluster
 from remine.core.errors import CancelledError
+from remine.core.geostat import Spherical
 from remine.core.progress import Progress
 from remine.core.volume import VoxelGrid, estimate, sgs
 from remine.core.volume.estimate import krige_grid, plan_blocks
 from remine.core.volume.pipeline import tailings_volume
-from remine.core.volume.sgs import NormalScore, simulate
+from remine.core.volume.sgs import NormalScore, simulate, simulate_summary
+from remine.core.volume.tonnage import cell_tonnes, realisation_curves
 from remine.core.volume.variogram3d import fit_anisotropic_3d
 
 distributed = pytest.importorskip("distributed")
@@ -30,6 +37,7 @@ def address():
                                   memory_limit=2 * 2**30) as lc:
         with distributed.Client(lc.scheduler_address, set_as_default=False) as client:
             client.wait_for_workers(2, timeout=120)  # both registered: the runs record 2 workers
+            client.get_task_stream()                 # starts the scheduler's record of where tasks ran
         yield lc.scheduler_address
 
 
@@ -57,6 +65,17 @@ def remine_tasks(address):
                                                                if str(k).startswith("remine-")])
 
 
+def workers_by_kind(address, since):
+    """{kind of remine task ("block", "chain0", "chain1", "fold0", ...): [worker of each task]} since ``since``."""
+    with distributed.Client(address, set_as_default=False) as client:
+        stream = client.get_task_stream(start=since)
+    kinds = {}
+    for record in stream:
+        if str(record["key"]).startswith("remine-"):
+            kinds.setdefault(str(record["key"]).split("-")[1], []).append(record["worker"])
+    return kinds
+
+
 def test_3d_kriging_by_blocks_on_the_cluster_equals_the_local_run(demo_scene, scene, address, monkeypatch):
     _, xyz, zn, (model, aniso), _ = scene
     # 2.5 x 2.5 x 0.5 m voxels (55k cells) in blocks of >= 8192 cells: locally large enough for the kernel's
@@ -78,16 +97,48 @@ def test_3d_kriging_by_blocks_on_the_cluster_equals_the_local_run(demo_scene, sc
 def test_simulations_on_the_cluster_equal_the_local_ones(scene, address, monkeypatch):
     grid, xyz, zn, _, (model, aniso, ns) = scene
     kw = dict(n_realisations=50, seed=5, transform=ns)
-    monkeypatch.setattr(sgs, "_RUN", 256)  # runs of the path: several tasks
+    monkeypatch.setattr(sgs, "_RUN", 128)  # runs of the path: several tasks
     local = simulate(grid, xyz, zn, model, aniso, scheduler="", **kw)["realisations"]
+    since = time.time()
     with cluster.recording() as runs:
         remote = simulate(grid, xyz, zn, model, aniso, scheduler=address, **kw)["realisations"]
     assert cluster.where(runs)["where"] == "dask"
+    # realisations 0-24 simulated in a chain of tasks on one worker, 25-49 on the other: the local run's bits
     np.testing.assert_array_equal(local, remote)
+    kinds = workers_by_kind(address, since)
+    print({k: sorted(set(v)) for k, v in kinds.items()})
+    chains = [set(kinds[f"chain{g}"]) for g in range(2)]
+    assert "chain2" not in kinds and len(kinds["chain0"]) == len(grid_runs(grid, xyz)) + 2
+    assert chains[0] != chains[1] and all(len(c) == 1 for c in chains)
+    assert len(set(kinds["block"])) == 2                             # the weights on both workers
     # each realisation has its own random stream: the same whatever the number of realisations
     first = simulate(grid, xyz, zn, model, aniso, scheduler="", n_realisations=3, seed=5, transform=ns)
     np.testing.assert_array_equal(first["realisations"], local[:3])
     assert np.ptp(local[:, 0]) > 0                                                   # they do differ
+
+
+def grid_runs(grid, xyz):
+    """Runs of the simulation path (cells without data, in runs of ``sgs._RUN``)."""
+    free = int(grid.active.sum()) - len(sgs.assign_data(grid, xyz, np.zeros(len(xyz)))[0])
+    return range(0, free, sgs._RUN)
+
+
+def test_the_reductions_on_the_cluster_equal_the_local_ones(scene, address, monkeypatch):
+    grid, xyz, zn, _, (model, aniso, ns) = scene
+    monkeypatch.setattr(sgs, "_RUN", 256)
+    kw = dict(cutoffs=[700, 400, 1000], density=1.8, n_realisations=21, seed=5, transform=ns)
+    local = simulate_summary(grid, xyz, zn, model, aniso, scheduler="", **kw)
+    remote = simulate_summary(grid, xyz, zn, model, aniso, scheduler=address, **kw)
+    for key in ("curves", "above", "mean", "cutoffs"):
+        np.testing.assert_array_equal(local[key], remote[key])
+    # and they are those of the realisations
+    reals = simulate(grid, xyz, zn, model, aniso, scheduler="", n_realisations=21, seed=5, transform=ns)
+    reals = reals["realisations"]
+    cut = np.array([400.0, 700.0, 1000.0])
+    np.testing.assert_array_equal(local["curves"], realisation_curves(cell_tonnes(grid, 1.8), reals, cut))
+    np.testing.assert_array_equal(local["above"], [(reals >= c).sum(axis=0) for c in cut])
+    np.testing.assert_array_equal(local["mean"], reals.astype(float).mean(axis=0).astype(np.float32))
+    assert 0 < local["above"][1].mean() < 21 and local["curves"].shape == (21, 2, 3)
 
 
 class KillWorkerOnce(Progress):
@@ -115,17 +166,24 @@ def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(s
     np.testing.assert_array_equal(local, remote)
 
 
-class CancelAtKriging(Progress):
-    """Cancels once the volume's 3D kriging has computed a block."""
+class CancelAt(Progress):
+    """Cancels once a report starts with ``message`` ("block 1/": the volume's 3D kriging has computed a block)."""
 
-    def __init__(self):
-        self.cancel = False
+    def __init__(self, message="block 1/"):
+        self.message, self.cancel = message, False
 
     def _report(self, fraction, message):
-        self.cancel = self.cancel or (message or "").startswith("block 1/")
+        self.cancel = self.cancel or (message or "").startswith(self.message)
 
     def is_cancelled(self):
         return self.cancel
+
+
+def no_remine_tasks_left(address):
+    deadline = time.monotonic() + 5
+    while remine_tasks(address) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return remine_tasks(address) == []
 
 
 def test_cancel_on_the_cluster_leaves_no_output_and_nothing_queued(demo_scene, address, tmp_path, monkeypatch):
@@ -135,9 +193,63 @@ def test_cancel_on_the_cluster_leaves_no_output_and_nothing_queued(demo_scene, a
     with pytest.raises(CancelledError):
         tailings_volume(demo_scene["surface_top"], demo_scene["surface_base"], demo_scene["holes"], "Zn_ppm",
                         str(out), depth_field="depth_m", voxel_size=VOXELS[0], voxel_height=VOXELS[2],
-                        n_realisations=50, render=False, progress=CancelAtKriging())
+                        n_realisations=50, render=False, progress=CancelAt())
     assert not out.exists() or os.listdir(out) == []
-    deadline = time.monotonic() + 5
-    while remine_tasks(address) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert remine_tasks(address) == []
+    assert no_remine_tasks_left(address)
+
+
+def test_cancel_while_simulating_leaves_nothing_queued(scene, address, monkeypatch):
+    grid, xyz, zn, _, (model, aniso, ns) = scene
+    monkeypatch.setattr(sgs, "_RUN", 64)
+    progress = CancelAt("block 2/")
+    with pytest.raises(CancelledError):
+        simulate_summary(grid, xyz, zn, model, aniso, cutoffs=[700], n_realisations=50, transform=ns,
+                         scheduler=address, progress=progress)
+    assert progress.cancel and no_remine_tasks_left(address)
+
+
+def test_the_volume_on_the_cluster_equals_the_local_run(demo_scene, address, tmp_path):
+    """tailings_volume's grade–tonnage table (P10/P50/P90 from the workers' curves) and probability maps (from
+    the workers' counts) equal the local run's bit for bit."""
+    args = (demo_scene["surface_top"], demo_scene["surface_base"], demo_scene["holes"], "Zn_ppm")
+    kw = dict(depth_field="depth_m", voxel_size=VOXELS[0], voxel_height=VOXELS[2], n_realisations=20,
+              cutoffs=[400, 700, 1000], render=False)
+    local = tailings_volume(*args, str(tmp_path / "local"), scheduler="", **kw)
+    remote = tailings_volume(*args, str(tmp_path / "dask"), scheduler=address, **kw)
+    pd.testing.assert_frame_equal(local["table"], remote["table"], check_exact=True)
+    assert (local["table"].tonnes_p10 < local["table"].tonnes_p90).all()
+    assert len(local["probability"]) == 3
+    for a, b in zip(local["probability"], remote["probability"]):
+        with rasterio.open(a) as x, rasterio.open(b) as y:
+            np.testing.assert_array_equal(x.read(), y.read())
+            assert 0 < np.nanmean(x.read()) < 1
+
+
+def traced_peak(func, *args, **kw):
+    """Peak of the Python-allocated memory (numpy arrays included) of this process while ``func`` runs, in bytes
+    above what was allocated before."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        func(*args, **kw)
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_client_does_not_hold_the_realisations(address):
+    """simulate_summary on the cluster: the client's peak memory is the same for 10 and 40 realisations of
+    102 400 cells (40 realisations are 16 MB of grades), while simulate, which returns them, holds them."""
+    grid = VoxelGrid.from_surfaces((np.full((80, 80), 16.0), Affine(1, 0, 0, 0, -1, 80)), 0.0, 1.0, 1.0, 1.0)
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform([0, 0, 0], [80, 80, 16], (40, 3))
+    v = rng.lognormal(6, 0.5, 40)
+    kw = dict(n_neighbors=16, seed=1, scheduler=address)
+    m = int(grid.active.sum())
+    peaks = {r: traced_peak(simulate_summary, grid, xyz, v, Spherical(1.0, 12.0, 0.0), cutoffs=[400, 600],
+                            n_realisations=r, **kw) for r in (10, 40)}
+    gathered = traced_peak(simulate, grid, xyz, v, Spherical(1.0, 12.0, 0.0), n_realisations=40, **kw)
+    print(f"client peaks: summary r=10 {peaks[10] / 2**20:.1f} MB, r=40 {peaks[40] / 2**20:.1f} MB; "
+          f"simulate r=40 {gathered / 2**20:.1f} MB; 4 x r x m = {4 * 40 * m / 2**20:.1f} MB")
+    assert peaks[40] - peaks[10] < 0.1 * 4 * 30 * m         # 30 more realisations: < 10 % of their grades
+    assert gathered - peaks[10] > 4 * 30 * m                 # the measure does see realisations coming back

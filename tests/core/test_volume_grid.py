@@ -2,11 +2,13 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from affine import Affine
 
 from remine.core.errors import InputError, RemineWarning
 from remine.core.volume import VoxelGrid, grade_tonnage, probability_above
+from remine.core.volume.tonnage import cell_tonnes, realisation_curves
 
 PX = 0.5
 TR = Affine(PX, 0.0, 1000.0, 0.0, -PX, 5000.0)
@@ -73,6 +75,11 @@ def test_realisation_percentiles_and_probability():
     prob = probability_above(grid, reals, [5.0])
     assert prob.shape == (1,) + grid.shape
     np.testing.assert_allclose(prob[0][grid.active], (reals >= 5.0).mean(axis=0))
+    # the same table from the realisations' curves (what the simulation reduces to on a cluster)
+    curves = realisation_curves(cell_tonnes(grid, 1.0), reals, np.array([5.0]))
+    pd.testing.assert_frame_equal(grade_tonnage(grid, base, 1.0, [5.0], curves=curves), df, check_exact=True)
+    with pytest.raises(InputError, match=r"curves of shape \(11, 2, 1\); expected \(r, 2, 2\)"):
+        grade_tonnage(grid, base, 1.0, [5.0, 6.0], curves=curves)
 
 
 def test_bad_surfaces():
