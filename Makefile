@@ -1,11 +1,11 @@
-# remine: make setup · demo · test · lint · bench · package
+# remine: make setup · demo · test · lint · bench · package · models · docs · screenshots
 SHELL   := /bin/bash
 PY      := $(CURDIR)/.venv/bin/python
 export PROJ_DATA := /usr/share/proj
 export QT_QPA_PLATFORM := offscreen
 export PATH := /usr/bin:$(PATH)
 
-.PHONY: setup demo test test-core lint bench package clean models docs
+.PHONY: setup demo test test-core lint bench package clean models docs screenshots
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +34,9 @@ models: setup
 
 docs: setup
 	$(PY) scripts/build_docs.py
+
+screenshots: setup
+	$(PY) scripts/screenshots.py
 
 package:
 	/usr/bin/python3 scripts/package.py remine.zip

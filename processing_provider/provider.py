@@ -35,6 +35,21 @@ def algorithm_classes():
     return sorted(found, key=lambda c: c.NAME)
 
 
+class RemineModel(QgsProcessingModelAlgorithm):
+    """A shipped model under a readable name in the toolbox and its dialog ("Mineral abundances with
+    intervals"): QGIS 3 shows a model's name, which is also its id ("abundance_workflow", kept for scripts);
+    ``scripts/build_models.py`` stores the title in the model's help as ``ALG_TITLE``."""
+
+    def displayName(self):  # noqa: N802 (QGIS API name)
+        return self.helpContent().get("ALG_TITLE") or self.name()
+
+    def createInstance(self):  # noqa: N802 (QGIS API name): the copy Processing runs keeps the display name
+        copy = RemineModel()
+        copy.loadVariant(self.toVariant())
+        copy.setSourceFilePath(self.sourceFilePath())
+        return copy
+
+
 class RemineProvider(QgsProcessingProvider):
     def id(self):
         return "remine"
@@ -81,7 +96,7 @@ class RemineProvider(QgsProcessingProvider):
             registry.providerAdded.connect(self._reload_with_models)
             return
         for path in sorted(glob.glob(os.path.join(MODELS_DIR, "*.model3"))):
-            model = QgsProcessingModelAlgorithm()
+            model = RemineModel()
             if model.fromFile(path):
                 self.addAlgorithm(model)
             else:

@@ -38,10 +38,12 @@ class Builder:
     def __init__(self, name, title, description, inputs, outputs, reference):
         from qgis.core import QgsProcessingModelAlgorithm
 
-        self.model = QgsProcessingModelAlgorithm(name, GROUP, GROUP.lower())   # QGIS 3 uses the name as display name
+        # QGIS shows a model's name (its id, "abundance_workflow") in the toolbox: the provider shows the title
+        # stored in the help as ALG_TITLE (processing_provider.provider.RemineModel)
+        self.model = QgsProcessingModelAlgorithm(name, GROUP, GROUP.lower())
         text = (f"<b>{title}</b>. {description}<br><b>Inputs</b>: {inputs}<br><b>Outputs</b>: {outputs}"
                 f"<br><b>Reference</b>: {reference}")
-        self.name, self.help, self.n_inputs = name, {"ALG_DESC": text, "ALG_CREATOR": "remine",
+        self.name, self.help, self.n_inputs = name, {"ALG_DESC": text, "ALG_TITLE": title, "ALG_CREATOR": "remine",
                                                      "ALG_HELP_CREATOR": "remine", "ALG_VERSION": "1.0"}, 0
 
     def input(self, definition, help_text):

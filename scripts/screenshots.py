@@ -6,7 +6,8 @@ kriges Zn, unmixes a piece of the cube and maps its minerals with a classifier t
 toolbox API (``processing.runAndLoadResults``, as a click on Run would), then saves ``toolbox.png`` (the
 remine toolbox groups), ``unmix_dialog.png`` (an algorithm dialog with its help) and ``styled_outputs.png``
 (results loaded styled and named: the predicted piece over the truth map, in the same mineral colours).
-Needs ``make setup``.
+Needs ``make setup``; ``make screenshots`` runs it. Exits non-zero when the run in QGIS fails or a picture
+is missing.
 """
 import os
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHOTS = ("styled_outputs.png", "toolbox.png", "unmix_dialog.png")
 
 PROBE = '''
 import os, traceback
@@ -82,6 +84,7 @@ def guarded():
         run()
     except Exception:
         traceback.print_exc()
+        os._exit(1)   # the run failed: make screenshots fails too
     os._exit(0)
 
 
@@ -107,7 +110,13 @@ def main(out_dir):
     env.pop("QT_QPA_PLATFORM", None)
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1440x900x24", "qgis", "--nologo", "--noversioncheck",
            "--profiles-path", work, "--code", script]
-    return subprocess.run(cmd, env=env, timeout=900).returncode
+    code = subprocess.run(cmd, env=env, timeout=900).returncode
+    missing = [name for name in SHOTS if not os.path.isfile(os.path.join(out_dir, name))]
+    if code or missing:
+        print(f"screenshots failed (QGIS exit status {code}; missing: {', '.join(missing) or 'none'})",
+              file=sys.stderr)
+        return code or 1
+    return 0
 
 
 if __name__ == "__main__":

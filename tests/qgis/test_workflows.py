@@ -1,12 +1,13 @@
 """The shipped graphical models (models/*.model3) and the generated algorithm reference."""
 import json
 import os
+import re
 import sys
 
 import numpy as np
 import pytest
 from conftest import ROOT, SCRIPTS
-from qgis.core import QgsProcessingModelAlgorithm
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm
 
 MODELS = ("mineral_map_workflow", "abundance_workflow", "grade_map_workflow", "grade_map_hybrid_workflow",
           "tailings_tonnage_workflow")
@@ -29,6 +30,12 @@ def test_models_are_in_the_toolbox_group_workflows_and_valid(remine_processing):
         assert ok, issues
         text = model.shortHelpString()
         assert "Inputs" in text and "Outputs" in text and "Reference" in text
+        # a readable name in the toolbox and in the dialog Processing opens (the id stays for scripts): the title
+        # the help starts with, e.g. "Mineral abundances with intervals"
+        title = re.search(r"<b>([^<]+)</b>", text).group(1)
+        assert model.displayName() == title != name and title[0].isupper() and "_" not in title
+        instance = QgsApplication.processingRegistry().createAlgorithmById(f"remine:{name}")
+        assert instance.displayName() == title and instance.id() == f"remine:{name}"
         assert model.outputDefinitions(), name                     # steps resolved: the model has outputs
         for p in model.parameterDefinitions():                    # every input documented
             assert model.helpContent().get(p.name()) or p.isDestination(), (name, p.name())
