@@ -25,12 +25,10 @@ as covariates, and a report that says whether it beats kriging on <i>your</i> da
 
 For every cell the network sees the nearest samples (value, offset, distance, variogram covariance), the
 ordinary-kriging estimate and standard deviation there, the coordinates and the covariates, and predicts the
-kriging residual. <b>No leakage</b>: at a sample, its own value never enters its inputs (leave-one-out
-neighbours and kriging), as for a cell to be mapped; only the variogram, fitted once on all samples like the
-standardisation, sees every value (the comparison report fits it in the training folds). Five networks with
-different seeds give the standard deviation, calibrated so that 90 % intervals cover 90 % of samples held out
-in spatial folds (predicted from the other folds only, as in an unsampled area). Needs PyTorch (the
-<i>deep</i> extra: <tt>pip install 'remine[deep]'</tt>).
+kriging residual. <b>No leakage</b>: a sample's own value never enters its inputs (leave-one-out neighbours
+and kriging); only the variogram, fitted on all samples, sees every value (the report fits it per training
+fold). Five networks with different seeds give the standard deviation, calibrated so that 90 % intervals
+cover 90 % of samples held out in spatial folds. Needs PyTorch (the <i>deep</i> extra).
 
 <b>Inputs</b>
 <ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
@@ -40,8 +38,8 @@ names) are one-hot encoded; all on one grid, in the points' CRS, covering every 
 <li><b>Neighbours</b> per sequence (16), <b>Ensemble members</b> (5), <b>Maximum epochs</b> (300, with early
 stopping), <b>Folds</b> of the comparison (5, spatial), <b>Seed</b> (same seed, same maps).</li></ul>
 <b>Outputs</b>
-<ul><li><b>Prediction</b> and <b>Standard deviation</b> GeoTIFFs (float32, NaN where a covariate is nodata;
-those cells are counted in the log).</li>
+<ul><li><b>Prediction</b> and <b>Standard deviation</b> GeoTIFFs (NaN where a covariate is nodata, counted
+in the log).</li>
 <li><b>Report</b> (HTML, optional): OK, the hybrid and KED (kriging with external drift on the same covariates)
 on identical spatial folds — table, paired Wilcoxon test, loss curves, observed against predicted, interval
 coverage — and a plain-words verdict: <i>beats kriging</i> or <i>does not beat kriging on these data</i>.</li></ul>
