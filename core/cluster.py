@@ -23,17 +23,22 @@ On a cluster:
 * at most two blocks per worker thread are in flight; while waiting for a block the client checks for
   Cancel every :data:`POLL_S` seconds and on Cancel (or any error) cancels every queued block;
 * a worker that dies mid-run has its blocks recomputed on the others (Dask's retries); a block that kills
-  every worker it runs on ends the run with an error that says why (memory limit, block size, the fix).
+  every worker it runs on ends the run with an error that says why (memory limit, block size, the fix); a
+  cluster left without any worker for :data:`NO_WORKER_S` seconds while the client waits ends the run with an
+  error (Dask itself would wait for a worker forever).
 
 Before the first block the run checks that the scheduler answers within :data:`CONNECT_TIMEOUT_S`, that the
-workers run the client's versions of remine and of the libraries that compute or read (:data:`CHECKED`),
+workers run the client's versions of remine and of the libraries that compute or read (:data:`CHECKED`, and
+:data:`OPTIONAL` where a worker has them or the run needs them: PyTorch for the hybrid model),
+that no worker runs several threads with numba's ``workqueue`` threading layer (:func:`check_threading`),
 that every worker can open every input, and that a block fits every worker's memory limit.
 """
 import contextlib
 import contextvars
+import functools
+import inspect
 import os
 import platform
-import threading
 import time
 import uuid
 from collections import deque
@@ -47,6 +52,8 @@ ENV = "REMINE_DASK_SCHEDULER"
 CONNECT_TIMEOUT_S = 5.0
 #: seconds between Cancel checks while waiting for a block
 POLL_S = 0.25
+#: seconds the cluster may have no worker while the client waits for a block before the run fails
+NO_WORKER_S = 5.0
 #: share of a worker's memory limit that its blocks may use (the rest: the worker, libraries, the model)
 MEMORY_SHARE = 0.6
 #: the worker memory fraction at which Dask's nanny restarts a worker (distributed.worker.memory.terminate)
@@ -56,9 +63,13 @@ CHECKED = {"python": (), "remine": (), "GDAL": (), "numpy": ("numpy",), "scipy":
            "rasterio": ("rasterio",), "scikit-learn": ("scikit-learn",), "xgboost": ("xgboost-cpu", "xgboost"),
            "numba": ("numba",), "dask": ("dask",), "distributed": ("distributed",),
            "cloudpickle": ("cloudpickle",)}
+#: label -> distributions: versions that must agree where a worker has them or the run needs them (a worker
+#: without them serves the runs that do not)
+OPTIONAL = {"torch": ("torch",)}
 
 _scheduler = contextvars.ContextVar("remine_dask_scheduler", default=None)
 _runs = contextvars.ContextVar("remine_block_runs", default=None)
+_session = contextvars.ContextVar("remine_dask_session", default=None)  # (address, Client) of session()
 
 
 class ClusterError(InputError):
@@ -123,7 +134,8 @@ def executor_for(executor=None, scheduler=None):
     if executor is None:
         address = scheduler_address(scheduler)
         if address is not None:
-            with connect(address) as client:
+            open_ = _session.get()
+            with contextlib.nullcontext(open_[1]) if open_ and open_[0] == address else connect(address) as client:
                 dask = DaskExecutor(client)
                 if runs is not None:
                     runs.append(dask.where())
@@ -137,10 +149,48 @@ def executor_for(executor=None, scheduler=None):
 
 
 @contextlib.contextmanager
-def connect(address, timeout=CONNECT_TIMEOUT_S):
+def session(scheduler=None, needs=()):
+    """Within the block, the runs sent to the cluster of :func:`scheduler_address` (``scheduler``, the address
+    of :func:`using` or ``REMINE_DASK_SCHEDULER``) share one client, connected and checked now (:func:`connect`;
+    ``needs``: the :data:`OPTIONAL` libraries the work needs): an entry point that works locally before its
+    cluster work (training, variograms, the grid) fails on an unreachable or unusable cluster before that work.
+    Without an address nothing happens; in a session of the same address, only ``needs`` are checked."""
+    address = scheduler_address(scheduler)
+    open_ = _session.get()
+    if address is None or (open_ and open_[0] == address):
+        if address is not None and needs:
+            check_versions(open_[1], needs)
+        yield
+        return
+    with connect(address, needs=needs) as client:
+        token = _session.set((address, client))
+        try:
+            yield
+        finally:
+            _session.reset(token)
+
+
+def connects_first(func=None, *, needs=()):
+    """Decorator of an entry point with a ``scheduler=`` parameter: it runs in a :func:`session` of that
+    scheduler (with ``needs``), so that it connects (or fails) before its local work."""
+    if func is None:
+        return functools.partial(connects_first, needs=needs)
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def entry(*args, **kwargs):
+        with session(signature.bind_partial(*args, **kwargs).arguments.get("scheduler"), needs):
+            return func(*args, **kwargs)
+
+    return entry
+
+
+@contextlib.contextmanager
+def connect(address, timeout=CONNECT_TIMEOUT_S, needs=()):
     """A ``dask.distributed.Client`` of the scheduler at ``address`` with at least one worker running the
-    client's versions (:func:`check_versions`), closed at the end; ClusterError within ``timeout`` s
-    (plus the version check) when the scheduler cannot be reached or has no worker."""
+    client's versions (:func:`check_versions` with ``needs``) and a usable numba (:func:`check_threading`),
+    closed at the end; ClusterError within ``timeout`` s (plus the checks) when the scheduler cannot be reached
+    or has no worker."""
     distributed = require("distributed", extra="dask")
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False, direct_to_workers=True)
@@ -155,14 +205,16 @@ def connect(address, timeout=CONNECT_TIMEOUT_S):
         except Exception:
             raise ClusterError(f"the Dask scheduler at {address} has no worker (none joined within {timeout:g} s); "
                                f"start workers with 'dask worker {address}'") from None
-        check_versions(client)
+        check_versions(client, needs)
+        check_threading(client)
         yield client
     finally:
         client.close(timeout=timeout)
 
 
 def software_versions():
-    """Versions of :data:`CHECKED` in this process: ``{label: version}`` (absent: not installed)."""
+    """Versions of :data:`CHECKED` and :data:`OPTIONAL` in this process: ``{label: version}`` (absent: not
+    installed)."""
     from importlib import metadata
 
     found = {"python": ".".join(platform.python_version_tuple()[:2]), "remine": __version__}
@@ -172,7 +224,7 @@ def software_versions():
         found["GDAL"] = rasterio.__gdal_version__
     except ImportError:
         pass
-    for label, dists in CHECKED.items():
+    for label, dists in {**CHECKED, **OPTIONAL}.items():
         for dist in dists:
             try:
                 found[label] = metadata.version(dist)
@@ -182,9 +234,10 @@ def software_versions():
     return found
 
 
-def check_versions(client):
+def check_versions(client, needs=()):
     """ClusterError naming every worker whose remine, Python, GDAL or library versions differ from this
-    client's (results would differ, or models would not load) or that cannot import remine."""
+    client's (results would differ, or models would not load) or that cannot import remine; an :data:`OPTIONAL`
+    library counts where the worker has it or where it is in ``needs`` (labels the run needs)."""
     try:
         workers = client.run(software_versions)
     except Exception as exc:  # a worker without remine cannot even unpickle the function
@@ -193,13 +246,55 @@ def check_versions(client):
     ours = software_versions()
     problems = []
     for address, theirs in sorted(workers.items()):
-        diff = [f"{k} {theirs.get(k, 'missing')} (client {v})" for k, v in ours.items() if theirs.get(k) != v]
+        diff = [f"{k} {theirs.get(k, 'missing')} (client {v})" for k, v in ours.items()
+                if theirs.get(k) != v and (k not in OPTIONAL or k in theirs or k in needs)]
         if diff:
             problems.append(f"worker {address}: {', '.join(diff)}")
     if problems:
         raise ClusterError("the Dask workers run other versions than this client: " + "; ".join(problems)
                            + ". Install the client's versions on the workers (or run the client in the workers' "
                            "environment)")
+
+
+_touch = None  # numba's smallest parallel function, compiled on first use (see numba_threading_layer)
+
+
+def numba_threading_layer():
+    """The threading layer that numba's parallel functions use in this process (``"omp"``, ``"tbb"`` or
+    ``"workqueue"``), chosen by running a tiny parallel function (numba picks it at the first parallel call);
+    None without numba."""
+    global _touch
+    try:
+        import numba
+    except ImportError:
+        return None
+    if _touch is None:
+        @numba.njit(parallel=True)
+        def touch(n):
+            total = 0
+            for i in numba.prange(n):
+                total += i
+            return total
+
+        _touch = touch
+    _touch(4)
+    return numba.threading_layer()
+
+
+def check_threading(client):
+    """ClusterError naming the workers that would run several numba parallel kernels at once (one per worker
+    thread) with numba's ``workqueue`` threading layer, which cannot (the worker process aborts)."""
+    layers = client.run(numba_threading_layer)
+    workers = client.scheduler_info()["workers"]
+    bad = [f"{a} ({workers[a]['nthreads']} threads)" for a, layer in sorted(layers.items())
+           if layer == "workqueue" and workers.get(a, {}).get("nthreads", 1) > 1]
+    if bad:
+        raise ClusterError(f"Dask worker(s) {', '.join(bad)} run numba's 'workqueue' threading layer with several "
+                           "threads: its parallel kernels cannot run in two threads at once (the worker would abort). "
+                           "Start the workers with one thread each ('dask worker --nthreads 1', as many workers as "
+                           "cores), or give numba a thread-safe layer on the workers: install TBB (pip install tbb) "
+                           "or an OpenMP runtime (libgomp), and unset NUMBA_THREADING_LAYER or set it to 'tbb' or "
+                           "'omp'")
 
 
 def unreadable(paths):
@@ -229,6 +324,16 @@ def _run_group(shared, read, windows):
     return run_block(func, infos, bands, read, windows, transform, crs, None, mask, table)
 
 
+def _release(client, futures, shared):
+    """Cancel ``futures`` (tasks of a run still wanted) and release the future of the run's ``shared`` arguments.
+    The latter is not cancelled: a cancel reaches every task depending on it, among them tasks the client already
+    released, and Dask's scheduler then fails an assertion (distributed 2026.8, ``Scheduler.stimulus_cancel``:
+    ``assert ts.who_wants``) and drops the client's connection, which a client shared by several runs
+    (:func:`session`) notices as a reconnection."""
+    client.cancel(futures, force=True)
+    shared.release()
+
+
 def _mb(n):
     return f"{n / 2**20:.0f} MB"
 
@@ -245,6 +350,7 @@ class DaskExecutor:
         self.address = info.get("address") or client.scheduler.address
         self.workers = {a: (int(w.get("nthreads", 1)), int(w.get("memory_limit") or 0))
                         for a, w in info.get("workers", {}).items()}
+        self._look_at, self._no_worker_since = 0.0, None  # see _check_workers
 
     @property
     def nthreads(self):
@@ -259,7 +365,7 @@ class DaskExecutor:
         block is the rasterio Window ``block`` of ``block_bytes`` working memory, reporting to ``progress``."""
         self.check_inputs(paths)
         self.check_memory(f"a block of this run ({int(block.height)} x {int(block.width)} px)", block_bytes,
-                          "the memory budget (max_bytes, 'Memory budget (MB)')")
+                          "the memory budget (max_bytes, 'Memory budget (MB)')", per_budget=2)
         self.progress = progress
 
     def check_inputs(self, paths):
@@ -275,18 +381,26 @@ class DaskExecutor:
                                "reach (/vsicurl/https://..., /vsis3/bucket/key)")
 
     def memory_advice(self, threads, limit):
-        """The part of a memory error that says the limit, the task's size and the fix (see :meth:`check_memory`)."""
-        task, task_bytes, budget = self.task
-        suggest = max(16 * 2**20, 2 * MEMORY_SHARE * limit / max(threads, 1))
+        """The part of a memory error that says the limit, the task's size and the fixes: the size a task may take
+        on this worker (and the setting that makes it so), or the memory limit that fits the task (see
+        :meth:`check_memory`)."""
+        task, task_bytes, budget, per_budget = self.task
+        room = MEMORY_SHARE * limit / max(threads, 1)  # what one task may take on this worker
+        if per_budget:
+            fix = f"Lower {budget} to at most {max(16 * 2**20, per_budget * room) / 2**20:.0f} MB"
+        else:
+            fix = f"Make a task take at most {_mb(room)} with {budget}"
         return (f"its memory limit is {_mb(limit)} for {threads} thread(s), and {task} takes about "
-                f"{_mb(task_bytes)} to compute. Lower {budget} to at most {suggest / 2**20:.0f} MB, "
-                "or start the workers with more memory (dask worker --memory-limit) or fewer threads (--nthreads)")
+                f"{_mb(task_bytes)} to compute. {fix}, or start the workers with a memory limit of at least "
+                f"{_mb(max(threads, 1) * task_bytes / MEMORY_SHARE)} (dask worker --memory-limit) or fewer threads "
+                "(--nthreads)")
 
-    def check_memory(self, task, task_bytes, budget):
+    def check_memory(self, task, task_bytes, budget, per_budget=None):
         """ClusterError when the threads of a worker, one task of ``task_bytes`` each (the largest task of the
-        run, described by the text ``task``, whose size follows the setting named by ``budget``), would pass its
-        memory limit."""
-        self.task = (task, task_bytes, budget)
+        run, described by the text ``task``), would pass its memory limit. ``budget`` (a text) names the setting
+        that sizes the tasks: a byte budget that covers ``per_budget`` tasks, or (``per_budget`` None) a setting
+        whose fix the text says (e.g. "larger voxels")."""
+        self.task = (task, task_bytes, budget, per_budget)
         for address, (threads, limit) in sorted(self.workers.items()):
             if limit and threads * task_bytes > TERMINATE_FRACTION * limit:
                 raise ClusterError(f"the tasks of this run do not fit Dask worker {address}: "
@@ -321,30 +435,37 @@ class DaskExecutor:
                     yield self._next(pending, describe)
             while pending:
                 yield self._next(pending, describe)
-        finally:  # cancel, error or the end: nothing of this run stays queued on the cluster
-            client.cancel([f for _, f in pending] + [shared_future], force=True)
+        finally:  # cancel, error or the end: nothing of this run stays queued on the cluster (see _release)
+            _release(client, [f for _, f in pending], shared_future)
 
     def _next(self, pending, describe):
         item, future = pending.popleft()
         return item, self._wait(future, lambda: describe(item), fetch=True)
 
     def _wait(self, future, what, fetch=False):
-        """Wait for ``future``, checking Cancel; its result when ``fetch`` (else None: it stays on its worker).
+        """Wait for ``future`` in steps of :data:`POLL_S` seconds that check Cancel and that the cluster still has a
+        worker (:meth:`_check_workers`); its result when ``fetch`` (else None: it stays on its worker).
         ClusterError when its task killed its workers (``what()``: the text naming the task); the task's own
         exception when it failed."""
+        import threading
+
         from distributed import KilledWorker
 
-        self.progress.check()
         done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        while not done.wait(POLL_S):
+        if not fetch:
+            future.add_done_callback(lambda _: done.set())
+        while True:
             self.progress.check()
-        if not fetch and future.status == "finished":
-            return None
-        try:
-            return future.result()
-        except KilledWorker as exc:
-            raise ClusterError(self._lost(what(), exc)) from None
+            try:  # a finished result whose worker is lost before the client gathers it is computed again
+                if fetch:
+                    return future.result(timeout=POLL_S)
+                if done.wait(POLL_S):
+                    return None if future.status == "finished" else future.result()
+            except TimeoutError:
+                pass
+            except KilledWorker as exc:
+                raise ClusterError(self._lost(what(), exc)) from None
+            self._check_workers(what())
 
     def chains(self, func, shared, items, inits, step, finish, fold, describe, after):
         """:meth:`TaskRunner.chains` on the workers: ``func(shared, *item)`` once per item (as :meth:`results`);
@@ -383,9 +504,9 @@ class DaskExecutor:
             for g, state in enumerate(held["states"]):
                 acc = held["fold"] = submit(fold[0], acc, state, key=f"fold{g}", chain=g)
             return self._wait(acc, lambda: "the fold of the chains' results", fetch=True)
-        finally:  # cancel, error or the end: nothing of this run stays queued on the cluster
-            futures = [f for f in held.values() if not isinstance(f, list)] + held["states"]
-            client.cancel(futures + [f for _, _, states in window for f in states], force=True)
+        finally:  # cancel, error or the end: nothing of this run stays queued on the cluster (see _release)
+            futures = [f for k, f in held.items() if k not in ("shared", "states")] + held["states"]
+            _release(client, futures + [f for _, _, states in window for f in states], held["shared"])
 
     def _settle(self, entry, describe, after):
         """Wait until every chain has stepped through item ``k`` of ``entry`` = ``(k, item, states)``; after(k)."""
@@ -393,6 +514,22 @@ class DaskExecutor:
         for g, state in enumerate(states):
             self._wait(state, lambda g=g: f"chain {g} at {describe(item)}")
         after(k)
+    def _check_workers(self, what):
+        """ClusterError once the scheduler has counted no worker for :data:`NO_WORKER_S` s while the client
+        waited for ``what`` (a text); asks the scheduler at most once a second."""
+        now = time.monotonic()
+        if now < self._look_at:
+            return
+        self._look_at = now + 1.0
+        if self.client.scheduler_info(n_workers=0).get("n_workers", 0):
+            self._no_worker_since = None
+            return
+        if self._no_worker_since is None:
+            self._no_worker_since = now
+        if now - self._no_worker_since >= NO_WORKER_S:
+            raise ClusterError(f"all workers of the Dask cluster at {self.address} were lost: it had none for "
+                               f"{NO_WORKER_S:g} s while waiting for {what}; no output was written. Start workers "
+                               f"('dask worker {self.address}') and run again")
 
     def _lost(self, what, exc):
         """Message for the task computing ``what`` (a text) whose workers died while computing it."""
@@ -432,12 +569,13 @@ class TaskRunner:
         self.threads = executor.nthreads if executor is not None else 1
 
     def map(self, func, shared, items, progress, task="a task of this run", task_bytes=0,
-            budget="the memory budget (max_bytes)", describe=str):
+            budget="the settings that size the tasks", describe=str):
         """Yield ``func(shared, *item)`` for each tuple of ``items``, in order.
 
         Here ``func`` also gets ``progress=`` the item's share of ``progress`` (it may report and check Cancel).
         On a cluster ``shared`` passes through the scheduler once, Cancel is checked while waiting, the memory
-        check says ``task`` (a text) takes ``task_bytes`` bytes, a size set by ``budget`` (a text), and
+        check says ``task`` (a text) takes ``task_bytes`` bytes, a size that ``budget`` (a text: "larger voxels
+        (...)") makes smaller (see :meth:`DaskExecutor.check_memory`), and
         ``describe(item)`` names an item whose task killed its workers. Close the generator (or exhaust it) to
         cancel what is queued."""
         items = list(items)
@@ -452,7 +590,7 @@ class TaskRunner:
             yield result
 
     def chains(self, func, shared, items, inits, step, finish, progress, fold=None, after=None,
-               task="a task of this run", task_bytes=0, budget="the memory budget (max_bytes)", describe=str):
+               task="a task of this run", task_bytes=0, budget="the settings that size the tasks", describe=str):
         """Computes ``func(shared, *item)`` once per item and applies the results, in item order, to the states
         of several chains: ``state = init(*args)`` for each ``(init, args)`` of ``inits``, then
         ``state = step(state, result)`` for each item's result, then ``finish(shared, state)``. With ``fold`` =

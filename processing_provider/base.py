@@ -21,7 +21,9 @@ A subclass sets NAME, DISPLAY, GROUP, HELP, declares parameters in ``initAlgorit
   ``self.uncertainty`` (``{"kind": "none"}`` unless it says otherwise; NaN/inf values as null, with a note)
   and where its block work ran;
 - sends the block work to the Dask scheduler of remine's Processing setting :data:`SCHEDULER_SETTING`
-  when it is set (else ``REMINE_DASK_SCHEDULER`` decides; see ``remine.core.cluster``).
+  when it is set (else ``REMINE_DASK_SCHEDULER`` decides; see ``remine.core.cluster``); an algorithm with
+  block work (``CLUSTER``) connects to it first, so that an unreachable or unusable cluster fails before any
+  work, and its runs share that connection.
 - after the run (main thread), gives every output Processing loads a styled, named layer
   (:mod:`.layers`; subclasses name them in ``layer_style``) and remembers the last HTML report.
 """
@@ -137,6 +139,8 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
     SECONDARY_OUTPUTS = ()
     #: ``{name core's messages use: parameter key}``: an InputError reaches the dialog with the label instead
     CORE_NAMES = {}
+    #: True: its block work may go to a Dask cluster (processAlgorithm connects to it before the work)
+    CLUSTER = False
 
     def __init__(self):
         super().__init__()
@@ -230,7 +234,8 @@ class RemineAlgorithm(QgsProcessingAlgorithm):
         try:
             check_destinations(self, parameters, context)
             with cluster.using(scheduler_setting()), cluster.recording() as runs, interrupts_cancel(progress), \
-                    warnings.catch_warnings(record=True) as caught:
+                    warnings.catch_warnings(record=True) as caught, \
+                    cluster.session() if self.CLUSTER else contextlib.nullcontext():
                 warnings.simplefilter("always", RemineWarning)
                 progress.report(0.0, "checking the inputs")
                 results = self.compute(parameters, context, progress)

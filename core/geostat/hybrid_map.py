@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from .. import cluster
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError, RemineWarning
 from ..points import check_projected, check_same_crs, read_points
@@ -67,6 +68,7 @@ def _grid(template, covariates, extent, pixel_size, crs):
     return grid_from_extent(extent, pixel_size, CRS.from_user_input(crs) if isinstance(crs, str) else crs)
 
 
+@cluster.connects_first(needs=("torch",))
 def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(), template=None, extent=None,
                           pixel_size=None, crs=None, report_path=None, n_neighbors=16, n_ensemble=5, max_epochs=300,
                           k=5, seed=0, variogram_model="spherical", max_bytes=DEFAULT_MAX_BYTES, progress=None,
@@ -87,7 +89,8 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     max_bytes : int – memory budget of the blocks. progress : Progress, optional.
     scheduler : str, optional – Dask scheduler address that predicts the blocks (the fitted ensemble travels to
         the workers once); default :func:`remine.core.cluster.scheduler_address` (remine's Processing setting or
-        ``REMINE_DASK_SCHEDULER``), "" runs locally. Training and the comparison run here.
+        ``REMINE_DASK_SCHEDULER``), "" runs locally; connected before the training (an unreachable scheduler fails
+        at once). Training and the comparison run here.
 
     Returns
     -------

@@ -112,10 +112,12 @@ def krige_grid(grid, coords, values, model, anisotropy=None, n_neighbors=32, max
     blocks = plan_blocks(grid)
     out = np.empty((2, blocks[-1][3] if blocks else 0))
     largest = max((b[3] - b[2] for b in blocks), default=0)
+    held = sum(a.nbytes for a in (grid.top, grid.base, grid.coverage, grid.fraction))  # each worker's grid
     with cluster.tasks(scheduler) as runner, contextlib.closing(runner.map(
-            _krige_block, (ok, grid), blocks, progress, task=f"a block of this run ({largest:,} voxels)",
-            task_bytes=largest * BLOCK_BYTES_PER_CELL,
-            budget="the voxels per block (remine.core.volume.estimate.BLOCK_CELLS)",
+            _krige_block, (ok, grid), blocks, progress,
+            task=f"a block of this run ({largest:,} voxels, with the grid of {grid.fraction.size:,} cells)",
+            task_bytes=largest * BLOCK_BYTES_PER_CELL + held,
+            budget="larger voxels (voxel size and height; fewer cells in the grid)",
             describe=lambda b: f"the block of active voxels {b[2]}-{b[3] - 1}")) as results:
         for n, ((_, _, a, b), block) in enumerate(zip(blocks, results)):
             out[:, a:b] = block

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from .. import cluster
 from ..errors import InputError, RemineWarning
 from ..points import check_projected, check_same_crs, read_points
 from ..progress import as_progress
@@ -118,6 +119,7 @@ def tonnage_plot(table, path, grade_name, label=ESTIMATORS["kriging"]):
     return path
 
 
+@cluster.connects_first
 def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, z_field=None, voxel_size=None,
                     voxel_height=None, density=1.8, cutoffs=None, n_realisations=50, n_neighbors=32, seed=0,
                     metal_factor=1e-6, render=True, max_cells=None, progress=None, scheduler=None,
@@ -134,7 +136,8 @@ def tailings_volume(top, base, samples, grade_field, out_dir, depth_field=None, 
     n_realisations : int – SGS realisations (0: kriging only). n_neighbors : int. seed : int.
     metal_factor : metal per tonne per grade unit (1e-6: ppm → t). render : bool – PyVista views and VTK.
     scheduler : str, optional – Dask scheduler address for the 3D kriging and the simulations (default
-        :func:`remine.core.cluster.scheduler_address`; "": here); the same outputs either way.
+        :func:`remine.core.cluster.scheduler_address`; "": here); the same outputs either way. Connected
+        once, before any work (an unreachable scheduler fails at once).
     estimator : "kriging" (3D ordinary kriging with variance) | "hybrid" (kriging corrected by a CNN-BiLSTM
         ensemble, :func:`~remine.core.volume.estimate.hybrid_grid`; needs PyTorch) – the voxel grades.
     hybrid_options : dict, optional – HybridKrigingRegressor parameters (``n_ensemble``, ``max_epochs``, ...).

@@ -22,6 +22,7 @@ PRESETS = [("custom (minimum / maximum below)", None)] + [
 
 class AbsorptionFeature(RemineAlgorithm):
     NAME = "absorptionfeature"
+    CLUSTER = True
     DISPLAY = "Absorption feature (minimum wavelength)"
     GROUP = "Spectra"
     HELP = """Maps the deepest absorption feature of every pixel inside a wavelength window: the continuum

@@ -15,6 +15,7 @@ from ..compat import DOUBLE, VECTOR_POINT
 
 class CalibrateIntervals(RemineAlgorithm):
     NAME = "calibrateintervals"
+    CLUSTER = True
     DISPLAY = "Calibrate abundance intervals on reference samples"
     GROUP = "Unmixing"
     HELP = """Rescales the lower/upper bounds of an abundance raster (from <i>remine:unmix</i> or

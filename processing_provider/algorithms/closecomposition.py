@@ -19,6 +19,7 @@ SCALES = ["Percent (0–100)", "Fraction (0–1)"]
 
 class CloseComposition(RemineAlgorithm):
     NAME = "closecomposition"
+    CLUSTER = True
     DISPLAY = "Close composition (abundances sum to 100 %)"
     GROUP = "Unmixing"
     HELP = """Turns per-mineral regression outputs of any model into valid compositions: non-negative and summing

@@ -14,6 +14,7 @@ from ..compat import DOUBLE
 
 class ContinuumRemoval(RemineAlgorithm):
     NAME = "continuumremoval"
+    CLUSTER = True
     DISPLAY = "Continuum removal (upper hull)"
     GROUP = "Spectra"
     HELP = """Removes the continuum of every pixel spectrum: the upper convex hull over the band wavelengths

@@ -20,6 +20,7 @@ PROBABILISTIC = ["svm", "plsda", "xgboost", "extratrees", "randomforest", "lda",
 
 class CrmClassMap(TrainModelAlgorithm):
     NAME = "crmclassmap"
+    CLUSTER = True
     DISPLAY = "CRM high/low class map"
     GROUP = "Learning"
     HELP = """Labels each ROI <i>high</i> when its lab value (e.g. XRF Zn ppm) is at or above a threshold and

@@ -12,6 +12,7 @@ from ..krigingalgorithmbase import KrigingAlgorithm
 
 class ExternalDriftKrigingAlgorithm(KrigingAlgorithm):
     NAME = "externaldriftkriging"
+    CLUSTER = True
     DISPLAY = "Kriging with external drift"
     GROUP = "Geostatistics"
     HELP = """Kriging with external drift (KED): the local mean of the sampled grade is a linear function of

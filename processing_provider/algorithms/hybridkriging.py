@@ -17,6 +17,7 @@ from ..layers import quantity
 
 class HybridKrigingAlgorithm(KrigingAlgorithm):
     NAME = "hybridkriging"
+    CLUSTER = True
     DISPLAY = "Hybrid kriging (kriging + CNN-BiLSTM ensemble)"
     GROUP = "Geostatistics"
     HELP = """Ordinary kriging corrected by a small ensemble of 1D CNN-BiLSTM networks, with the exhaustive

@@ -15,6 +15,7 @@ from ..krigingalgorithmbase import KrigingAlgorithm
 
 class OrdinaryKrigingAlgorithm(KrigingAlgorithm):
     NAME = "ordinarykriging"
+    CLUSTER = True
     DISPLAY = "Ordinary kriging (prediction and variance)"
     GROUP = "Geostatistics"
     HELP = """Ordinary kriging of a numeric field of sample points onto a raster grid, with the kriging variance,

@@ -15,6 +15,7 @@ from ..compat import INTEGER
 
 class PredictRaster(RemineAlgorithm):
     NAME = "predictraster"
+    CLUSTER = True
     DISPLAY = "Predict raster"
     GROUP = "Learning"
     HELP = """Applies a model from <i>Train classifier</i> / <i>Train regressor</i> to a cube, block by block

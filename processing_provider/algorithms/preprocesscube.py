@@ -16,6 +16,7 @@ METHOD_LABELS = ["Savitzky–Golay smoothing", "Derivative (per nm, Savitzky–G
 
 class PreprocessCube(RemineAlgorithm):
     NAME = "preprocesscube"
+    CLUSTER = True
     DISPLAY = "Preprocess cube (Savitzky–Golay, derivative, SNV)"
     GROUP = "Spectra"
     HELP = """Applies one spectral preprocessing step to every pixel spectrum of a cube, block by block within

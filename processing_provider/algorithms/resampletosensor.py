@@ -20,6 +20,7 @@ TARGETS = [(SENSOR_LABELS[s], s) for s in SENSORS] + [("the target raster below"
 
 class ResampleToSensor(RemineAlgorithm):
     NAME = "resampletosensor"
+    CLUSTER = True
     DISPLAY = "Resample to sensor"
     GROUP = "Spectra"
     HELP = """Resamples every pixel spectrum to the bands of another sensor, another cube or a spectral

@@ -36,6 +36,7 @@ def parse_cutoffs(text):
 
 class TailingsVolume(RemineAlgorithm):
     NAME = "tailingsvolume"
+    CLUSTER = True
     DISPLAY = "3D tailings volume (voxels, kriging, simulation, grade–tonnage)"
     GROUP = "Geostatistics"
     CORE_NAMES = {"samples: depth field": "DEPTH_FIELD", "samples: z field": "Z_FIELD", "samples": "SAMPLES",

@@ -27,6 +27,7 @@ VARIABILITY_LABELS = ["Bundle unmixing (all spectra of a mineral at once)", "MES
 
 class Unmix(RemineAlgorithm):
     NAME = "unmix"
+    CLUSTER = True
     DISPLAY = "Unmix cube (abundances with intervals)"
     GROUP = "Unmixing"
     HELP = """Linear spectral unmixing of every pixel of a cube into mineral abundances (%), with the

@@ -1,13 +1,17 @@
 """Block work on a real Dask cluster (LocalCluster, 2 worker processes): the same outputs as the local run
-for a class map, unmixing, kriging and continuum removal; Cancel, a killed worker, an unreachable scheduler,
-inputs the workers cannot see, blocks too large for the workers' memory, a worker running out of memory."""
+for a class map, unmixing, kriging and continuum removal; Cancel, a killed worker, every worker lost, an
+unreachable scheduler, inputs the workers cannot see, blocks too large for the workers' memory, a worker running
+out of memory."""
+import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
@@ -123,6 +127,51 @@ def test_kriging_and_continuum_removal_equal_the_local_ones(demo_scene, address,
     assert_same_rasters([str(tmp_path / "cr_local.tif")], [str(tmp_path / "cr_dask.tif")])
 
 
+def no_input_pixel_reads(monkeypatch, path):
+    """Makes every read of the pixels of raster ``path`` by this process fail (remine's direct reader, used only for
+    inputs, and rasterio's reads of that file; the client still reads its outputs to style them); workers are
+    other processes, untouched."""
+    import rasterio.io
+
+    from remine.core.raster import read as reader
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError("the client read pixels")
+
+    def guarded(read):
+        def read_unless_input(ds, *args, **kwargs):
+            if os.path.realpath(ds.name) == os.path.realpath(path):
+                tripwire()
+            return read(ds, *args, **kwargs)
+        return read_unless_input
+
+    monkeypatch.setattr(reader, "read_raw", tripwire)
+    monkeypatch.setattr(reader, "read_table", tripwire)
+    monkeypatch.setattr(rasterio.io.DatasetReader, "read", guarded(rasterio.io.DatasetReader.read))
+
+
+def test_resampling_equals_the_local_run_and_the_client_reads_no_pixel(demo_scene, model, address, tmp_path,
+                                                                       monkeypatch):
+    """Resampling (a cube in, a cube out) and a class map (its pixel-table reader) on the cluster while this
+    process cannot read a pixel of the cube: the workers read every window."""
+    target = np.arange(450.0, 2400.0, 50.0)
+    kw = dict(max_bytes=8 * 2**20)
+    from remine.core.spectra.cube import resample_raster
+
+    resample_raster(demo_scene["cube"], str(tmp_path / "local.tif"), target, 50.0, scheduler="", **kw)
+    predict_raster(model, demo_scene["cube"], str(tmp_path / "map_local.tif"), scheduler="", **kw)
+    with monkeypatch.context() as patch:
+        no_input_pixel_reads(patch, demo_scene["cube"])
+        with pytest.raises(AssertionError, match="the client read pixels"):  # the wire holds for a local run
+            resample_raster(demo_scene["cube"], str(tmp_path / "wired.tif"), target, 50.0, scheduler="", **kw)
+        resample_raster(demo_scene["cube"], str(tmp_path / "dask.tif"), target, 50.0, scheduler=address, **kw)
+        predict_raster(model, demo_scene["cube"], str(tmp_path / "map_dask.tif"), scheduler=address, **kw)
+    assert not os.path.exists(tmp_path / "wired.tif")
+    assert_same_rasters([str(tmp_path / "local.tif"), str(tmp_path / "map_local.tif")],
+                        [str(tmp_path / "dask.tif"), str(tmp_path / "map_dask.tif")])
+    assert np.isfinite(read(str(tmp_path / "dask.tif"))).mean() > 0.5
+
+
 def test_hybrid_kriging_equals_the_local_run(demo_scene, address, tmp_path):
     """The fitted ensemble travels to the workers, which predict the blocks; training stays in this process."""
     pytest.importorskip("torch")
@@ -165,6 +214,37 @@ def test_unreachable_scheduler_is_a_clear_error_within_10_s(demo_scene, tmp_path
     assert os.listdir(tmp_path) == []
 
 
+class Recorder(Progress):
+    """Keeps every report, info and warning."""
+
+    def __init__(self):
+        self.said = []
+
+    def _report(self, fraction, message):
+        self.said.append(message)
+
+    def info(self, message):
+        self.said.append(message)
+
+    def warn(self, message):
+        self.said.append(message)
+
+
+def test_hybrid_kriging_with_an_unreachable_scheduler_fails_before_training(demo_scene, tmp_path):
+    """The ensemble is trained here before the cluster predicts: the scheduler is reached first (a silent
+    address: the connection times out) and the training, which reports every epoch, never starts."""
+    pytest.importorskip("torch")
+    from remine.core.geostat.hybrid_map import hybrid_kriging_raster
+
+    progress, start = Recorder(), time.monotonic()
+    with pytest.raises(ClusterError, match="cannot reach the Dask scheduler at 'tcp://10.255.255.1:8786' within 5 s"):
+        hybrid_kriging_raster(demo_scene["samples"], "Zn_ppm", str(tmp_path / "zn.tif"), str(tmp_path / "std.tif"),
+                              template=demo_scene["cube"], n_ensemble=2, max_epochs=3, progress=progress,
+                              scheduler="tcp://10.255.255.1:8786")
+    assert time.monotonic() - start < 10
+    assert progress.said == [] and os.listdir(tmp_path) == []
+
+
 def test_an_input_the_workers_cannot_see_is_named_with_the_workers(demo_scene, model, address, tmp_path):
     # a GDAL in-memory file: this process reads it, the worker processes cannot
     mem = "/vsimem/remine_test_cube.tif"
@@ -188,6 +268,24 @@ def test_blocks_larger_than_the_workers_memory_are_refused_before_running(addres
     assert os.listdir(tmp_path) == []
 
 
+@contextlib.contextmanager
+def lone_worker(env=None, nthreads=1, args=()):
+    """A scheduler (LocalCluster without workers) and one worker process without a nanny (nothing restarts it
+    once killed), started with ``env`` added to this environment and the further command-line ``args``; yields
+    (scheduler address, worker Popen)."""
+    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None) as lc:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", lc.scheduler_address,
+                                   "--nthreads", str(nthreads), "--no-nanny", "--no-dashboard", *args],
+                                  env={**os.environ, **(env or {})})
+        try:
+            with distributed.Client(lc.scheduler_address, set_as_default=False) as client:
+                client.wait_for_workers(1, timeout=120)
+            yield lc.scheduler_address, worker
+        finally:
+            worker.terminate()
+            worker.wait(30)
+
+
 def test_workers_running_another_remine_version_are_named(tmp_path):
     """A worker started from another environment: a remine of another version first on its Python path."""
     import remine
@@ -200,22 +298,53 @@ def test_workers_running_another_remine_version_are_named(tmp_path):
             (other / "core" / name).symlink_to(os.path.join(root, "core", name))
     with open(os.path.join(root, "core", "__init__.py")) as f:
         (other / "core" / "__init__.py").write_text(f.read().replace('__version__ = "', '__version__ = "9.9.9+'))
-    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None) as lc:
-        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", lc.scheduler_address,
-                                   "--nthreads", "1", "--no-nanny", "--no-dashboard"],
-                                  env={**os.environ, "PYTHONPATH": str(tmp_path / "other")})
-        try:
-            with distributed.Client(lc.scheduler_address, set_as_default=False) as client:
-                client.wait_for_workers(1, timeout=120)
-            with pytest.raises(ClusterError, match=r"the Dask workers run other versions than this client: worker "
-                                                   rf"tcp://\S+: remine 9.9.9\+{remine.core.__version__} \(client "
-                                                   rf"{remine.core.__version__}\)\. Install the client's versions"):
-                map_blocks(np.zeros_like, [], [BlockOutput(str(tmp_path / "out.tif"), 1)],
-                           grid=GridSpec(10, 10, Affine(1.0, 0, 0, 0, -1.0, 0), None), scheduler=lc.scheduler_address)
-        finally:
-            worker.terminate()
-            worker.wait(30)
+    with lone_worker({"PYTHONPATH": str(tmp_path / "other")}) as (address, _):
+        with pytest.raises(ClusterError, match=r"the Dask workers run other versions than this client: worker "
+                                               rf"tcp://\S+: remine 9.9.9\+{remine.core.__version__} \(client "
+                                               rf"{remine.core.__version__}\)\. Install the client's versions"):
+            map_blocks(np.zeros_like, [], [BlockOutput(str(tmp_path / "out.tif"), 1)],
+                       grid=GridSpec(10, 10, Affine(1.0, 0, 0, 0, -1.0, 0), None), scheduler=address)
     assert not os.path.exists(tmp_path / "out.tif")
+
+
+def test_workers_running_other_numpy_gdal_and_torch_versions_are_named(tmp_path):
+    """The versions compared are those of the installed distributions (importlib.metadata: numpy, torch, ...) and
+    the GDAL that rasterio reports (rasterio.__gdal_version__): a worker whose Python path starts with numpy and
+    torch metadata of other versions and with a sitecustomize that changes rasterio's GDAL version."""
+    fake = tmp_path / "fake"
+    for name, version in (("numpy", "0.9.9"), ("torch", "0.0.1")):
+        (fake / f"{name}-{version}.dist-info").mkdir(parents=True)
+        (fake / f"{name}-{version}.dist-info" / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (fake / "sitecustomize.py").write_text("import rasterio\n\nrasterio.__gdal_version__ = '0.9.9'\n")
+    ours = cluster.software_versions()
+    differ = ", ".join(f"{k} {v} \\(client {re.escape(ours[k])}\\)" for k, v in
+                       (("GDAL", "0.9.9"), ("numpy", "0.9.9"), ("torch", "0.0.1")) if k in ours)
+    path = os.pathsep.join(p for p in (str(fake), os.environ.get("PYTHONPATH")) if p)
+    with lone_worker({"PYTHONPATH": path}) as (address, _):
+        with pytest.raises(ClusterError, match=rf"other versions than this client: worker tcp://\S+: {differ}\. "):
+            map_blocks(np.zeros_like, [], [BlockOutput(str(tmp_path / "out.tif"), 1)],
+                       grid=GridSpec(10, 10, Affine(1.0, 0, 0, 0, -1.0, 0), None), scheduler=address)
+    assert not os.path.exists(tmp_path / "out.tif")
+
+
+@pytest.mark.parametrize("threads", [2, 1])
+def test_workers_with_several_threads_under_numbas_workqueue_layer_are_refused(demo_scene, tmp_path, threads):
+    """numba's workqueue layer aborts the process when two threads launch parallel kernels at once (continuum
+    removal on a worker with 2 threads); with one thread per worker it is safe and the run equals the local one."""
+    kw = dict(min_nm=2000, max_nm=2400, max_bytes=4 * 2**20)
+    with lone_worker({"NUMBA_THREADING_LAYER": "workqueue"}, nthreads=threads) as (address, _):
+        with distributed.Client(address, set_as_default=False) as client:
+            assert set(client.run(cluster.numba_threading_layer).values()) == {"workqueue"}
+        if threads > 1:
+            with pytest.raises(ClusterError, match=r"Dask worker\(s\) tcp://\S+ \(2 threads\) run numba's 'workqueue' "
+                                                   r"threading layer with several threads.*--nthreads 1.*install TBB"):
+                continuum_removal_raster(demo_scene["cube"], str(tmp_path / "cr_dask.tif"), scheduler=address, **kw)
+            assert os.listdir(tmp_path) == []
+            return
+        continuum_removal_raster(demo_scene["cube"], str(tmp_path / "cr_dask.tif"), scheduler=address, **kw)
+    continuum_removal_raster(demo_scene["cube"], str(tmp_path / "cr_local.tif"), scheduler="", **kw)
+    assert_same_rasters([str(tmp_path / "cr_local.tif")], [str(tmp_path / "cr_dask.tif")])
 
 
 def _pids(address):
@@ -227,12 +356,12 @@ class KillWorkerOnce(Progress):
     """Kills one worker process (SIGKILL, as the OOM killer or a lost node would) after the first block."""
 
     def __init__(self, pid):
-        self.pid, self.killed = pid, False
+        self.pid, self.killed = pid, None
 
     def _report(self, fraction, message):
         if not self.killed and message.startswith("block "):
             os.kill(self.pid, signal.SIGKILL)
-            self.killed = True
+            self.killed = time.monotonic()
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_the_grid_completes(demo_scene, address, local_kriging, tmp_path):
@@ -244,6 +373,78 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_grid_completes(demo_scene, 
     assert progress.killed and victim not in _pids(address).values()
     assert_same_rasters([local_kriging["prediction"], local_kriging["variance"]],
                         [remote["prediction"], remote["variance"]])
+
+
+def test_losing_every_worker_is_a_clear_error_within_a_bound(demo_scene, tmp_path):
+    """The only worker (no nanny) killed after the first block: Dask would wait for a worker forever."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with lone_worker() as (address, worker):
+        progress = KillWorkerOnce(worker.pid)
+        with pytest.raises(ClusterError, match=r"all workers of the Dask cluster at tcp://\S+ were lost: it had none "
+                                               r"for 5 s while waiting for the block of rows \d+-\d+, columns \d+-\d+; "
+                                               r"no output was written"):
+            krige_raster(demo_scene["samples"], grid_like=demo_scene["cube"], out_prefix=str(out / "zn"),
+                         scheduler=address, progress=progress, **KRIGING)
+        waited = time.monotonic() - progress.killed
+    assert waited < cluster.NO_WORKER_S + 25  # 5 s without a worker, seen at most 1 s late, on a loaded host
+    assert os.listdir(out) == []
+
+
+class CancelAfterKill(KillWorkerOnce):
+    """Kills the worker after the first block, then cancels ``after`` seconds later (the client is waiting)."""
+
+    def __init__(self, pid, after):
+        super().__init__(pid)
+        self.after = after
+
+    def is_cancelled(self):
+        return bool(self.killed) and time.monotonic() >= self.killed + self.after
+
+
+def test_cancel_while_the_cluster_has_no_worker_stops_the_run(demo_scene, tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "NO_WORKER_S", 3600.0)  # only Cancel can end the wait
+    out = tmp_path / "out"
+    out.mkdir()
+    with lone_worker() as (address, worker):
+        progress = CancelAfterKill(worker.pid, after=2.0)
+        with pytest.raises(CancelledError):
+            krige_raster(demo_scene["samples"], grid_like=demo_scene["cube"], out_prefix=str(out / "zn"),
+                         scheduler=address, progress=progress, **KRIGING)
+        late = time.monotonic() - (progress.killed + progress.after)
+    assert late < 15  # checked every POLL_S s, plus cancelling the queued blocks, on a loaded host
+    assert os.listdir(out) == []
+
+
+def test_volume_blocks_larger_than_the_workers_memory_say_larger_voxels_or_the_limit_that_fits(demo_scene):
+    """The 3D kriging's task size follows the voxels (a block of voxels, and the grid each worker holds), not a
+    byte budget: the advice names larger voxels and the memory limit that fits. A worker announcing a 16 MiB limit
+    (no nanny, no pausing: the limit is only announced) refuses 2.5 x 2.5 x 0.5 m voxels and takes 5 x 5 x 1 m."""
+    from remine.core.volume import VoxelGrid
+    from remine.core.volume.estimate import krige_grid
+    from remine.core.volume.variogram3d import fit_anisotropic_3d
+
+    holes = gpd.read_file(demo_scene["holes"])
+    xyz, zn = np.column_stack([holes.x, holes.y, holes.z_m]), holes.Zn_ppm.to_numpy()
+    model, aniso, _ = fit_anisotropic_3d(xyz, zn)
+    fine, coarse = (VoxelGrid.from_surfaces(demo_scene["surface_top"], demo_scene["surface_base"], *v)
+                    for v in ((2.5, 2.5, 0.5), (5.0, 5.0, 1.0)))
+    calm = {f"DASK_DISTRIBUTED__WORKER__MEMORY__{k}": "False" for k in ("TARGET", "SPILL", "PAUSE")}
+    with lone_worker(calm, args=("--memory-limit", "16MiB")) as (address, _):
+        with pytest.raises(ClusterError) as err:
+            krige_grid(fine, xyz, zn, model, aniso, scheduler=address)
+        found = re.fullmatch(r"the tasks of this run do not fit Dask worker tcp://\S+: its memory limit is 16 MB for 1 "
+                             r"thread\(s\), and a block of this run \(50,715 voxels, with the grid of 97,200 cells\) "
+                             r"takes about (\d+) MB to compute\. Make a task take at most 10 MB with larger voxels "
+                             r"\(voxel size and height; fewer cells in the grid\), or start the workers with a "
+                             r"memory limit of at least (\d+) MB \(dask worker --memory-limit\) or fewer threads "
+                             r"\(--nthreads\)",
+                             str(err.value))
+        assert found, str(err.value)
+        takes, limit = int(found[1]), int(found[2])
+        assert takes > 0.95 * 16 and limit * cluster.TERMINATE_FRACTION >= takes + 1  # that limit passes the check
+        est, _ = krige_grid(coarse, xyz, zn, model, aniso, scheduler=address)  # larger voxels: it runs
+    np.testing.assert_array_equal(est, krige_grid(coarse, xyz, zn, model, aniso, scheduler="")[0])
 
 
 def hog_memory(arrays, info):

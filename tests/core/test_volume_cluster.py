@@ -3,6 +3,7 @@ the same values as the local run (blocks of voxels; the simulation's kriging wei
 realisations in one group per worker thread, simulated where they stay), a realisation independent of how many
 are drawn, the reductions the pipeline needs made on the workers (the client's memory does not grow with the
 realisations), Cancel leaves no output and nothing queued, a killed worker does not change the result."""
+import collections
 import os
 import signal
 import time
@@ -164,6 +165,52 @@ def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(s
     remote = simulate(grid, xyz, zn, model, aniso, scheduler=address, progress=progress, **kw)["realisations"]
     assert progress.killed and victim not in pids(address).values()
     np.testing.assert_array_equal(local, remote)
+
+
+class Recorder(Progress):
+    """Keeps every report, info and warning."""
+
+    def __init__(self):
+        self.said = []
+
+    def _report(self, fraction, message):
+        self.said.append(message)
+
+    def info(self, message):
+        self.said.append(message)
+
+    def warn(self, message):
+        self.said.append(message)
+
+
+def test_an_unreachable_scheduler_fails_before_the_grid_and_the_variogram(demo_scene, tmp_path, monkeypatch):
+    """The volume connects first (one connection for the kriging and the simulations): a silent address times
+    out within 10 s, before the voxel grid and the variogram (which report) are built."""
+    monkeypatch.setenv(cluster.ENV, "tcp://10.255.255.1:8786")
+    progress, start = Recorder(), time.monotonic()
+    with pytest.raises(cluster.ClusterError, match="cannot reach the Dask scheduler at 'tcp://10.255.255.1:8786'"):
+        tailings_volume(demo_scene["surface_top"], demo_scene["surface_base"], demo_scene["holes"], "Zn_ppm",
+                        str(tmp_path / "volume"), depth_field="depth_m", render=False, progress=progress)
+    assert time.monotonic() - start < 10
+    assert progress.said == [] and os.listdir(tmp_path) == []
+
+
+def clients_connected(address):
+    """The clients that have connected to the scheduler so far (this one included), and how often."""
+    with distributed.Client(address, set_as_default=False) as client:
+        return collections.Counter(e["client"] for _, e in client.get_events("all") if e.get("action") == "add-client")
+
+
+def test_the_volume_connects_once_for_its_kriging_and_simulations(demo_scene, address, tmp_path):
+    before = clients_connected(address)
+    with cluster.recording() as runs:
+        tailings_volume(demo_scene["surface_top"], demo_scene["surface_base"], demo_scene["holes"], "Zn_ppm",
+                        str(tmp_path / "volume"), depth_field="depth_m", voxel_size=VOXELS[0],
+                        voxel_height=VOXELS[2], n_realisations=2, render=False, scheduler=address)
+    assert [r["where"] for r in runs] == ["dask", "dask"]      # the 3D kriging and the simulations
+    after = clients_connected(address)
+    assert len(after) == len(before) + 2     # the volume's client and this count's
+    assert max(after.values()) == 1          # none reconnected (a connection the scheduler dropped)
 
 
 class CancelAt(Progress):
