@@ -172,6 +172,71 @@ def test_resampling_equals_the_local_run_and_the_client_reads_no_pixel(demo_scen
     assert np.isfinite(read(str(tmp_path / "dask.tif"))).mean() > 0.5
 
 
+#: an HTTP server of the files of folder argv[1] with range requests (what GDAL's /vsicurl/ sends; python's
+#: http.server has none), in a process of its own (GDAL holds this process's GIL while it opens a URL); it
+#: prints its port, and the bytes it served when its input closes
+RANGE_SERVER = """
+import http.server, os, sys, threading
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    served = 0
+
+    def do_HEAD(self):
+        self.send(False)
+
+    def do_GET(self):
+        self.send(True)
+
+    def send(self, body):
+        path = os.path.join(sys.argv[1], os.path.basename(self.path.split("?")[0]))
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        size = os.path.getsize(path)
+        start, end = 0, size - 1
+        if self.headers.get("Range"):
+            first, last = self.headers["Range"].split("=", 1)[1].split(",")[0].split("-")
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        if body:
+            with open(path, "rb") as f:
+                f.seek(start)
+                self.wfile.write(f.read(end - start + 1))
+            Handler.served += end - start + 1
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print(server.server_port, flush=True)
+sys.stdin.read()
+print(Handler.served, flush=True)
+"""
+
+
+def test_a_vsicurl_input_is_read_by_the_workers_over_http(demo_scene, model, address, tmp_path):
+    """The cube served over HTTP (range requests) and given as /vsicurl/: the class map equals the local one."""
+    server = subprocess.Popen([sys.executable, "-c", RANGE_SERVER, os.path.dirname(demo_scene["cube"])],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = f"/vsicurl/http://127.0.0.1:{int(server.stdout.readline())}/{os.path.basename(demo_scene['cube'])}"
+        remote = predict_raster(model, url, str(tmp_path / "dask.tif"), max_bytes=16 * 2**20, scheduler=address)
+    finally:
+        served, _ = server.communicate(timeout=30)
+    local = predict_raster(model, demo_scene["cube"], str(tmp_path / "local.tif"), max_bytes=16 * 2**20,
+                           scheduler="")
+    assert_same_rasters([local[k] for k in ("map", "probabilities", "uncertainty")],
+                        [remote[k] for k in ("map", "probabilities", "uncertainty")])
+    assert int(served) >= os.path.getsize(demo_scene["cube"]) * 0.9  # the workers read the pixels over HTTP
+
+
 def test_hybrid_kriging_equals_the_local_run(demo_scene, address, tmp_path):
     """The fitted ensemble travels to the workers, which predict the blocks; training stays in this process."""
     pytest.importorskip("torch")
