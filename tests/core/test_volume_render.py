@@ -2,6 +2,7 @@
 HTML view checked in headless Chromium (no console error, no network request), slices, footprint, viewer."""
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -108,14 +109,20 @@ def test_viewer_process(rendered, tmp_path):
     # an interactive window under a virtual display stays open until closed
     xvfb = shutil.which("xvfb-run")
     assert xvfb, "xvfb-run missing: run make setup"
-    proc = subprocess.Popen([xvfb, "-a", sys.executable, script, vti], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    # a display number of its own (xvfb-run -a starts its search at 99, where parallel desktop runs collide)
+    server = str(random.SystemRandom().randrange(200, 5000))
+    proc = subprocess.Popen([xvfb, "-a", "-n", server, sys.executable, script, vti], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        with pytest.raises(subprocess.TimeoutExpired):
-            proc.wait(timeout=15)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass  # still open: as it should be
+    else:
+        pytest.fail(f"the window closed by itself (exit {proc.returncode}): {proc.stderr.read()[-2000:]!r}")
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        if proc.returncode is None:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
 
 
 def test_open_view_errors(rendered, tmp_path, monkeypatch):
