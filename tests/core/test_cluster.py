@@ -456,6 +456,26 @@ def test_losing_every_worker_is_a_clear_error_within_a_bound(demo_scene, tmp_pat
     assert os.listdir(out) == []
 
 
+def test_losing_every_worker_during_the_3d_kriging_is_the_same_clear_error(demo_scene, tmp_path, monkeypatch):
+    """The volume's tasks (TaskRunner) wait for their results as the raster blocks do."""
+    from remine.core.volume import VoxelGrid, estimate
+    from remine.core.volume.variogram3d import fit_anisotropic_3d
+
+    holes = gpd.read_file(demo_scene["holes"])
+    xyz, zn = np.column_stack([holes.x, holes.y, holes.z_m]), holes.Zn_ppm.to_numpy()
+    model, aniso, _ = fit_anisotropic_3d(xyz, zn)
+    grid = VoxelGrid.from_surfaces(demo_scene["surface_top"], demo_scene["surface_base"], 2.5, 2.5, 0.5)
+    monkeypatch.setattr(estimate, "BLOCK_CELLS", 2000)  # about 25 blocks
+    with lone_worker() as (address, worker):
+        progress = KillWorkerOnce(worker.pid)
+        with pytest.raises(ClusterError, match=r"all workers of the Dask cluster at tcp://\S+ were lost: it had none "
+                                               r"for 5 s while waiting for the block of active voxels \d+-\d+; no "
+                                               r"output was written"):
+            estimate.krige_grid(grid, xyz, zn, model, aniso, scheduler=address, progress=progress)
+        waited = time.monotonic() - progress.killed
+    assert waited < cluster.NO_WORKER_S + 25
+
+
 class CancelAfterKill(KillWorkerOnce):
     """Kills the worker after the first block, then cancels ``after`` seconds later (the client is waiting)."""
 
