@@ -393,6 +393,38 @@ def test_workers_running_other_numpy_gdal_and_torch_versions_are_named(tmp_path)
     assert not os.path.exists(tmp_path / "out.tif")
 
 
+def test_a_worker_without_torch_serves_the_runs_that_do_not_need_it(demo_scene, tmp_path):
+    """PyTorch is compared only where a worker has it or the run needs it (the hybrid model): a worker whose
+    installed-distribution metadata lacks torch (a sitecustomize hides it) kriges, and refuses the hybrid before
+    its training."""
+    pytest.importorskip("torch")
+    from remine.core.geostat.hybrid_map import hybrid_kriging_raster
+
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "sitecustomize.py").write_text(
+        "from importlib import metadata\n\nversion = metadata.version\n\n\n"
+        "def without_torch(name):\n"
+        "    if name == 'torch':\n"
+        "        raise metadata.PackageNotFoundError(name)\n"
+        "    return version(name)\n\n\nmetadata.version = without_torch\n")
+    path = os.pathsep.join(p for p in (str(fake), os.environ.get("PYTHONPATH")) if p)
+    out = tmp_path / "out"
+    out.mkdir()
+    with lone_worker({"PYTHONPATH": path}) as (address, _):
+        with cluster.recording() as runs:
+            kriged = krige_raster(demo_scene["samples"], grid_like=demo_scene["cube"], out_prefix=str(out / "zn"),
+                                  scheduler=address, **KRIGING)
+        assert runs[0]["where"] == "dask" and os.path.exists(kriged["prediction"])
+        progress = Recorder()
+        torch_version = re.escape(cluster.software_versions()["torch"])
+        with pytest.raises(ClusterError, match=rf"worker tcp://\S+: torch missing \(client {torch_version}\)"):
+            hybrid_kriging_raster(demo_scene["samples"], "Zn_ppm", str(tmp_path / "h.tif"), str(tmp_path / "s.tif"),
+                                  template=demo_scene["cube"], n_ensemble=2, max_epochs=3, progress=progress,
+                                  scheduler=address)
+    assert progress.said == [] and not os.path.exists(tmp_path / "h.tif")
+
+
 @pytest.mark.parametrize("threads", [2, 1])
 def test_workers_with_several_threads_under_numbas_workqueue_layer_are_refused(demo_scene, tmp_path, threads):
     """numba's workqueue layer aborts the process when two threads launch parallel kernels at once (continuum
