@@ -31,7 +31,10 @@ Before the first block the run checks that the scheduler answers within :data:`C
 workers run the client's versions of remine and of the libraries that compute or read (:data:`CHECKED`, and
 :data:`OPTIONAL` where a worker has them or the run needs them: PyTorch for the hybrid model),
 that no worker runs several threads with numba's ``workqueue`` threading layer (:func:`check_threading`),
-that every worker can open every input, and that a block fits every worker's memory limit.
+that every worker can open every input, and that a block fits every worker's memory limit. Entry points that
+work locally before their cluster work (``hybrid_kriging_raster`` trains, ``tailings_volume`` builds its grid and
+variograms; in QGIS every algorithm with block work) connect and check first, in a :func:`session` whose client
+their runs share.
 """
 import contextlib
 import contextvars
