@@ -42,6 +42,7 @@ import functools
 import inspect
 import os
 import platform
+import threading
 import time
 import uuid
 from collections import deque
@@ -61,6 +62,8 @@ NO_WORKER_S = 5.0
 MEMORY_SHARE = 0.6
 #: the worker memory fraction at which Dask's nanny restarts a worker (distributed.worker.memory.terminate)
 TERMINATE_FRACTION = 0.95
+#: runs of chains of tasks (:meth:`DaskExecutor.chains`) started before workers that leave end it with an error
+CHAIN_ATTEMPTS = 3
 #: label -> distributions: versions that must agree between the client and the workers
 CHECKED = {"python": (), "remine": (), "GDAL": (), "numpy": ("numpy",), "scipy": ("scipy",),
            "rasterio": ("rasterio",), "scikit-learn": ("scikit-learn",), "xgboost": ("xgboost-cpu", "xgboost"),
@@ -77,6 +80,11 @@ _session = contextvars.ContextVar("remine_dask_session", default=None)  # (addre
 
 class ClusterError(InputError):
     """The Dask cluster cannot run the work: unreachable, other versions, inputs it cannot see, memory."""
+
+
+class _WorkerLeft(Exception):
+    """Workers that held chains of tasks (:meth:`DaskExecutor.chains`) left the cluster: ``args[0]`` their
+    addresses."""
 
 
 def scheduler_address(scheduler=None):
@@ -337,6 +345,11 @@ def _release(client, futures, shared):
     shared.release()
 
 
+def _workers(info):
+    """``{address: (threads, memory limit in bytes, 0 = none)}`` of a scheduler_info() answer."""
+    return {a: (int(w.get("nthreads", 1)), int(w.get("memory_limit") or 0)) for a, w in info.get("workers", {}).items()}
+
+
 def _mb(n):
     return f"{n / 2**20:.0f} MB"
 
@@ -351,9 +364,9 @@ class DaskExecutor:
         self.client = client
         info = client.scheduler_info()
         self.address = info.get("address") or client.scheduler.address
-        self.workers = {a: (int(w.get("nthreads", 1)), int(w.get("memory_limit") or 0))
-                        for a, w in info.get("workers", {}).items()}
+        self.workers = _workers(info)
         self._look_at, self._no_worker_since = 0.0, None  # see _check_workers
+        self.pinned = set()  # workers that hold chains (DaskExecutor.chains)
 
     @property
     def nthreads(self):
@@ -447,23 +460,31 @@ class DaskExecutor:
 
     def _wait(self, future, what, fetch=False):
         """Wait for ``future`` in steps of :data:`POLL_S` seconds that check Cancel and that the cluster still has a
-        worker (:meth:`_check_workers`); its result when ``fetch`` (else None: it stays on its worker).
-        ClusterError when its task killed its workers (``what()``: the text naming the task); the task's own
-        exception when it failed."""
-        import threading
-
+        worker (:meth:`_check_workers`; while chains run, every worker holding one: :class:`_WorkerLeft`); its
+        result when ``fetch`` (else None: it stays on its worker). ClusterError when its task killed its workers
+        (``what()``: the text naming the task); the task's own exception when it failed."""
         from distributed import KilledWorker
 
-        done = threading.Event()
-        if not fetch:
-            future.add_done_callback(lambda _: done.set())
+        done = None
         while True:
             self.progress.check()
             try:  # a finished result whose worker is lost before the client gathers it is computed again
                 if fetch:
                     return future.result(timeout=POLL_S)
-                if done.wait(POLL_S):
-                    return None if future.status == "finished" else future.result()
+                status = future.status
+                if status == "finished":
+                    return None
+                if status in ("error", "cancelled"):
+                    return future.result()
+                if status == "pending":
+                    if done is None:  # set once the future is no longer pending (finished, failed or lost)
+                        done = threading.Event()
+                        future.add_done_callback(lambda _, done=done: done.set())
+                    if done.wait(POLL_S):
+                        done = None
+                        continue
+                else:  # "lost" after it finished (a callback would fire at once): Dask computes it again
+                    time.sleep(POLL_S)
             # UnboundLocalError: distributed.utils.sync returns a result never set when its timed wait's task is
             # cancelled (seen once in about 8 runs of the tests): asked again, as after a timeout
             except (TimeoutError, UnboundLocalError):
@@ -474,58 +495,90 @@ class DaskExecutor:
 
     def chains(self, func, shared, items, inits, step, finish, fold, describe, after):
         """:meth:`TaskRunner.chains` on the workers: ``func(shared, *item)`` once per item (as :meth:`results`);
-        chain ``g`` starts with ``init(*args)`` of ``inits[g]`` on worker thread ``g`` (round robin; another worker
-        when that one is lost), steps through the items' results in order on the worker holding its state (the
-        results travel between workers, the states stay) and finishes there; at most two items per worker thread
-        are ahead of the slowest chain. The finished values are folded in chain order on the workers (``fold``:
-        ``(func, start)``; the last fold's result is fetched) or, without, fetched one by one."""
+        chain ``g`` starts with ``init(*args)`` of ``inits[g]`` on worker thread ``g`` (round robin), steps through
+        the items' results in order on that worker (the results travel between workers, the states stay) and
+        finishes there; at most two items per worker thread are ahead of the slowest chain. The finished values
+        are folded in chain order on the workers (``fold``: ``(func, start)``; the last fold's result is fetched)
+        or, without, fetched one by one.
+
+        A chain's tasks are bound to its worker: with other workers allowed, Dask's work stealing moved states
+        back and forth (1.1 GB for 50 realisations of 10⁶ voxels, docs/scaling.md). When one of those workers
+        leaves (killed, out of memory, scaled down) the run starts again on the workers left (the same values);
+        after :data:`CHAIN_ATTEMPTS` runs, a ClusterError."""
+        for _ in range(CHAIN_ATTEMPTS):
+            try:
+                return self._chains(func, shared, items, inits, step, finish, fold, describe, after)
+            except _WorkerLeft as exc:
+                try:
+                    self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+                except Exception:
+                    raise ClusterError(f"every Dask worker left while {self.task[0]} ran. No output was "
+                                       "written") from None
+                self.workers = _workers(self.client.scheduler_info())
+                self.progress.info(f"Dask worker(s) {', '.join(exc.args[0])} left while {self.task[0]} ran; "
+                                   f"starting it again on {len(self.workers)} worker(s)")
+            finally:
+                self.pinned = set()
+        raise ClusterError(f"Dask workers left {CHAIN_ATTEMPTS} times while {self.task[0]} ran (killed, crashed or "
+                           "out of memory; see their logs): check the workers' memory limits against "
+                           f"{_mb(self.task[1])} per worker thread. No output was written")
+
+    def _chains(self, func, shared, items, inits, step, finish, fold, describe, after):
         client = self.client
         run = uuid.uuid4().hex[:8]
-        slots = [a for a, (n, _) in sorted(self.workers.items()) for _ in range(n)] or [None]
+        slots = [a for a, (n, _) in sorted(self.workers.items()) for _ in range(n)]
+        if not slots:
+            raise _WorkerLeft([])
+        self.pinned = set(slots)
 
         def submit(func, *args, key, chain=None):
-            where = None if chain is None or slots[0] is None else [slots[chain % len(slots)]]
-            return client.submit(func, *args, key=f"remine-{key}-{run}", workers=where,
-                                 allow_other_workers=where is not None, pure=False)
+            where = None if chain is None else [slots[chain % len(slots)]]
+            return client.submit(func, *args, key=f"remine-{key}-{run}", workers=where, pure=False)
 
-        held = {"shared": submit(_shared, shared, key="shared")}
-        held["states"] = [submit(init, *args, key=f"chain{g}-init", chain=g) for g, (init, args) in enumerate(inits)]
-        window = deque()
+        shared_future = submit(_shared, shared, key="shared")
+        states = [submit(init, *args, key=f"chain{g}-init", chain=g) for g, (init, args) in enumerate(inits)]
+        window, folds = deque(), []
         try:
             for k, item in enumerate(items):
-                result = submit(func, held["shared"], *item, key=f"block-{k}")
-                held["states"] = [submit(step, state, result, key=f"chain{g}-{k}", chain=g)
-                                  for g, state in enumerate(held["states"])]
-                window.append((k, item, held["states"]))
+                result = submit(func, shared_future, *item, key=f"block-{k}")
+                states = [submit(step, state, result, key=f"chain{g}-{k}", chain=g) for g, state in enumerate(states)]
+                window.append((k, item, result, states))
                 if len(window) >= 2 * self.nthreads:
                     self._settle(window.popleft(), describe, after)
             while window:
                 self._settle(window.popleft(), describe, after)
-            held["states"] = [submit(finish, held["shared"], state, key=f"chain{g}-finish", chain=g)
-                              for g, state in enumerate(held["states"])]
+            states = [submit(finish, shared_future, state, key=f"chain{g}-finish", chain=g)
+                      for g, state in enumerate(states)]
             if fold is None:
-                return [self._wait(f, lambda: "the end of a chain", fetch=True) for f in held["states"]]
+                return [self._wait(f, lambda: "the end of a chain", fetch=True) for f in states]
             acc = fold[1]
-            for g, state in enumerate(held["states"]):
-                acc = held["fold"] = submit(fold[0], acc, state, key=f"fold{g}", chain=g)
+            for g, state in enumerate(states):
+                acc = submit(fold[0], acc, state, key=f"fold{g}", chain=g)
+                folds.append(acc)
             return self._wait(acc, lambda: "the fold of the chains' results", fetch=True)
         finally:  # cancel, error or the end: nothing of this run stays queued on the cluster (see _release)
-            futures = [f for k, f in held.items() if k not in ("shared", "states")] + held["states"]
-            _release(client, futures + [f for _, _, states in window for f in states], held["shared"])
+            queued = [f for _, _, result, row in window for f in [result, *row]]
+            _release(client, queued + states + folds, shared_future)
 
     def _settle(self, entry, describe, after):
-        """Wait until every chain has stepped through item ``k`` of ``entry`` = ``(k, item, states)``; after(k)."""
-        k, item, states = entry
+        """Wait until every chain has stepped through item ``k`` of ``entry`` = ``(k, item, result, states)``;
+        after(k)."""
+        k, item, _, states = entry
         for g, state in enumerate(states):
             self._wait(state, lambda g=g: f"chain {g} at {describe(item)}")
         after(k)
     def _check_workers(self, what):
         """ClusterError once the scheduler has counted no worker for :data:`NO_WORKER_S` s while the client
-        waited for ``what`` (a text); asks the scheduler at most once a second."""
+        waited for ``what`` (a text); :class:`_WorkerLeft` when a worker holding chains (:attr:`pinned`) left; asks
+        the scheduler at most once a second."""
         now = time.monotonic()
         if now < self._look_at:
             return
         self._look_at = now + 1.0
+        if self.pinned:
+            left = self.pinned - set(self.client.scheduler_info()["workers"])
+            if left:
+                raise _WorkerLeft(sorted(left))
         if self.client.scheduler_info(n_workers=0).get("n_workers", 0):
             self._no_worker_since = None
             return

@@ -107,11 +107,10 @@ def test_simulations_on_the_cluster_equal_the_local_ones(scene, address, monkeyp
     # realisations 0-24 simulated in a chain of tasks on one worker, 25-49 on the other: the local run's bits
     np.testing.assert_array_equal(local, remote)
     kinds = workers_by_kind(address, since)
-    print({k: sorted(set(v)) for k, v in kinds.items()})
     chains = [set(kinds[f"chain{g}"]) for g in range(2)]
     assert "chain2" not in kinds and len(kinds["chain0"]) == len(grid_runs(grid, xyz)) + 2
-    assert chains[0] != chains[1] and all(len(c) == 1 for c in chains)
-    assert len(set(kinds["block"])) == 2                             # the weights on both workers
+    assert chains[0] != chains[1] and all(len(c) == 1 for c in chains)   # each bound to its worker
+    # (where the weights run is Dask's choice: on this small grid often all next to the shared arguments)
     # each realisation has its own random stream: the same whatever the number of realisations
     first = simulate(grid, xyz, zn, model, aniso, scheduler="", n_realisations=3, seed=5, transform=ns)
     np.testing.assert_array_equal(first["realisations"], local[:3])
@@ -147,12 +146,15 @@ class KillWorkerOnce(Progress):
     is applied, while the next runs are queued or computing."""
 
     def __init__(self, pid):
-        self.pid, self.killed = pid, False
+        self.pid, self.killed, self.infos = pid, False, []
 
     def _report(self, fraction, message):
         if not self.killed and (message or "").startswith("block 1/"):
             os.kill(self.pid, signal.SIGKILL)
             self.killed = True
+
+    def info(self, message):
+        self.infos.append(message)
 
 
 def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(scene, address, monkeypatch):
@@ -164,6 +166,8 @@ def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(s
     progress = KillWorkerOnce(victim)
     remote = simulate(grid, xyz, zn, model, aniso, scheduler=address, progress=progress, **kw)["realisations"]
     assert progress.killed and victim not in pids(address).values()
+    # the victim held a chain of realisations (bound to it): the run started again on the workers left
+    assert any("starting it again on" in line for line in progress.infos), progress.infos
     np.testing.assert_array_equal(local, remote)
 
 
