@@ -658,8 +658,8 @@ class TaskRunner:
         Here the chains step one after the other, each item computed once (with ``progress=`` its share, as
         :meth:`map`). On a cluster each chain lives on one worker thread: its state never comes to the caller,
         only what ``fold`` (or ``finish``) makes of it; ``task_bytes`` is the memory of one item's task and one
-        chain's state together (see :meth:`map` for ``task``, ``budget`` and ``describe``). A chain that loses its
-        worker is recomputed elsewhere from its init (Dask's lineage)."""
+        chain's state together (see :meth:`map` for ``task``, ``budget`` and ``describe``). When a chain's worker
+        leaves, the run starts again on the workers left (:meth:`DaskExecutor.chains`)."""
         after = after or (lambda k: None)
         items = list(items)
         if self.executor is None:
