@@ -12,6 +12,8 @@ import sys
 import pytest
 from hypothesis import settings
 
+from remine.core.progress import Progress
+
 os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
 # Property tests draw the same examples on every run (CI must not fail by chance); exploration with fresh
 # examples: HYPOTHESIS_PROFILE=explore make test
@@ -21,6 +23,22 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(ROOT, "scripts")
 _validated = set()
+
+
+class Recorder(Progress):
+    """Keeps every report, info and warning."""
+
+    def __init__(self):
+        self.said = []
+
+    def _report(self, fraction, message):
+        self.said.append(message)
+
+    def info(self, message):
+        self.said.append(message)
+
+    def warn(self, message):
+        self.said.append(message)
 
 
 @pytest.fixture(scope="session")

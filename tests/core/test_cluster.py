@@ -17,6 +17,7 @@ import pytest
 import rasterio
 import rasterio.shutil
 from affine import Affine
+from conftest import Recorder
 
 from remine.core import cluster
 from remine.core.blocks import BlockOutput, GridSpec, map_blocks, with_work_bytes
@@ -277,22 +278,6 @@ def test_unreachable_scheduler_is_a_clear_error_within_10_s(demo_scene, tmp_path
                      out_prefix=str(tmp_path / "zn"), scheduler=unreachable)
     assert time.monotonic() - start < 10
     assert os.listdir(tmp_path) == []
-
-
-class Recorder(Progress):
-    """Keeps every report, info and warning."""
-
-    def __init__(self):
-        self.said = []
-
-    def _report(self, fraction, message):
-        self.said.append(message)
-
-    def info(self, message):
-        self.said.append(message)
-
-    def warn(self, message):
-        self.said.append(message)
 
 
 def test_hybrid_kriging_with_an_unreachable_scheduler_fails_before_training(demo_scene, tmp_path):

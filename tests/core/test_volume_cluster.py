@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
+from conftest import Recorder
 
 from remine.core import cluster
 from remine.core.errors import CancelledError
@@ -169,22 +170,6 @@ def test_a_worker_killed_while_simulating_is_replaced_and_the_result_unchanged(s
     # the victim held a chain of realisations (bound to it): the run started again on the workers left
     assert any("starting it again on" in line for line in progress.infos), progress.infos
     np.testing.assert_array_equal(local, remote)
-
-
-class Recorder(Progress):
-    """Keeps every report, info and warning."""
-
-    def __init__(self):
-        self.said = []
-
-    def _report(self, fraction, message):
-        self.said.append(message)
-
-    def info(self, message):
-        self.said.append(message)
-
-    def warn(self, message):
-        self.said.append(message)
 
 
 def test_an_unreachable_scheduler_fails_before_the_grid_and_the_variogram(demo_scene, tmp_path, monkeypatch):

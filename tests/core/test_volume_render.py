@@ -2,7 +2,7 @@
 HTML view checked in headless Chromium (no console error, no network request), slices, footprint, viewer."""
 import json
 import os
-import random
+import select
 import shutil
 import subprocess
 import sys
@@ -106,23 +106,32 @@ def test_viewer_process(rendered, tmp_path):
                          capture_output=True, text=True, timeout=120, check=False)
     assert off.returncode == 0, off.stderr[-2000:]
     assert _pixels(shot).std() > 10
-    # an interactive window under a virtual display stays open until closed
-    xvfb = shutil.which("xvfb-run")
-    assert xvfb, "xvfb-run missing: run make setup"
-    # a display number of its own (xvfb-run -a starts its search at 99, where parallel desktop runs collide)
-    server = str(random.SystemRandom().randrange(200, 5000))
-    proc = subprocess.Popen([xvfb, "-a", "-n", server, sys.executable, script, vti], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # an interactive window under a virtual display stays open until closed. Xvfb prints its display number
+    # once it accepts connections (-displayfd); under xvfb-run's own start-up the window found no X server in
+    # two full-suite runs (vtk: "bad X server connection") while passing alone
+    xvfb = shutil.which("Xvfb")
+    assert xvfb, "Xvfb missing: run make setup"
+    server = subprocess.Popen([xvfb, "-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = None
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        pass  # still open: as it should be
-    else:
-        pytest.fail(f"the window closed by itself (exit {proc.returncode}): {proc.stderr.read()[-2000:]!r}")
+        ready, _, _ = select.select([server.stdout], [], [], 60)
+        assert ready, "Xvfb printed no display number within 60 s"
+        display = server.stdout.readline().decode().strip()
+        assert display.isdigit(), display
+        proc = subprocess.Popen([sys.executable, script, vti], env={**env, "DISPLAY": f":{display}"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass  # still open: as it should be
+        else:
+            pytest.fail(f"the window closed by itself (exit {proc.returncode}): {proc.stderr.read()[-2000:]!r}")
     finally:
-        if proc.returncode is None:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=30)
+        for p in (proc, server):
+            if p is not None and p.poll() is None:
+                os.killpg(p.pid, 15)
+                p.wait(timeout=30)
 
 
 def test_open_view_errors(rendered, tmp_path, monkeypatch):
