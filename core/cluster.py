@@ -39,6 +39,7 @@ their runs share.
 import contextlib
 import contextvars
 import functools
+import gc
 import inspect
 import os
 import platform
@@ -205,11 +206,22 @@ def connect(address, timeout=CONNECT_TIMEOUT_S, needs=()):
     distributed = require("distributed", extra="dask")
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False, direct_to_workers=True)
+    except MemoryError:  # a service that is not a Dask scheduler answered: its bytes read as a frame length
+        failure = "a service answered there that is not a Dask scheduler"
     except Exception as exc:  # OSError (refused, timed out, unknown host), ValueError (bad address), ...
-        raise ClusterError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
-                           f"({type(exc).__name__}: {exc}); check the address (scheduler=, {ENV} or remine's "
-                           "Processing setting), that 'dask scheduler' runs there and that its port is open; "
-                           "leave the address empty to run on this computer") from None
+        failure = f"{type(exc).__name__}: {exc}"
+    else:
+        failure = None
+    if failure is not None:
+        # the half-built Client lies in a reference cycle (its exception's traceback) with its IO-loop thread
+        # running; left to the garbage collector, its __del__ stops that loop under distributed's class-wide
+        # LoopRunner._lock in whichever thread the collection runs, and when that is the thread a later Client
+        # is starting (it holds the lock while it waits for that thread), both wait forever: closed here, now
+        gc.collect()
+        raise ClusterError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({failure}); "
+                           f"check the address (scheduler=, {ENV} or remine's Processing setting), that "
+                           "'dask scheduler' runs there and that its port is open; leave the address empty to "
+                           "run on this computer")
     try:
         try:
             client.wait_for_workers(1, timeout=timeout)
