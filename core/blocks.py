@@ -405,7 +405,10 @@ def map_blocks(func, inputs, outputs, max_bytes=DEFAULT_MAX_BYTES, progress=None
         stats = [BandStatistics(o.count, prof["nodata"]) if o.statistics else None
                  for o, prof in zip(outputs, profiles)]
         has_data = False
-        blocks = _results(func, run.infos, run.bands, run.groups, run.grid, executor, run.n_concurrent, mask, table)
+        # closed on error or Cancel before the executor: what is queued on a cluster is cancelled while its
+        # client is open (left to the garbage collector, that came after the client had closed)
+        blocks = stack.enter_context(contextlib.closing(
+            _results(func, run.infos, run.bands, run.groups, run.grid, executor, run.n_concurrent, mask, table)))
         for k, (w, result) in enumerate(blocks):
             if tally is not None:
                 result, counts = result
