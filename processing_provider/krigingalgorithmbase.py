@@ -9,9 +9,9 @@ from qgis.core import (
 
 from ..core.geostat import read_model_json
 from ..core.geostat.models import FITTED_MODELS
+from ..core.raster.style import quantity
 from .base import RemineAlgorithm
 from .compat import FIELD_NUMERIC, INTEGER, VECTOR_POINT
-from .layers import quantity
 
 
 class KrigingAlgorithm(RemineAlgorithm):

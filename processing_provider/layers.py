@@ -112,12 +112,6 @@ def band_name(path, band=1):
     return ds.GetRasterBand(band).GetDescription() if ds is not None and ds.RasterCount >= band else ""
 
 
-def quantity(field):
-    """A field name as a quantity and its unit: ``"Zn_ppm"`` -> ``("Zn", "ppm")``, ``"depth"`` -> ``("depth", "")``."""
-    name, _, unit = field.rpartition("_")
-    return (name, unit) if name and unit.isalpha() and len(unit) <= 4 else (field, "")
-
-
 def style_on_load(context, path, style):
     """Attach ``style`` to ``path`` when Processing will load it on completion; True when attached."""
     if not isinstance(path, str) or not context.willLoadLayerOnCompletion(path):

@@ -11,7 +11,7 @@ from ..errors import InputError, RemineWarning
 from ..points import PointTable, check_projected, check_same_crs, read_points
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info
-from ..raster.style import MAGMA, write_data_style
+from ..raster.style import MAGMA, unit_suffix, write_data_style
 from ..resources import check_grid
 from .fit import resolve_model
 from .kriging import ExternalDriftKriging, OrdinaryKriging
@@ -194,8 +194,9 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     if n_clipped:
         warnings.warn(f"{n_clipped} kriged cell(s) below 0 were set to 0 (the samples of {field or 'the field'} are "
                       "all >= 0)", RemineWarning, stacklevel=2)
-    write_data_style(paths[0])  # QGIS styles: the prediction over its range, the variance from 0
-    write_data_style(paths[1], colours=MAGMA, from_zero=True)
+    # QGIS styles: the prediction over its range, the variance from 0, legends in the field's unit ("Zn_ppm": ppm)
+    write_data_style(paths[0], unit=unit_suffix(field))
+    write_data_style(paths[1], colours=MAGMA, from_zero=True, unit=unit_suffix(field, "²"))
     return {"prediction": paths[0], "variance": paths[1], "model": kriger.model.to_dict(),
             "n_points": int(len(kriger.values_)), "extrapolated_fraction": float(frac), "n_clipped": n_clipped,
             "kriger": kriger, "points": pts}

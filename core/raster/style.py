@@ -166,10 +166,24 @@ def fullest_band(raster_path):
         return band, ds.descriptions[band - 1] or f"band {band}"
 
 
-def write_data_style(raster_path, colours=VIRIDIS, band=1, from_zero=False):
+def quantity(field):
+    """A field name as a quantity and its unit: ``"Zn_ppm"`` -> ``("Zn", "ppm")``, ``"depth"`` -> ``("depth", "")``."""
+    name, _, unit = str(field or "").rpartition("_")
+    return (name, unit) if name and unit.isalpha() and len(unit) <= 4 else (str(field or ""), "")
+
+
+def unit_suffix(field, power=""):
+    """Legend suffix of the unit of ``field`` (:func:`quantity`) to ``power`` ("²" for variances): ``" ppm²"``,
+    or ``""`` without a unit."""
+    unit = quantity(field)[1]
+    return f" {unit}{power}" if unit else ""
+
+
+def write_data_style(raster_path, colours=VIRIDIS, band=1, from_zero=False, unit=""):
     """Write a ramp of ``colours`` over the minimum–maximum of ``band``'s finite values (from 0 with
-    ``from_zero``, e.g. variances); for outputs whose range is known only once written. Reads ~1M-pixel
-    row strips (bounded memory). Path or None when the band has no finite value."""
+    ``from_zero``, e.g. variances), legend labels ending in ``unit`` (e.g. ``" ppm"``); for outputs whose range
+    is known only once written. Reads ~1M-pixel row strips (bounded memory). Path or None when the band has no
+    finite value."""
     import rasterio
     from rasterio.windows import Window
 
@@ -186,4 +200,4 @@ def write_data_style(raster_path, colours=VIRIDIS, band=1, from_zero=False):
         return None
     vmin = 0.0 if from_zero else float(lo)
     vmax = float(hi) if hi > vmin else vmin + 1.0
-    return write_style(raster_path, value_range=(vmin, vmax), band=band, colours=colours)
+    return write_style(raster_path, value_range=(vmin, vmax), band=band, colours=colours, unit=unit)

@@ -11,8 +11,8 @@ from qgis.core import (
 from ...core.errors import InputError
 from ...core.learn import predict_raster
 from ...core.learn.crm import HIGH, describe, roc_section, train_crm
+from ...core.raster.style import quantity
 from ..compat import DOUBLE
-from ..layers import quantity
 from ..trainalgorithmbase import TrainModelAlgorithm
 
 PROBABILISTIC = ["svm", "plsda", "xgboost", "extratrees", "randomforest", "lda", "cnn1d", "stack"]

@@ -8,11 +8,10 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
 )
 
-from ...core.raster.style import MAGMA, write_data_style
+from ...core.raster.style import MAGMA, quantity, unit_suffix, write_data_style
 from ...core.report.uncertainty import raster_summary
 from ..compat import DOUBLE, INTEGER, RASTER
 from ..krigingalgorithmbase import KrigingAlgorithm
-from ..layers import quantity
 
 
 class HybridKrigingAlgorithm(KrigingAlgorithm):
@@ -105,9 +104,11 @@ Hengl, T. et al. (2007), Computers &amp; Geosciences 33, 1301–1315 (regression
                             "std": raster_summary(res["std"], bands=[1])}
         if res["verdict"]:
             progress.info(res["verdict"])
-        write_data_style(res["prediction"])  # the kriging outputs' ramps: the grade over its range, the std from 0
-        write_data_style(res["std"], colours=MAGMA, from_zero=True)
-        name, unit = quantity(self.parameterAsString(parameters, self.FIELD, context))
+        field = self.parameterAsString(parameters, self.FIELD, context)
+        # the kriging outputs' ramps: the grade over its range, the std from 0, legends in the field's unit
+        write_data_style(res["prediction"], unit=unit_suffix(field))
+        write_data_style(res["std"], colours=MAGMA, from_zero=True, unit=unit_suffix(field))
+        name, unit = quantity(field)
         self.layer_names.update({self.OUTPUT: f"{name} hybrid" + (f" ({unit})" if unit else ""),
                                  self.OUTPUT_STD: f"{name} hybrid standard deviation" + (f" ({unit})" if unit else "")})
         return {self.OUTPUT: res["prediction"], self.OUTPUT_STD: res["std"], self.OUTPUT_REPORT: res["report"]}

@@ -13,10 +13,10 @@ from qgis.core import (
 )
 
 from ...core.errors import InputError
-from ...core.raster.style import MAGMA, fullest_band, write_data_style
+from ...core.raster.style import MAGMA, fullest_band, quantity, unit_suffix, write_data_style
 from ..base import RemineAlgorithm
 from ..compat import DOUBLE, FIELD_NUMERIC, INTEGER, LAYER_RASTER, LAYER_VECTOR, VECTOR_POINT
-from ..layers import LayerStyle, quantity
+from ..layers import LayerStyle
 
 #: ESTIMATOR options (indexes are kept: scripts and models address them by index) -> tailings_volume estimator
 ESTIMATORS = [("3D ordinary kriging", "kriging"), ("Hybrid model (kriging + CNN-BiLSTM ensemble; needs PyTorch)",
@@ -151,8 +151,9 @@ Benndorf, J., Gerber, … (2025), Scientific Reports 15, 35004 (hybrid model).""
         """Style the grade and variance slices on the slice with the most voxels (grade ramp, variance from 0)
         and name the layers the toolbox loads: "Zn (ppm) at z=101.75 m", "Zn variance (ppm²) at …"."""
         band, label = fullest_band(res["grade_slices"])
-        styles = (write_data_style(res["grade_slices"], band=band),
-                  write_data_style(res["variance_slices"], colours=MAGMA, band=band, from_zero=True))
+        styles = (write_data_style(res["grade_slices"], band=band, unit=unit_suffix(field)),
+                  write_data_style(res["variance_slices"], colours=MAGMA, band=band, from_zero=True,
+                                   unit=unit_suffix(field, "²")))
         self.output_files += [p for p in styles if p]  # removed with the outputs when the run is interrupted
         name, unit = quantity(field)
         at = label.split(" ", 1)[-1].replace("z=", "at z=")

@@ -36,6 +36,8 @@ def test_tailings_volume_on_the_3d_demo(demo_scene, tmp_path):
     model = json.loads((out / "model.json").read_text())
     assert abs(model["volume_m3"] / integral - 1) < 0.005 and model["n_realisations"] == 10
     assert abs(table.tonnes_p50[0] / (1.8 * integral) - 0.85) < 0.15     # most of the body is above 400 ppm
+    for key, unit in (("GRADE_SLICES", " ppm"), ("VARIANCE_SLICES", " ppm²")):   # styled, legends with units
+        assert f'suffix="{unit}"' in open(os.path.splitext(res[key])[0] + ".qml", encoding="utf-8").read()
     with rasterio.open(res["GRADE_SLICES"]) as ds:
         assert ds.count == model["grid"][0] and ds.res == (5.0, 5.0) and ds.crs.to_epsg() == 32630
     assert abs(gpd.read_file(res["FOOTPRINT"]).volume_m3.sum() / model["volume_m3"] - 1) < 1e-6

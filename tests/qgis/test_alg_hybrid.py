@@ -44,6 +44,8 @@ def test_hybrid_kriging_maps_report_and_progress(remine_processing, demo_scene, 
     assert np.isnan(est[0, 0]) and np.isnan(std[0, 0])  # the nodata corner of the covariates
     valid = np.isfinite(est)
     assert valid.mean() > 0.99 and np.all(std[valid] > 0)
+    for key in ("OUTPUT", "OUTPUT_STD"):   # QGIS ramps whose legends say the unit of Zn_ppm
+        assert 'suffix=" ppm"' in open(os.path.splitext(res[key])[0] + ".qml", encoding="utf-8").read()
     with rasterio.open(demo_scene["truth_grades"]) as src:
         truth = src.read(4)
     assert np.corrcoef(est[valid], truth[valid])[0, 1] > 0.9

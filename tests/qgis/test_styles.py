@@ -91,3 +91,25 @@ def test_probabilities_show_the_likeliest_class_in_its_class_colour(remine_proce
     assert got["top"] == predicted[mineral] == palette(demo_scene["truth_class"])[mineral]
     assert got["range"] == (0, 1) and got["legend"] == ("p = ", "")
     assert got["items"][0] == "p = 0" and got["items"][-1] == "p = 1"
+
+
+def test_kriging_ramps_say_the_unit_of_the_field(remine_processing, demo_scene, tmp_path):
+    """Zn_ppm kriged from the toolbox: the prediction's legend reads ppm, the variance's ppm² (from 0)."""
+    import processing
+
+    out = {k: str(tmp_path / f"{k}.tif") for k in ("zn", "zn_var")}
+    processing.run("remine:ordinarykriging", {"INPUT": demo_scene["samples"], "FIELD": "Zn_ppm",
+                                              "TEMPLATE": demo_scene["cube"], "OUTPUT": out["zn"],
+                                              "OUTPUT_VARIANCE": out["zn_var"]})
+    grade, variance = shown(out["zn"]), shown(out["zn_var"])
+    assert grade["legend"] == ("", " ppm") and grade["items"][-1].endswith(" ppm")
+    assert variance["legend"] == ("", " ppm²") and variance["range"][0] == 0
+    assert float(grade["items"][-1].split()[0]) == pytest.approx(grade["range"][1], rel=1e-3)
+
+
+def test_the_unit_comes_from_the_field_name():
+    from remine.core.raster.style import quantity, unit_suffix
+
+    assert quantity("Zn_ppm") == ("Zn", "ppm") and quantity("Cu_pct") == ("Cu", "pct")
+    assert quantity("logzn") == ("logzn", "") and quantity("z_2") == ("z_2", "") and quantity(None) == ("", "")
+    assert unit_suffix("Zn_ppm") == " ppm" and unit_suffix("Zn_ppm", "²") == " ppm²" and unit_suffix("logzn") == ""
