@@ -60,6 +60,7 @@ PACKAGES = (
 #: import name -> Package, also for the modules a package brings under another name
 BY_MODULE = {p.module: p for p in PACKAGES}
 BY_MODULE.update(affine=BY_MODULE["rasterio"],  # a dependency of rasterio (its transforms)
+                 pyproj=BY_MODULE["geopandas"],  # a dependency of geopandas (points reprojected to a grid's CRS)
                  threadpoolctl=BY_MODULE["sklearn"])  # a dependency of scikit-learn (BLAS thread limits)
 
 #: top-level modules remine imports that every QGIS installation ships, never installed by remine

@@ -4,8 +4,10 @@
 with Zn/Cu/S/Ca ppm) enter remine. It returns a :class:`PointTable` with coordinates in the layer's
 units, the numeric ``field`` as float64 (rows with a missing value dropped and counted), the CRS,
 sample ids and the attribute table. :func:`merge_duplicates` averages samples that share a location
-and :func:`check_projected` refuses geographic (degree) coordinates where distances are needed.
+and :func:`check_projected` refuses geographic (degree) coordinates where distances are needed;
+:func:`to_crs` brings points into the CRS of a grid or of surfaces.
 """
+import dataclasses
 import os
 import warnings
 from dataclasses import dataclass
@@ -188,10 +190,26 @@ def check_projected(crs, what="points"):
                          "projected CRS in metres: reproject the layer (e.g. to the local UTM zone) first")
 
 
-def check_same_crs(crs_a, crs_b, what_a="points", what_b="grid"):
-    """Raise :class:`InputError` if both CRS are known and differ."""
-    if crs_a is not None and crs_b is not None and crs_a != crs_b:
-        raise InputError(f"{what_a} CRS {crs_a} differs from {what_b} CRS {crs_b}; reproject the {what_a} first")
+def to_crs(points, crs, what="points", target="grid"):
+    """``points`` (a :class:`PointTable`) with x, y in ``crs`` (z kept): reprojected, with a
+    :class:`RemineWarning` naming both CRS, when both CRS are known and differ; else ``points`` itself.
+    :class:`InputError` when a point has no position in ``crs`` (outside the area GDAL/PROJ can transform)."""
+    if points.crs is None or crs is None or points.crs == crs:
+        return points
+    from pyproj import CRS, Transformer
+
+    transformer = Transformer.from_crs(CRS.from_user_input(str(points.crs)), CRS.from_user_input(str(crs)),
+                                       always_xy=True)
+    xs, ys = transformer.transform(points.coords[:, 0], points.coords[:, 1], errcheck=False)  # inf: no position
+    coords = points.coords.copy()
+    coords[:, 0], coords[:, 1] = xs, ys
+    lost = ~np.isfinite(coords[:, :2]).all(axis=1)
+    if lost.any():
+        raise InputError(f"{what}: {int(lost.sum())} of {len(coords)} points cannot be reprojected from "
+                         f"{points.crs} to the {target} CRS {crs} (first: {list(points.ids[lost][:5])}); "
+                         f"check the {what}' CRS")
+    warnings.warn(f"{what} reprojected from {points.crs} to the {target} CRS {crs}", RemineWarning, stacklevel=3)
+    return dataclasses.replace(points, coords=coords, crs=crs)
 
 
 def drop_nan(coords, values):

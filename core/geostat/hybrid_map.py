@@ -14,7 +14,7 @@ import numpy as np
 from .. import cluster
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError, RemineWarning
-from ..points import check_projected, check_same_crs, read_points
+from ..points import check_projected, read_points, to_crs
 from ..progress import as_progress
 from ..raster import check_output_path, raster_info
 from .compare import compare_with_kriging
@@ -83,7 +83,8 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
         colour table or class names are one-hot encoded); they must cover every point.
     template : str, optional – raster whose grid the outputs take (default: the first covariate's grid); or
         ``extent`` (xmin, ymin, xmax, ymax) + ``pixel_size`` (metres) + ``crs`` (default the points') without
-        covariates.
+        covariates. Points in another CRS than the grid are reprojected to it (RemineWarning); covariates must be
+        in the grid's CRS.
     report_path : str, optional – HTML comparison report (:func:`compare_with_kriging` with ``k`` spatial folds).
     n_neighbors, n_ensemble, max_epochs, seed, variogram_model : see :class:`HybridKrigingRegressor`.
     max_bytes : int – memory budget of the blocks. progress : Progress, optional.
@@ -107,14 +108,14 @@ def hybrid_kriging_raster(points, field, prediction_path, std_path, covariates=(
     if report_path:
         check_output_path(report_path, inputs, extensions=(".html", ".htm"))
     pts = read_points(points, field)
+    grid = _grid(template, covariates, extent, pixel_size, crs if crs is not None else pts.crs)
+    pts = to_crs(pts, grid.crs)
     check_projected(pts.crs)
     for path in covariates:
         crs_path = raster_info(path).crs
-        if pts.crs is not None and crs_path is not None and crs_path != pts.crs:
-            raise InputError(f"covariate raster {path} CRS {crs_path} differs from the points CRS {pts.crs}; "
-                             "reproject the raster (or the points) first")
-    grid = _grid(template, covariates, extent, pixel_size, crs if crs is not None else pts.crs)
-    check_same_crs(pts.crs, grid.crs)
+        if grid.crs is not None and crs_path is not None and crs_path != grid.crs:
+            raise InputError(f"covariate raster {path} CRS {crs_path} differs from the grid CRS {grid.crs}; "
+                             "reproject the raster first (covariates are sampled on the output grid)")
     coords = pts.coords[:, :2]
     cov, names, categorical = None, [], []
     if covariates:

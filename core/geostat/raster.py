@@ -8,7 +8,7 @@ import numpy as np
 
 from ..blocks import DEFAULT_MAX_BYTES, BlockOutput, GridSpec, io_bytes_per_pixel, map_blocks, with_work_bytes
 from ..errors import InputError, RemineWarning
-from ..points import PointTable, check_projected, check_same_crs, read_points
+from ..points import PointTable, check_projected, read_points, to_crs
 from ..progress import as_progress
 from ..raster import band_statistics, check_output_path, raster_info
 from ..raster.style import MAGMA, unit_suffix, write_data_style
@@ -139,7 +139,8 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
 
     Raises
     ------
-    InputError: geographic CRS, points and grid in different CRS, < 3 valid points, bad grid or output path.
+    InputError: geographic CRS, < 3 valid points, bad grid or output path. Points in another CRS than the grid
+    are reprojected to it (RemineWarning).
     """
     if out_prefix is None and (prediction_path is None or variance_path is None):
         raise InputError("out_prefix (or prediction_path and variance_path) is needed for the output GeoTIFFs")
@@ -156,9 +157,9 @@ def krige_raster(points, grid_like=None, out_prefix=None, *, extent=None, pixel_
     grid = _as_grid(grid_like, extent, pixel_size, crs)
     check_grid(grid.width, grid.height, 8, os.path.dirname(os.path.abspath(prediction_path)),
                what="the kriging grid", change="use a larger pixel size, a smaller extent or a coarser template")
-    check_projected(pts.crs, "points")
     check_projected(grid.crs, "grid")
-    check_same_crs(pts.crs, grid.crs)
+    pts = to_crs(pts, grid.crs)
+    check_projected(pts.crs, "points")
     coords, values = pts.coords[:, :2], pts.values
     drift_at_points = None
     if drift:

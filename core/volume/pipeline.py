@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import cluster
 from ..errors import InputError, RemineWarning
-from ..points import check_projected, check_same_crs, read_points
+from ..points import check_projected, read_points, to_crs
 from ..progress import as_progress
 from .estimate import check_samples, hybrid_grid, krige_grid
 from .grid import VoxelGrid, read_surface
@@ -44,10 +44,9 @@ def _surface_at(surface, xy):
 
 def read_samples(path, grade_field, top, depth_field=None, z_field=None, crs=None):
     """Sample coordinates ``(n, 3)`` (z from the depth below the top surface, a z field or the geometry's z),
-    grades ``(n,)``, their ids and CRS. ``crs``: the surfaces' CRS; samples in another CRS are an
-    :class:`InputError` naming both."""
-    pts = read_points(path, grade_field)
-    check_same_crs(pts.crs, crs, "samples", "surfaces")
+    grades ``(n,)``, their ids and CRS. ``crs``: the surfaces' CRS; samples in another CRS are reprojected
+    to it (x, y; a RemineWarning names both CRS)."""
+    pts = to_crs(read_points(path, grade_field), crs, "samples", "surfaces")
     check_projected(pts.crs, "samples")
     xy = pts.coords[:, :2]
     if depth_field:

@@ -20,7 +20,7 @@ co-located rasters known everywhere — typically mineral abundance maps from <i
 residual is kriged. Grades follow the mapped mineralogy where samples are sparse.
 
 <b>Inputs</b>
-<ul><li><b>Sample points</b> (projected CRS) and <b>Field</b> (e.g. Zn_ppm).</li>
+<ul><li><b>Sample points</b> (another CRS is reprojected to the grid's) and <b>Field</b> (e.g. Zn_ppm).</li>
 <li><b>Drift rasters</b>: one or more single-band rasters on one grid, which is also the output grid; they are
 sampled at the points (points outside them or on nodata are dropped, with a count in the log).</li>
 <li><b>Variogram model</b>: JSON of the residual variogram, or fitted automatically to the residuals of a

@@ -31,9 +31,9 @@ fold). Five networks with different seeds give the standard deviation, calibrate
 cover 90 % of samples held out in spatial folds. Needs PyTorch (the <i>deep</i> extra).
 
 <b>Inputs</b>
-<ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
+<ul><li><b>Sample points</b> and <b>Field</b>; another CRS than the grid's is reprojected.</li>
 <li><b>Covariate rasters</b> (optional): every band is a covariate; single-band class maps (colour table or class
-names) are one-hot encoded; all on one grid, in the points' CRS, covering every point.</li>
+names) are one-hot encoded; all on one grid in its CRS, covering every point.</li>
 <li><b>Template raster</b> (its grid; default the covariates' grid) or <b>Extent</b> + <b>Pixel size</b> (m).</li>
 <li><b>Neighbours</b> per sequence (16), <b>Ensemble members</b> (5), <b>Maximum epochs</b> (300, with early
 stopping), <b>Folds</b> of the comparison (5, spatial), <b>Seed</b> (same seed, same maps).</li></ul>

@@ -23,7 +23,7 @@ block by block under a memory budget (10⁷ cells in bounded memory). Each cell 
 samples (KD-tree neighbourhood); results equal R gstat and PyKrige.
 
 <b>Inputs</b>
-<ul><li><b>Sample points</b> (projected CRS, metres) and <b>Field</b>.</li>
+<ul><li><b>Sample points</b> and <b>Field</b>; points in another CRS than the grid are reprojected to it.</li>
 <li><b>Variogram model</b>: a JSON file from <i>remine:variogram</i>, or a model fitted automatically.</li>
 <li><b>Neighbours</b> (default 32, 0 = all samples), <b>Search radius</b> (m, 0 = none).</li>
 <li><b>Template raster</b> (its grid is used) or <b>Extent</b> (default: the sample points') + <b>Pixel

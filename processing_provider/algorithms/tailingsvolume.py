@@ -46,7 +46,7 @@ class TailingsVolume(RemineAlgorithm):
 <b>Inputs</b>
 <ul><li><b>Top surface</b> (e.g. a drone DEM) and <b>Base surface</b> rasters, or a constant <b>Base
 elevation</b> (m); a base on another grid or CRS is resampled onto the top's.</li>
-<li><b>Samples</b>: auger or drill points (projected CRS, metres) with a <b>Grade field</b> and a <b>Depth
+<li><b>Samples</b>: auger or drill points (another CRS is reprojected) with a <b>Grade field</b> and a <b>Depth
 field</b> (m below the top) or a <b>Z field</b> (elevation, m).</li>
 <li><b>Voxel size</b>, <b>Voxel height</b> (m, 0 = about 2,500 columns, median thickness / 10), <b>Density</b>
 (t/m³, 1.8), <b>Cut-offs</b> (comma-separated; default the data's 10/30/50/70/90 % quantiles),

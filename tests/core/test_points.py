@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from remine.core.errors import InputError, RemineWarning
-from remine.core.points import check_projected, check_same_crs, merge_duplicates, read_points
+from remine.core.points import PointTable, check_projected, merge_duplicates, read_points, to_crs
 
 
 def _gdf(n=5, z=False, crs="EPSG:32633"):
@@ -80,8 +80,17 @@ def test_crs_checks_and_duplicates():
 
     check_projected(None)
     check_projected(CRS.from_epsg(32633))
-    with pytest.raises(InputError, match="EPSG:4326 differs from grid CRS EPSG:32633"):
-        check_same_crs(CRS.from_epsg(4326), CRS.from_epsg(32633))
+    # Greenwich on the equator is 500 km west of UTM 31N's central meridian (3° E): x = 166021.44 m (PROJ)
+    geo = PointTable(np.array([[0.0, 0.0, 7.0], [3.0, 0.0, 8.0]]), np.array([1.0, 2.0]), CRS.from_epsg(4326),
+                     np.array(["a", "b"]), None)
+    with pytest.warns(RemineWarning, match="points reprojected from EPSG:4326 to the grid CRS EPSG:32631"):
+        utm = to_crs(geo, CRS.from_epsg(32631))
+    np.testing.assert_allclose(utm.coords, [[166021.443, 0.0, 7.0], [500000.0, 0.0, 8.0]], atol=1e-3)
+    assert utm.crs == CRS.from_epsg(32631) and geo.crs == CRS.from_epsg(4326)       # the input is kept
+    assert to_crs(geo, None) is geo and to_crs(geo, CRS.from_epsg(4326)) is geo
+    far = PointTable(np.array([[0.0, 91.0]]), np.array([1.0]), CRS.from_epsg(4326), np.array(["pole+1"]), None)
+    with pytest.raises(InputError, match=r"samples: 1 of 1 points cannot be reprojected .*\['pole\+1'\]"):
+        to_crs(far, CRS.from_epsg(32631), "samples")
     with pytest.warns(RemineWarning, match="2 duplicate points"):
         c, v, n = merge_duplicates(np.array([[0.0, 0], [1, 1], [0, 0], [0, 0]]), np.array([1.0, 5, 2, 3]))
     assert n == 2

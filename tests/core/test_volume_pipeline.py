@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from remine.core.errors import InputError
+from remine.core.errors import InputError, RemineWarning
 from remine.core.volume.demo3d import TruthField
 from remine.core.volume.grid import read_surface
 from remine.core.volume.pipeline import read_samples, tailings_volume
@@ -84,17 +84,24 @@ def test_samples_z_field_and_3d_geometry(demo_scene, tmp_path):
     pd.testing.assert_frame_equal(geom["table"], field["table"])
 
 
-def test_samples_in_another_crs_than_the_surfaces(demo_scene, tmp_path):
-    """Samples in UTM 31N beside surfaces in UTM 30N: a clear error naming both CRS, before any work."""
+def test_samples_in_another_crs_than_the_surfaces_are_reprojected(demo_scene, tmp_path):
+    """Samples in UTM 31N beside surfaces in UTM 30N: reprojected to the surfaces' CRS (said), at the same
+    positions within 1 mm, and so the same model as from the samples stored in UTM 30N."""
     moved = str(tmp_path / "holes_32631.gpkg")
     gpd.read_file(demo_scene["holes"]).to_crs("EPSG:32631").to_file(moved, driver="GPKG")
-    out = tmp_path / "crs"
-    with pytest.raises(InputError, match="samples CRS EPSG:32631 differs from surfaces CRS EPSG:32630; reproject"):
-        tailings_volume(demo_scene["surface_top"], demo_scene["surface_base"], moved, "Zn_ppm", str(out),
-                        depth_field="depth_m")
-    with pytest.raises(InputError, match="samples CRS EPSG:32631 differs from surfaces CRS EPSG:32630"):
-        tailings_volume(99.0, demo_scene["surface_base"], moved, "Zn_ppm", str(out), z_field="z_m")
-    assert not out.exists()
+    top = read_surface(demo_scene["surface_top"], "top")
+    with pytest.warns(RemineWarning, match="samples reprojected from EPSG:32631 to the surfaces CRS EPSG:32630"):
+        xyz, values, _, crs = read_samples(moved, "Zn_ppm", top, depth_field="depth_m", crs=top.crs)
+    ref, ref_values, _, _ = read_samples(demo_scene["holes"], "Zn_ppm", top, depth_field="depth_m", crs=top.crs)
+    np.testing.assert_allclose(xyz, ref, rtol=0, atol=1e-3)
+    assert np.array_equal(values, ref_values) and crs == top.crs
+    kw = dict(depth_field="depth_m", voxel_size=10.0, voxel_height=1.0, n_realisations=0, cutoffs=[500, 900],
+              render=False)
+    scene = (demo_scene["surface_top"], demo_scene["surface_base"])
+    with pytest.warns(RemineWarning, match="samples reprojected"):
+        got = tailings_volume(*scene, moved, "Zn_ppm", str(tmp_path / "moved"), **kw)
+    want = tailings_volume(*scene, demo_scene["holes"], "Zn_ppm", str(tmp_path / "ref"), **kw)
+    pd.testing.assert_frame_equal(got["table"], want["table"], rtol=1e-6)
 
 
 def test_pipeline_hybrid_model_against_truth(demo_scene, tmp_path):

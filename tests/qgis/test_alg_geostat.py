@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
-from qgis.core import QgsProcessingException
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "geostat")
 
@@ -172,6 +172,37 @@ def test_external_drift_kriging_of_grades_stays_non_negative_and_cross_validates
     assert not np.allclose(pd.read_csv(ok_table)["predicted"], cv["predicted"])  # the drift is used
 
 
+class WarningsFeedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, text):  # noqa: N802 (QGIS API name)
+        self.warnings.append(text)
+        super().pushWarning(text)
+
+
+def test_points_in_another_crs_than_the_extent_are_reprojected(remine_processing, meuse_gpkg, logzn_model,
+                                                               tmp_path):
+    """Meuse (RD New) kriged on an extent given in UTM 31N: the log says the points were reprojected and the
+    grid covers them (the cells near samples are not extrapolated)."""
+    import processing
+    from pyproj import Transformer
+
+    xs, ys = Transformer.from_crs("EPSG:28992", "EPSG:32631", always_xy=True).transform(
+        [178600, 181400, 178600, 181400], [329700, 329700, 333600, 333600])
+    feedback = WarningsFeedback()
+    res = processing.run("remine:ordinarykriging", {
+        "INPUT": meuse_gpkg, "FIELD": "logzn", "MODEL_FILE": logzn_model, "PIXEL_SIZE": 40,
+        "EXTENT": f"{min(xs)},{max(xs)},{min(ys)},{max(ys)} [EPSG:32631]", "OUTPUT": str(tmp_path / "p.tif"),
+        "OUTPUT_VARIANCE": str(tmp_path / "v.tif")}, feedback=feedback)
+    assert any("points reprojected from EPSG:28992 to the grid CRS EPSG:32631" in t for t in feedback.warnings)
+    with rasterio.open(res["OUTPUT"]) as ds:
+        assert ds.crs.to_epsg() == 32631
+        zn = ds.read(1)
+    assert np.nanmin(zn) > 4 and np.nanmax(zn) < 8 and np.isfinite(zn).mean() > 0.99   # log(zinc): 4.7-7.5
+
+
 def test_bad_inputs_leave_no_output(remine_processing, meuse_gpkg, logzn_model, tmp_path):
     import processing
 
@@ -181,11 +212,6 @@ def test_bad_inputs_leave_no_output(remine_processing, meuse_gpkg, logzn_model, 
         processing.run("remine:ordinarykriging", {"INPUT": geo, "FIELD": "logzn", "MODEL_FILE": logzn_model,
                                                   "EXTENT": "1.7,1.8,3.2,3.3 [EPSG:4326]", "PIXEL_SIZE": 0.01,
                                                   "OUTPUT": str(pred), "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
-    with pytest.raises(QgsProcessingException, match="points CRS EPSG:28992 differs from grid CRS EPSG:32631"):
-        processing.run("remine:ordinarykriging", {"INPUT": meuse_gpkg, "FIELD": "logzn", "MODEL_FILE": logzn_model,
-                                                  "EXTENT": "178600,181400,329700,333600 [EPSG:32631]",
-                                                  "PIXEL_SIZE": 40, "OUTPUT": str(pred),
-                                                  "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
     bad_model = tmp_path / "bad.json"
     bad_model.write_text("{not json")
     with pytest.raises(QgsProcessingException, match="cannot read a variogram model"):

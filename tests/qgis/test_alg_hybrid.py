@@ -86,6 +86,7 @@ def test_bad_inputs_name_the_problem(remine_processing, demo_scene, tmp_path):
     profile.update(crs="EPSG:32631")
     with rasterio.open(other, "w", **profile) as dst:
         dst.write(data[None])
-    with pytest.raises(QgsProcessingException, match="CRS EPSG:32631 differs from the points CRS EPSG:32630"):
-        processing.run("remine:hybridkriging", _params(demo_scene, tmp_path, COVARIATES=[other]))
+    with pytest.raises(QgsProcessingException, match="utm31.tif CRS EPSG:32631 differs from the grid CRS EPSG:32630"):
+        processing.run("remine:hybridkriging", _params(demo_scene, tmp_path, COVARIATES=[other],
+                                                       TEMPLATE=demo_scene["cube"]))
     assert sorted(os.listdir(tmp_path)) == ["small.tif", "utm31.tif"]
