@@ -153,12 +153,12 @@ def pytest_sessionfinish(session):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    """End the test process with pytest's exit status once pytest has reported and unconfigured (QGIS exited by
-    pytest-qgis, every fixture closed), without the interpreter's own shutdown. That shutdown, which finalises
-    the objects of QGIS, PROJ, GDAL, Qt, numba and Dask left in one process after 650 tests, at times ends in a
-    segmentation fault after the summary (every test passed, and 'make test' fails); its cause is not known.
-    Every result is reported before this point; qgis_process and desktop QGIS exit in their own processes in the
-    e2e tests."""
+    """End the test process with pytest's exit status once pytest has reported and unconfigured (every fixture
+    closed), without QGIS's exitQgis() (``qgis_disable_exit`` in pyproject.toml) and the interpreter's own
+    shutdown. After exitQgis(), QGIS objects still held by Python (collected later, at a time the garbage
+    collector picks) can crash the process: at times a segmentation fault after the summary, every test passed,
+    and 'make test' failed. Every result is reported before this point; qgis_process and desktop QGIS exit in
+    their own processes in the e2e tests."""
     if _SESSION:
         sys.stdout.flush()
         sys.stderr.flush()
